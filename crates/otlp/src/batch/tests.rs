@@ -1,0 +1,142 @@
+use opentelemetry_proto::tonic::{
+    common::v1::InstrumentationScope,
+    metrics::v1::{Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum},
+    resource::v1::Resource,
+    trace::v1::{ResourceSpans, ScopeSpans, Span},
+};
+
+use super::*;
+
+fn span(name: &str) -> Span {
+    Span { name: name.into(), trace_id: vec![1; 16], span_id: vec![2; 8], ..Default::default() }
+}
+
+fn resource(service: &str, scopes: &[(&str, &[&str])]) -> ResourceSpans {
+    ResourceSpans {
+        resource: Some(Resource {
+            attributes: vec![opentelemetry_proto::tonic::common::v1::KeyValue {
+                key: "service.name".into(),
+                value: Some(opentelemetry_proto::tonic::common::v1::AnyValue {
+                    value: Some(
+                        opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(
+                            service.into(),
+                        ),
+                    ),
+                }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        scope_spans: scopes
+            .iter()
+            .map(|(scope, spans)| ScopeSpans {
+                scope: Some(InstrumentationScope { name: (*scope).into(), ..Default::default() }),
+                spans: spans.iter().map(|n| span(n)).collect(),
+                schema_url: String::new(),
+            })
+            .collect(),
+        schema_url: "https://opentelemetry.io/schemas/1.0.0".into(),
+    }
+}
+
+/// (service, scope, span name) of every span, in order.
+fn flatten(batch: &Batch) -> Vec<(String, String, String)> {
+    let Batch::Traces(rs) = batch else { panic!("not traces") };
+    let mut out = Vec::new();
+    for r in rs {
+        let service = format!("{:?}", r.resource.as_ref().unwrap().attributes[0].value);
+        for s in &r.scope_spans {
+            for sp in &s.spans {
+                out.push((
+                    service.clone(),
+                    s.scope.as_ref().unwrap().name.clone(),
+                    sp.name.clone(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn split_keeps_order_resource_and_scope() {
+    let batch = Batch::Traces(vec![
+        resource("a", &[("s1", &["1", "2", "3"]), ("s2", &["4"])]),
+        resource("b", &[("s3", &["5", "6"])]),
+        resource("c", &[]),
+    ]);
+    let expected = flatten(&batch);
+    let parts = batch.clone().split(2);
+    assert_eq!(parts.iter().map(Batch::item_count).collect::<Vec<_>>(), vec![2, 2, 2]);
+    let rejoined: Vec<_> = parts.iter().flat_map(flatten).collect();
+    assert_eq!(rejoined, expected);
+    // the straddling scope s1 appears in the first two parts with its resource's schema url
+    let Batch::Traces(second) = &parts[1] else { unreachable!() };
+    assert_eq!(second[0].scope_spans[0].scope.as_ref().unwrap().name, "s1");
+    assert_eq!(second[0].schema_url, "https://opentelemetry.io/schemas/1.0.0");
+}
+
+#[test]
+fn split_without_limit_or_under_limit_is_one_batch() {
+    let batch = Batch::Traces(vec![resource("a", &[("s", &["1", "2"])])]);
+    assert_eq!(batch.clone().split(0), vec![batch.clone()]);
+    assert_eq!(batch.clone().split(5), vec![batch]);
+}
+
+#[test]
+fn metrics_split_at_data_points() {
+    let point = |v: f64| NumberDataPoint {
+        value: Some(opentelemetry_proto::tonic::metrics::v1::number_data_point::Value::AsDouble(v)),
+        ..Default::default()
+    };
+    let sum = Metric {
+        name: "requests".into(),
+        data: Some(Data::Sum(Sum {
+            data_points: (0..5).map(|i| point(i as f64)).collect(),
+            aggregation_temporality: 2,
+            is_monotonic: true,
+        })),
+        ..Default::default()
+    };
+    let gauge = Metric {
+        name: "temperature".into(),
+        data: Some(Data::Gauge(Gauge { data_points: vec![point(9.0)] })),
+        ..Default::default()
+    };
+    let batch = Batch::Metrics(vec![ResourceMetrics {
+        scope_metrics: vec![ScopeMetrics { metrics: vec![sum, gauge], ..Default::default() }],
+        ..Default::default()
+    }]);
+    assert_eq!(batch.item_count(), 6);
+    let parts = batch.split(4);
+    assert_eq!(parts.iter().map(Batch::item_count).collect::<Vec<_>>(), vec![4, 2]);
+    let Batch::Metrics(second) = &parts[1] else { unreachable!() };
+    let metrics = &second[0].scope_metrics[0].metrics;
+    assert_eq!(metrics[0].name, "requests");
+    let Some(Data::Sum(rest)) = &metrics[0].data else { panic!("sum expected") };
+    assert!(rest.is_monotonic && rest.aggregation_temporality == 2);
+    assert_eq!(rest.data_points.len(), 1);
+    assert_eq!(metrics[1].name, "temperature");
+}
+
+#[test]
+fn protobuf_encoding_is_the_export_request() {
+    let batch = Batch::Traces(vec![resource("a", &[("s", &["1"])])]);
+    let request = ExportTraceServiceRequest {
+        resource_spans: match &batch {
+            Batch::Traces(v) => v.clone(),
+            _ => unreachable!(),
+        },
+    };
+    assert_eq!(batch.encode_protobuf(), request.encode_to_vec());
+    assert_eq!(batch.encoded_len(), request.encoded_len());
+    assert_eq!(Batch::decode_protobuf(Signal::Traces, &batch.encode_protobuf()).unwrap(), batch);
+}
+
+#[test]
+fn append_refuses_another_signal() {
+    let mut traces = Batch::empty(Signal::Traces);
+    assert!(traces.append(Batch::empty(Signal::Logs)).is_err());
+    assert!(traces.append(Batch::Traces(vec![resource("a", &[("s", &["1"])])])).is_ok());
+    assert_eq!(traces.item_count(), 1);
+}
