@@ -1,1 +1,25 @@
-//! placeholder
+//! The contracts and the runtime of weir pipelines.
+//!
+//! - [`Processor`], [`Exporter`] and [`Receiver`] are what components implement.
+//! - [`ReceiverOutput`] is how a receiver hands data to every pipeline that lists it, with a
+//!   deadline: all or nothing, so a refused request was delivered nowhere.
+//! - [`pipeline::Pipeline`] runs processors in order on a bounded input and fans out to its
+//!   consumers (export queues and connectors).
+//! - [`export::ExportQueue`] owns delivery to one exporter.
+//! - [`telemetry`] names every self-metric.
+//!
+//! Shutdown is carried by channel closure: when receivers stop they drop their senders, each
+//! pipeline drains its input, flushes its processors once and drops its own senders, and so on
+//! down to the exporters. Nothing here is unbounded.
+
+mod component;
+pub mod export;
+mod output;
+pub mod pipeline;
+pub mod telemetry;
+#[cfg(feature = "test-util")]
+pub mod testing;
+
+pub use component::{BoxFuture, ExportError, Exporter, Output, Processor, Receiver, ReceiverError};
+pub use output::{Consumer, ReceiverOutput, SendError};
+pub use weir_otlp::{Batch, Signal};

@@ -1,0 +1,113 @@
+use std::{future::Future, pin::Pin, time::Duration, time::Instant};
+
+use tokio_util::sync::CancellationToken;
+use weir_otlp::Batch;
+
+use crate::ReceiverOutput;
+
+/// A boxed future, as returned by the object-safe async methods of the component traits.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where a processor puts what it emits. Pushing nothing drops the input batch.
+#[derive(Debug, Default)]
+pub struct Output {
+    batches: Vec<Batch>,
+}
+
+impl Output {
+    /// An empty output.
+    pub fn new() -> Output {
+        Output::default()
+    }
+
+    /// Emits a batch to the next stage.
+    pub fn push(&mut self, batch: Batch) {
+        self.batches.push(batch);
+    }
+
+    /// Takes every batch emitted so far, leaving the output empty (and its buffer allocated).
+    pub fn drain(&mut self) -> std::vec::Drain<'_, Batch> {
+        self.batches.drain(..)
+    }
+
+    /// Whether nothing was emitted.
+    pub fn is_empty(&self) -> bool {
+        self.batches.is_empty()
+    }
+
+    /// The batches emitted so far.
+    pub fn batches(&self) -> &[Batch] {
+        &self.batches
+    }
+}
+
+/// A synchronous, pure stage of a pipeline: no IO, no locks, no clocks. Time comes in through
+/// [`Processor::flush`], so a processor behaves the same in a test as in production.
+pub trait Processor: Send {
+    /// Handles one batch; emits zero or more batches to `out`.
+    fn process(&mut self, batch: Batch, out: &mut Output);
+
+    /// Called on every pipeline tick and once at shutdown (with the shutdown time): emits
+    /// whatever the processor was holding that is due by `now`. At shutdown everything held
+    /// is due.
+    fn flush(&mut self, now: Instant, out: &mut Output) {
+        let _ = (now, out);
+    }
+
+    /// Called once at shutdown after the last [`Processor::process`]: emit everything held.
+    fn shutdown(&mut self, now: Instant, out: &mut Output) {
+        self.flush(now, out);
+    }
+}
+
+/// Why an export failed: whether trying again may help is a variant, not a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExportError {
+    /// The backend may accept the same data later, no sooner than `after` when it said so.
+    #[error("retryable export error: {message}")]
+    Retryable {
+        /// The backend's hint (gRPC RetryInfo, HTTP Retry-After).
+        after: Option<Duration>,
+        /// What happened.
+        message: String,
+    },
+    /// The backend will never accept this data.
+    #[error("permanent export error: {message}")]
+    Permanent {
+        /// What happened.
+        message: String,
+    },
+}
+
+/// Sends batches to a backend. Only the encoding and the call live here: batching, retries,
+/// timeouts and queueing belong to [`crate::export::ExportQueue`].
+pub trait Exporter: Send + Sync + 'static {
+    /// Delivers one batch.
+    fn export(&self, batch: Batch) -> BoxFuture<'_, Result<(), ExportError>>;
+
+    /// Called once after the last export: flush and close what the exporter holds open.
+    fn shutdown(&self) -> BoxFuture<'_, Result<(), ExportError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// Why a receiver stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ReceiverError(pub String);
+
+/// Accepts telemetry from outside and sends it to its pipelines until `shutdown` fires; then
+/// stops accepting, finishes requests in flight and returns, dropping its output.
+pub trait Receiver: Send + 'static {
+    /// The addresses the receiver listens on, by transport (`grpc`, `http`), once bound.
+    fn local_addrs(&self) -> Vec<(&'static str, std::net::SocketAddr)> {
+        Vec::new()
+    }
+
+    /// Runs the receiver to completion.
+    fn run(
+        self: Box<Self>,
+        output: ReceiverOutput,
+        shutdown: CancellationToken,
+    ) -> BoxFuture<'static, Result<(), ReceiverError>>;
+}

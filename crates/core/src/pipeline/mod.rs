@@ -1,0 +1,167 @@
+//! One pipeline: a bounded input, processors in order, and a fan-out to consumers.
+//!
+//! The pipeline runs as one task. Every `tick` it calls [`Processor::flush`] on each processor
+//! in order, feeding what a processor emits to the processors after it. When its input closes
+//! (every sender dropped: receivers and upstream connectors stopped) it drains what is left,
+//! calls [`Processor::shutdown`] once on each processor, and ends, which drops its consumers'
+//! senders and so lets them finish in turn.
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use weir_otlp::{Batch, Signal};
+
+use crate::{Consumer, Output, Processor, telemetry};
+
+/// How often processors are flushed when a pipeline does not say.
+pub const DEFAULT_TICK: Duration = Duration::from_millis(100);
+
+/// A processor with its counters.
+struct Stage {
+    processor: Box<dyn Processor>,
+    incoming: metrics::Counter,
+    outgoing: metrics::Counter,
+}
+
+impl Stage {
+    fn count_outgoing(&self, batches: &[Batch]) {
+        let items: usize = batches.iter().map(Batch::item_count).sum();
+        self.outgoing.increment(items as u64);
+    }
+}
+
+/// A pipeline ready to run.
+pub struct Pipeline {
+    input: mpsc::Receiver<Batch>,
+    stages: Vec<Stage>,
+    fanout: Fanout,
+    tick: Duration,
+}
+
+/// The consumers of a pipeline, apart from its processors so that it can be shared across
+/// awaits while the processors are borrowed mutably.
+struct Fanout {
+    pipeline: String,
+    consumers: Vec<Consumer>,
+    dropped: metrics::Counter,
+}
+
+impl Pipeline {
+    /// A pipeline `id` of `signal` reading `input`, running `processors` (with their component
+    /// ids) in order and handing what leaves the last one to every consumer; processors are
+    /// flushed every `tick`.
+    pub fn new(
+        id: impl Into<String>,
+        signal: Signal,
+        input: mpsc::Receiver<Batch>,
+        processors: Vec<(String, Box<dyn Processor>)>,
+        consumers: Vec<Consumer>,
+        tick: Duration,
+    ) -> Pipeline {
+        let id = id.into();
+        let stages = processors
+            .into_iter()
+            .map(|(stage, processor)| {
+                let labels = [
+                    (telemetry::PROCESSOR, stage),
+                    (telemetry::SIGNAL, signal.as_str().to_owned()),
+                ];
+                Stage {
+                    incoming: metrics::counter!(telemetry::PROCESSOR_INCOMING_ITEMS, &labels),
+                    outgoing: metrics::counter!(telemetry::PROCESSOR_OUTGOING_ITEMS, &labels),
+                    processor,
+                }
+            })
+            .collect();
+        let labels =
+            [(telemetry::PIPELINE, id.clone()), (telemetry::SIGNAL, signal.as_str().to_owned())];
+        let dropped = metrics::counter!(telemetry::PIPELINE_DROPPED_ITEMS, &labels);
+        Pipeline { input, stages, fanout: Fanout { pipeline: id, consumers, dropped }, tick }
+    }
+
+    /// Runs until the input closes and everything held has been handed to the consumers.
+    pub async fn run(mut self) {
+        let mut ticker = tokio::time::interval(self.tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                // Ticks first: a tick is ready at most once per interval, so it cannot starve
+                // the input, while a busy input could otherwise delay flushes indefinitely.
+                biased;
+                _ = ticker.tick() => self.flush(Instant::now(), false).await,
+                batch = self.input.recv() => match batch {
+                    Some(batch) => self.process(0, vec![batch]).await,
+                    None => break,
+                },
+            }
+        }
+        self.flush(Instant::now(), true).await;
+        tracing::debug!(pipeline = %self.fanout.pipeline, "pipeline stopped");
+    }
+
+    /// Runs `batches` through the stages from `first` on, then fans out what comes out.
+    async fn process(&mut self, first: usize, mut batches: Vec<Batch>) {
+        let mut out = Output::new();
+        for stage in &mut self.stages[first..] {
+            for batch in batches.drain(..) {
+                stage.incoming.increment(batch.item_count() as u64);
+                stage.processor.process(batch, &mut out);
+            }
+            batches.extend(out.drain());
+            stage.count_outgoing(&batches);
+        }
+        for batch in batches {
+            self.fanout.emit(batch).await;
+        }
+    }
+
+    /// Flushes (or, at shutdown, shuts down) each processor in order; what one emits runs
+    /// through the processors after it before they are flushed in turn.
+    async fn flush(&mut self, now: Instant, shutdown: bool) {
+        let mut out = Output::new();
+        for i in 0..self.stages.len() {
+            let stage = &mut self.stages[i];
+            if shutdown {
+                stage.processor.shutdown(now, &mut out);
+            } else {
+                stage.processor.flush(now, &mut out);
+            }
+            if out.is_empty() {
+                continue;
+            }
+            let batches: Vec<Batch> = out.drain().collect();
+            stage.count_outgoing(&batches);
+            Box::pin(self.process(i + 1, batches)).await;
+        }
+    }
+}
+
+impl Fanout {
+    /// Hands one batch to every consumer, waiting while a consumer's input is full: a full
+    /// export queue blocks the pipeline, which in turn fills the pipeline input and makes
+    /// receivers refuse with a retryable status.
+    async fn emit(&self, batch: Batch) {
+        if batch.is_empty() {
+            return;
+        }
+        let Some((last, rest)) = self.consumers.split_last() else {
+            return;
+        };
+        for consumer in rest {
+            self.send(consumer, batch.clone()).await;
+        }
+        self.send(last, batch).await;
+    }
+
+    async fn send(&self, consumer: &Consumer, batch: Batch) {
+        if let Err(mpsc::error::SendError(batch)) = consumer.sender.send(batch).await {
+            let items = batch.item_count();
+            self.dropped.increment(items as u64);
+            tracing::error!(pipeline = %self.pipeline, consumer = %consumer.name, items,
+                "consumer stopped before the pipeline: items dropped");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

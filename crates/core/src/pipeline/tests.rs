@@ -1,0 +1,102 @@
+use std::sync::{Arc, Mutex};
+
+use weir_otlp::Signal;
+
+use super::*;
+use crate::testing::spans;
+
+/// Tags each batch's first span name with its id, so the order of stages is visible.
+struct Tag(&'static str);
+
+impl Processor for Tag {
+    fn process(&mut self, mut batch: Batch, out: &mut Output) {
+        if let Batch::Traces(rs) = &mut batch {
+            rs[0].scope_spans[0].spans[0].name.push_str(self.0);
+        }
+        out.push(batch);
+    }
+}
+
+/// Holds everything until shutdown; counts flushes.
+struct Hold {
+    held: Vec<Batch>,
+    flushes: Arc<Mutex<usize>>,
+}
+
+impl Processor for Hold {
+    fn process(&mut self, batch: Batch, _out: &mut Output) {
+        self.held.push(batch);
+    }
+    fn flush(&mut self, _now: Instant, _out: &mut Output) {
+        *self.flushes.lock().unwrap() += 1;
+    }
+    fn shutdown(&mut self, _now: Instant, out: &mut Output) {
+        self.held.drain(..).for_each(|b| out.push(b));
+    }
+}
+
+fn consumer(name: &str) -> (Consumer, mpsc::Receiver<Batch>) {
+    let (sender, receiver) = mpsc::channel(16);
+    (Consumer { name: name.into(), sender }, receiver)
+}
+
+fn first_name(batch: &Batch) -> String {
+    let Batch::Traces(rs) = batch else { panic!("traces expected") };
+    rs[0].scope_spans[0].spans[0].name.clone()
+}
+
+#[tokio::test]
+async fn processors_run_in_order_and_every_consumer_gets_each_batch() {
+    let (input_tx, input) = mpsc::channel(4);
+    let (a, mut ra) = consumer("a");
+    let (b, mut rb) = consumer("b");
+    let stages: Vec<(String, Box<dyn Processor>)> =
+        vec![("tag/1".into(), Box::new(Tag("+1"))), ("tag/2".into(), Box::new(Tag("+2")))];
+    let pipeline = Pipeline::new("traces", Signal::Traces, input, stages, vec![a, b], DEFAULT_TICK);
+    let task = tokio::spawn(pipeline.run());
+    input_tx.send(spans("svc", 3, 1)).await.unwrap();
+    drop(input_tx);
+    task.await.unwrap();
+    for rx in [&mut ra, &mut rb] {
+        let batch = rx.recv().await.expect("a batch");
+        assert_eq!(first_name(&batch), "span-0+1+2");
+        assert_eq!(batch.item_count(), 3);
+        assert!(rx.recv().await.is_none(), "consumer closed after the pipeline ended");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn ticks_flush_and_shutdown_releases_what_is_held() {
+    let flushes = Arc::new(Mutex::new(0));
+    let hold = Hold { held: Vec::new(), flushes: flushes.clone() };
+    let (input_tx, input) = mpsc::channel(4);
+    let (a, mut ra) = consumer("a");
+    let stages: Vec<(String, Box<dyn Processor>)> =
+        vec![("hold".into(), Box::new(hold)), ("tag".into(), Box::new(Tag("!")))];
+    let pipeline =
+        Pipeline::new("traces", Signal::Traces, input, stages, vec![a], Duration::from_secs(1));
+    let task = tokio::spawn(pipeline.run());
+    input_tx.send(spans("svc", 2, 1)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert!(ra.try_recv().is_err(), "held until shutdown");
+    // the first tick fires at once, then one per second
+    assert_eq!(*flushes.lock().unwrap(), 4);
+    drop(input_tx);
+    task.await.unwrap();
+    let batch = ra.recv().await.expect("released at shutdown");
+    assert_eq!(first_name(&batch), "span-0!", "released data still runs through later stages");
+}
+
+#[tokio::test]
+async fn a_consumer_gone_counts_a_drop_without_stopping_the_others() {
+    let (input_tx, input) = mpsc::channel(4);
+    let (a, ra) = consumer("a");
+    let (b, mut rb) = consumer("b");
+    drop(ra);
+    let pipeline = Pipeline::new("logs", Signal::Logs, input, Vec::new(), vec![a, b], DEFAULT_TICK);
+    let task = tokio::spawn(pipeline.run());
+    input_tx.send(crate::testing::logs("svc", 2)).await.unwrap();
+    drop(input_tx);
+    task.await.unwrap();
+    assert_eq!(rb.recv().await.map(|b| b.item_count()), Some(2));
+}

@@ -1,0 +1,63 @@
+//! The names of weir's self-metrics, in one place. Where the OpenTelemetry Collector has a
+//! metric for the same thing, weir uses its name and labels so existing dashboards work;
+//! weir's own metrics start with `weir_`. Label values are component ids, pipeline ids,
+//! transports and signals: never anything unbounded.
+
+use weir_otlp::Signal;
+
+/// Label: the receiver's component id.
+pub const RECEIVER: &str = "receiver";
+/// Label: the processor's component id.
+pub const PROCESSOR: &str = "processor";
+/// Label: the exporter's component id.
+pub const EXPORTER: &str = "exporter";
+/// Label: the pipeline id.
+pub const PIPELINE: &str = "pipeline";
+/// Label: `grpc` or `http`.
+pub const TRANSPORT: &str = "transport";
+/// Label: the signal, as `traces`, `metrics` or `logs`.
+pub const SIGNAL: &str = "otel_signal";
+
+/// Items a receiver handed to its pipelines.
+pub fn receiver_accepted(signal: Signal) -> &'static str {
+    match signal {
+        Signal::Traces => "otelcol_receiver_accepted_spans",
+        Signal::Metrics => "otelcol_receiver_accepted_metric_points",
+        Signal::Logs => "otelcol_receiver_accepted_log_records",
+    }
+}
+
+/// Items a receiver refused (pipeline full, shutting down, invalid request).
+pub fn receiver_refused(signal: Signal) -> &'static str {
+    match signal {
+        Signal::Traces => "otelcol_receiver_refused_spans",
+        Signal::Metrics => "otelcol_receiver_refused_metric_points",
+        Signal::Logs => "otelcol_receiver_refused_log_records",
+    }
+}
+
+/// Items an exporter delivered.
+pub fn exporter_sent(signal: Signal) -> &'static str {
+    match signal {
+        Signal::Traces => "otelcol_exporter_sent_spans",
+        Signal::Metrics => "otelcol_exporter_sent_metric_points",
+        Signal::Logs => "otelcol_exporter_sent_log_records",
+    }
+}
+
+/// Items an exporter failed to deliver and dropped.
+pub fn exporter_send_failed(signal: Signal) -> &'static str {
+    match signal {
+        Signal::Traces => "otelcol_exporter_send_failed_spans",
+        Signal::Metrics => "otelcol_exporter_send_failed_metric_points",
+        Signal::Logs => "otelcol_exporter_send_failed_log_records",
+    }
+}
+
+/// Items that entered a processor (labels: processor, otel_signal).
+pub const PROCESSOR_INCOMING_ITEMS: &str = "otelcol_processor_incoming_items";
+/// Items that left a processor (labels: processor, otel_signal).
+pub const PROCESSOR_OUTGOING_ITEMS: &str = "otelcol_processor_outgoing_items";
+/// Items a pipeline could not hand to a consumer because it had shut down (labels: pipeline,
+/// otel_signal).
+pub const PIPELINE_DROPPED_ITEMS: &str = "weir_pipeline_dropped_items";

@@ -1,0 +1,127 @@
+//! Fakes and builders for tests of components and pipelines (feature `test-util`).
+
+use std::sync::{Arc, Mutex};
+
+use weir_otlp::{
+    Batch,
+    proto::{
+        common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value},
+        logs::v1::{LogRecord, ResourceLogs, ScopeLogs},
+        resource::v1::Resource,
+        trace::v1::{ResourceSpans, ScopeSpans, Span},
+    },
+};
+
+use crate::{BoxFuture, ExportError, Exporter, Output, Processor};
+
+/// An exporter that keeps every batch it is given.
+#[derive(Debug, Clone, Default)]
+pub struct CollectingExporter {
+    batches: Arc<Mutex<Vec<Batch>>>,
+}
+
+impl CollectingExporter {
+    /// A new, empty collector.
+    pub fn new() -> CollectingExporter {
+        CollectingExporter::default()
+    }
+
+    /// Every batch exported so far.
+    pub fn batches(&self) -> Vec<Batch> {
+        self.batches.lock().expect("not poisoned").clone()
+    }
+
+    /// The number of items exported so far.
+    pub fn item_count(&self) -> usize {
+        self.batches.lock().expect("not poisoned").iter().map(Batch::item_count).sum()
+    }
+}
+
+impl Exporter for CollectingExporter {
+    fn export(&self, batch: Batch) -> BoxFuture<'_, Result<(), ExportError>> {
+        self.batches.lock().expect("not poisoned").push(batch);
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// A processor that passes batches through and records what it saw and when it was flushed.
+#[derive(Debug, Default)]
+pub struct RecordingProcessor {
+    /// Items seen by `process`.
+    pub items: usize,
+    /// Calls to `flush`.
+    pub flushes: usize,
+}
+
+impl Processor for RecordingProcessor {
+    fn process(&mut self, batch: Batch, out: &mut Output) {
+        self.items += batch.item_count();
+        out.push(batch);
+    }
+
+    fn flush(&mut self, _now: std::time::Instant, _out: &mut Output) {
+        self.flushes += 1;
+    }
+}
+
+fn string(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.to_owned(),
+        value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.to_owned())) }),
+        ..Default::default()
+    }
+}
+
+/// A batch of `n` spans of service `service`, named `span-0`, `span-1`, ..., each with its own
+/// trace id derived from `seed` and its index.
+pub fn spans(service: &str, n: usize, seed: u64) -> Batch {
+    let spans = (0..n)
+        .map(|i| {
+            let id = seed.wrapping_mul(1_000_003).wrapping_add(i as u64);
+            let mut trace_id = vec![0; 8];
+            trace_id.extend_from_slice(&id.to_be_bytes());
+            Span {
+                trace_id,
+                span_id: (id | 1 << 63).to_be_bytes().to_vec(),
+                name: format!("span-{i}"),
+                kind: 2,
+                start_time_unix_nano: 1_700_000_000_000_000_000 + i as u64,
+                end_time_unix_nano: 1_700_000_000_001_000_000 + i as u64,
+                attributes: vec![string("http.route", "/items")],
+                ..Default::default()
+            }
+        })
+        .collect();
+    Batch::Traces(vec![ResourceSpans {
+        resource: Some(Resource {
+            attributes: vec![string("service.name", service)],
+            ..Default::default()
+        }),
+        scope_spans: vec![ScopeSpans {
+            scope: Some(InstrumentationScope { name: "weir.test".into(), ..Default::default() }),
+            spans,
+            schema_url: String::new(),
+        }],
+        schema_url: String::new(),
+    }])
+}
+
+/// A batch of `n` log records of service `service` with bodies `log-0`, `log-1`, ...
+pub fn logs(service: &str, n: usize) -> Batch {
+    let log_records = (0..n)
+        .map(|i| LogRecord {
+            time_unix_nano: 1_700_000_000_000_000_000 + i as u64,
+            severity_number: 9,
+            body: Some(AnyValue { value: Some(any_value::Value::StringValue(format!("log-{i}"))) }),
+            ..Default::default()
+        })
+        .collect();
+    Batch::Logs(vec![ResourceLogs {
+        resource: Some(Resource {
+            attributes: vec![string("service.name", service)],
+            ..Default::default()
+        }),
+        scope_logs: vec![ScopeLogs { log_records, ..Default::default() }],
+        schema_url: String::new(),
+    }])
+}
