@@ -13,13 +13,16 @@
 //! down to the exporters. Nothing here is unbounded.
 
 mod component;
+pub mod duration;
 pub mod export;
 mod output;
 pub mod pipeline;
 pub mod telemetry;
-#[cfg(feature = "test-util")]
+#[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 
-pub use component::{BoxFuture, ExportError, Exporter, Output, Processor, Receiver, ReceiverError};
+pub use component::{
+    BoxFuture, ComponentInfo, ExportError, Exporter, Output, Processor, Receiver, ReceiverError,
+};
 pub use output::{Consumer, ReceiverOutput, SendError};
 pub use weir_otlp::{Batch, Signal};

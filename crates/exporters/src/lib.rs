@@ -1,1 +1,85 @@
-//! placeholder
+//! Exporters of weir and their configuration enum.
+//!
+//! Exporters only encode and send: batching, retries, timeouts and queueing belong to
+//! `weir_core::export`. [`ExporterConfig`] is the closed set of exporters.
+
+pub mod debug;
+pub mod file;
+pub mod nop;
+
+use std::sync::Arc;
+
+use weir_core::{ComponentInfo, Exporter, Signal};
+
+/// Every signal, for exporters that take them all.
+const ALL_SIGNALS: &[Signal] = &[Signal::Traces, Signal::Metrics, Signal::Logs];
+
+/// The configuration of one exporter, by type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExporterConfig {
+    /// `nop`: discards everything (and counts it).
+    Nop(nop::Config),
+    /// `debug`: logs a summary or the content of each batch.
+    Debug(debug::Config),
+    /// `file`: appends each batch to a file as one OTLP/JSON request per line.
+    File(file::Config),
+}
+
+/// Every exporter type.
+pub const EXPORTERS: &[ComponentInfo] = &[
+    ComponentInfo { name: "debug", aliases: &[], signals: ALL_SIGNALS, stability: "development" },
+    ComponentInfo { name: "file", aliases: &[], signals: ALL_SIGNALS, stability: "alpha" },
+    ComponentInfo { name: "nop", aliases: &[], signals: ALL_SIGNALS, stability: "beta" },
+];
+
+impl ExporterConfig {
+    /// Deserialises the configuration of an exporter of type `kind`; `None` when no exporter
+    /// has that type.
+    pub fn deserialize<'de, D>(
+        kind: &str,
+        deserializer: D,
+    ) -> Option<Result<ExporterConfig, D::Error>>
+    where
+        D: serde::Deserializer<'de>,
+    {
+        Some(match kind {
+            "nop" => nop::Config::deserialize_or_default(deserializer).map(ExporterConfig::Nop),
+            "debug" => {
+                debug::Config::deserialize_or_default(deserializer).map(ExporterConfig::Debug)
+            }
+            "file" => file::Config::deserialize_or_default(deserializer).map(ExporterConfig::File),
+            _ => return None,
+        })
+    }
+
+    /// The signals this exporter takes.
+    pub fn signals(&self) -> &'static [Signal] {
+        ALL_SIGNALS
+    }
+
+    /// Every problem of this configuration, as `(path below the component, message)`.
+    pub fn validate(&self) -> Vec<(String, String)> {
+        match self {
+            ExporterConfig::Nop(_) | ExporterConfig::Debug(_) => Vec::new(),
+            ExporterConfig::File(config) => config.validate(),
+        }
+    }
+
+    /// Builds the exporter (opening files and connections).
+    pub async fn build(&self, id: &str) -> std::io::Result<Arc<dyn Exporter>> {
+        Ok(match self {
+            ExporterConfig::Nop(_) => Arc::new(nop::NopExporter),
+            ExporterConfig::Debug(config) => Arc::new(debug::DebugExporter::new(id, config)),
+            ExporterConfig::File(config) => Arc::new(file::FileExporter::open(config).await?),
+        })
+    }
+}
+
+/// Deserialises `T`, treating a bare component key (YAML null) as all defaults.
+fn or_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de> + Default,
+{
+    Ok(<Option<T> as serde::Deserialize>::deserialize(deserializer)?.unwrap_or_default())
+}

@@ -106,7 +106,7 @@ fn validate_metrics(
     resources: &[opentelemetry_proto::tonic::metrics::v1::ResourceMetrics],
 ) -> Result<(), InvalidRequest> {
     use opentelemetry_proto::tonic::metrics::v1::{Exemplar, metric::Data};
-    fn exemplars<'a>(data: &'a Data) -> Vec<(usize, &'a [Exemplar])> {
+    fn exemplars(data: &Data) -> Vec<(usize, &[Exemplar])> {
         match data {
             Data::Gauge(g) => g.data_points.iter().map(|p| &p.exemplars[..]).enumerate().collect(),
             Data::Sum(s) => s.data_points.iter().map(|p| &p.exemplars[..]).enumerate().collect(),

@@ -1,1 +1,114 @@
-//! placeholder
+//! Processors and connectors of weir: synchronous and pure (no IO, no locks, no clocks), so
+//! each is tested with plain `#[test]`s. [`ProcessorConfig`] and [`ConnectorConfig`] are the
+//! closed sets of each kind.
+
+pub mod batch;
+pub mod forward;
+
+use weir_core::{ComponentInfo, Processor, Signal};
+
+const ALL_SIGNALS: &[Signal] = &[Signal::Traces, Signal::Metrics, Signal::Logs];
+
+/// The configuration of one processor, by type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProcessorConfig {
+    /// `batch`: groups items into batches by size and time.
+    Batch(batch::Config),
+}
+
+/// Every processor type.
+pub const PROCESSORS: &[ComponentInfo] =
+    &[ComponentInfo { name: "batch", aliases: &[], signals: ALL_SIGNALS, stability: "beta" }];
+
+impl ProcessorConfig {
+    /// Deserialises the configuration of a processor of type `kind`; `None` when no processor
+    /// has that type.
+    pub fn deserialize<'de, D>(
+        kind: &str,
+        deserializer: D,
+    ) -> Option<Result<ProcessorConfig, D::Error>>
+    where
+        D: serde::Deserializer<'de>,
+    {
+        Some(match kind {
+            "batch" => or_default(deserializer).map(ProcessorConfig::Batch),
+            _ => return None,
+        })
+    }
+
+    /// The signals this processor handles.
+    pub fn signals(&self) -> &'static [Signal] {
+        ALL_SIGNALS
+    }
+
+    /// Every problem of this configuration, as `(path below the component, message)`.
+    pub fn validate(&self) -> Vec<(String, String)> {
+        match self {
+            ProcessorConfig::Batch(config) => config.validate(),
+        }
+    }
+
+    /// A new processor instance (one per pipeline that lists it, as in the Collector).
+    pub fn build(&self) -> Box<dyn Processor> {
+        match self {
+            ProcessorConfig::Batch(config) => Box::new(batch::Batcher::new(config)),
+        }
+    }
+}
+
+/// The configuration of one connector, by type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConnectorConfig {
+    /// `forward`: passes data unchanged from pipelines of one signal to others of the same.
+    Forward(forward::Config),
+}
+
+/// Every connector type.
+pub const CONNECTORS: &[ComponentInfo] =
+    &[ComponentInfo { name: "forward", aliases: &[], signals: ALL_SIGNALS, stability: "beta" }];
+
+impl ConnectorConfig {
+    /// Deserialises the configuration of a connector of type `kind`; `None` when no connector
+    /// has that type.
+    pub fn deserialize<'de, D>(
+        kind: &str,
+        deserializer: D,
+    ) -> Option<Result<ConnectorConfig, D::Error>>
+    where
+        D: serde::Deserializer<'de>,
+    {
+        Some(match kind {
+            "forward" => or_default(deserializer).map(ConnectorConfig::Forward),
+            _ => return None,
+        })
+    }
+
+    /// Whether the connector can end a pipeline of `from` and start one of `to`.
+    pub fn connects(&self, from: Signal, to: Signal) -> bool {
+        match self {
+            ConnectorConfig::Forward(_) => from == to,
+        }
+    }
+
+    /// Every problem of this configuration, as `(path below the component, message)`.
+    pub fn validate(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    /// A new connector instance: a processor whose output feeds the pipelines that list the
+    /// connector as a receiver.
+    pub fn build(&self) -> Box<dyn Processor> {
+        match self {
+            ConnectorConfig::Forward(_) => Box::new(forward::Forward),
+        }
+    }
+}
+
+/// Deserialises `T`, treating a bare component key (YAML null) as all defaults.
+fn or_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de> + Default,
+{
+    Ok(<Option<T> as serde::Deserialize>::deserialize(deserializer)?.unwrap_or_default())
+}

@@ -64,7 +64,11 @@ struct LogsRequest<T> {
 
 /// Decodes an OTLP/JSON export request of `signal`.
 pub fn decode(signal: Signal, body: &[u8]) -> Result<Batch, JsonError> {
-    let mut value: Value = serde_json::from_slice(body).map_err(JsonError::Syntax)?;
+    let value: Value = serde_json::from_slice(body).map_err(JsonError::Syntax)?;
+    decode_value(signal, value)
+}
+
+fn decode_value(signal: Signal, mut value: Value) -> Result<Batch, JsonError> {
     normalize(&mut value);
     let schema = |source| JsonError::Schema { signal, source };
     let batch = match signal {
@@ -86,6 +90,22 @@ pub fn decode(signal: Signal, body: &[u8]) -> Result<Batch, JsonError> {
     };
     validate(&batch).map_err(|source| JsonError::Invalid { signal, source })?;
     Ok(batch)
+}
+
+/// Decodes an OTLP/JSON export request of any signal, telling the signal by its top-level
+/// key (`resourceSpans`, `resourceMetrics` or `resourceLogs`, or their proto names), as in
+/// files that hold requests of several signals, one per line.
+pub fn decode_any(body: &[u8]) -> Result<Batch, JsonError> {
+    let value: Value = serde_json::from_slice(body).map_err(JsonError::Syntax)?;
+    let has = |camel: &str, snake: &str| value.get(camel).or_else(|| value.get(snake)).is_some();
+    let signal = if has("resourceMetrics", "resource_metrics") {
+        Signal::Metrics
+    } else if has("resourceLogs", "resource_logs") {
+        Signal::Logs
+    } else {
+        Signal::Traces
+    };
+    decode_value(signal, value)
 }
 
 /// Encodes a batch as the OTLP/JSON export request of its signal, on one line.

@@ -203,3 +203,12 @@ fn wrong_shape_is_a_schema_error() {
     let err = decode(Signal::Metrics, br#"{"resourceMetrics": 3}"#).unwrap_err();
     assert!(matches!(err, JsonError::Schema { signal: Signal::Metrics, .. }), "{err}");
 }
+
+#[test]
+fn decode_any_tells_the_signal_by_its_key() {
+    for (name, signal) in EXAMPLES {
+        assert_eq!(decode_any(&example(name)).unwrap().signal(), signal, "{name}");
+    }
+    let snake = br#"{"resource_logs": []}"#;
+    assert_eq!(decode_any(snake).unwrap(), Batch::Logs(Vec::new()));
+}

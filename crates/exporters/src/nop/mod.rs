@@ -1,0 +1,30 @@
+//! The `nop` exporter: accepts everything and sends it nowhere. The export queue counts what
+//! it "sent", which makes it the sink of throughput measurements.
+
+use serde::Deserialize;
+use weir_core::{Batch, BoxFuture, ExportError, Exporter};
+
+/// `exporters.nop`: no options.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {}
+
+impl Config {
+    /// Deserialises the options; a bare `nop:` gives the defaults.
+    pub fn deserialize_or_default<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Config, D::Error> {
+        crate::or_default(d)
+    }
+}
+
+/// Discards every batch.
+#[derive(Debug)]
+pub struct NopExporter;
+
+impl Exporter for NopExporter {
+    fn export(&self, batch: Batch) -> BoxFuture<'_, Result<(), ExportError>> {
+        drop(batch);
+        Box::pin(async { Ok(()) })
+    }
+}

@@ -1,0 +1,43 @@
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// `processors.batch`, with the Collector's defaults.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `send_batch_size`: pending items that trigger a send (default 8192).
+    pub send_batch_size: usize,
+    /// `send_batch_max_size`: the most items in one batch; 0 for no limit (default).
+    pub send_batch_max_size: usize,
+    /// `timeout`: the longest items wait (default 200ms).
+    #[serde(with = "weir_core::duration")]
+    pub timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            send_batch_size: 8192,
+            send_batch_max_size: 0,
+            timeout: Duration::from_millis(200),
+        }
+    }
+}
+
+impl Config {
+    /// Every problem, as `(path below the processor, message)`.
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let mut errors = Vec::new();
+        if self.send_batch_max_size > 0 && self.send_batch_max_size < self.send_batch_size {
+            errors.push((
+                "send_batch_max_size".into(),
+                format!(
+                    "must be 0 or at least send_batch_size ({}), got {}",
+                    self.send_batch_size, self.send_batch_max_size
+                ),
+            ));
+        }
+        errors
+    }
+}

@@ -1,0 +1,92 @@
+//! The `batch` processor, with the Collector's options and behaviour:
+//!
+//! - once `send_batch_size` items are pending, they leave at once, in batches of at most
+//!   `send_batch_max_size` items (0: no maximum) — `send_batch_size` is a trigger, not a size;
+//! - items pending for `timeout` leave regardless of their number;
+//! - `timeout: 0` sends every batch at once, split only by `send_batch_max_size`.
+//!
+//! Processors have no clock: the timeout runs from the first pipeline tick that sees items
+//! pending, so a batch waits between `timeout` and `timeout` + one tick (100 ms by default).
+
+mod config;
+#[cfg(test)]
+mod tests;
+
+use std::time::Instant;
+
+pub use config::Config;
+use weir_core::{Batch, Output, Processor};
+
+/// Groups items by size and time.
+#[derive(Debug)]
+pub struct Batcher {
+    config: Config,
+    pending: Option<Batch>,
+    pending_items: usize,
+    /// The tick at which pending items were first seen.
+    since: Option<Instant>,
+}
+
+impl Batcher {
+    /// A batcher with `config`.
+    pub fn new(config: &Config) -> Batcher {
+        Batcher { config: config.clone(), pending: None, pending_items: 0, since: None }
+    }
+
+    /// Emits pending items in batches of at most `send_batch_max_size` while at least
+    /// `min` items are pending.
+    fn emit_while(&mut self, min: usize, out: &mut Output) {
+        let max = self.config.send_batch_max_size;
+        while self.pending_items >= min.max(1) {
+            let Some(pending) = self.pending.as_mut() else { break };
+            if max == 0 || self.pending_items <= max {
+                out.push(self.pending.take().expect("checked above"));
+                self.pending_items = 0;
+            } else {
+                out.push(pending.split_front(max));
+                self.pending_items -= max;
+            }
+        }
+        if self.pending_items == 0 {
+            self.pending = None;
+            self.since = None;
+        }
+    }
+}
+
+impl Processor for Batcher {
+    fn process(&mut self, batch: Batch, out: &mut Output) {
+        let items = batch.item_count();
+        if items == 0 {
+            return;
+        }
+        match self.pending.as_mut() {
+            None => self.pending = Some(batch),
+            Some(pending) => {
+                if let Err(other) = pending.append(batch) {
+                    // One batcher serves one pipeline of one signal; a batch of another signal
+                    // can only come from a wiring error, and is passed on rather than lost.
+                    out.push(other);
+                    return;
+                }
+            }
+        }
+        self.pending_items += items;
+        let trigger = if self.config.timeout.is_zero() { 1 } else { self.config.send_batch_size };
+        self.emit_while(trigger, out);
+    }
+
+    fn flush(&mut self, now: Instant, out: &mut Output) {
+        if self.pending_items == 0 {
+            return;
+        }
+        let since = *self.since.get_or_insert(now);
+        if now.duration_since(since) >= self.config.timeout {
+            self.emit_while(1, out);
+        }
+    }
+
+    fn shutdown(&mut self, _now: Instant, out: &mut Output) {
+        self.emit_while(1, out);
+    }
+}

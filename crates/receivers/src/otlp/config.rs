@@ -1,0 +1,144 @@
+//! Options of the `otlp` receiver, with the Collector's names and defaults.
+
+use serde::{Deserialize, Deserializer};
+
+/// Mebibytes to bytes.
+const MIB: usize = 1 << 20;
+
+/// `receivers.otlp`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `protocols`: which transports listen.
+    pub protocols: Protocols,
+}
+
+/// `protocols`: a transport is enabled by naming it, even with no options (`grpc:`).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Protocols {
+    /// `grpc`.
+    #[serde(deserialize_with = "present_means_enabled")]
+    pub grpc: Option<Grpc>,
+    /// `http`.
+    #[serde(deserialize_with = "present_means_enabled")]
+    pub http: Option<Http>,
+}
+
+/// `protocols.grpc`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Grpc {
+    /// `endpoint`: `host:port` to listen on.
+    pub endpoint: String,
+    /// `max_recv_msg_size_mib`: the largest request accepted, after decompression.
+    pub max_recv_msg_size_mib: usize,
+}
+
+impl Default for Grpc {
+    fn default() -> Grpc {
+        Grpc { endpoint: "127.0.0.1:4317".into(), max_recv_msg_size_mib: 4 }
+    }
+}
+
+impl Grpc {
+    /// The request size limit in bytes.
+    pub fn max_recv_msg_size(&self) -> usize {
+        self.max_recv_msg_size_mib.saturating_mul(MIB)
+    }
+}
+
+/// `protocols.http`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Http {
+    /// `endpoint`: `host:port` to listen on.
+    pub endpoint: String,
+    /// `max_request_body_size`: the largest body accepted, in bytes, after decompression.
+    pub max_request_body_size: usize,
+    /// `traces_url_path`.
+    pub traces_url_path: String,
+    /// `metrics_url_path`.
+    pub metrics_url_path: String,
+    /// `logs_url_path`.
+    pub logs_url_path: String,
+}
+
+impl Default for Http {
+    fn default() -> Http {
+        Http {
+            endpoint: "127.0.0.1:4318".into(),
+            max_request_body_size: 20 * MIB,
+            traces_url_path: "/v1/traces".into(),
+            metrics_url_path: "/v1/metrics".into(),
+            logs_url_path: "/v1/logs".into(),
+        }
+    }
+}
+
+/// `grpc:` with no value (YAML null) enables the transport with its defaults.
+fn present_means_enabled<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Some(Option::<T>::deserialize(deserializer)?.unwrap_or_default()))
+}
+
+impl Config {
+    /// Deserialises the receiver's options; a bare `otlp:` (null) gives the defaults.
+    pub fn deserialize_or_default<'de, D: Deserializer<'de>>(d: D) -> Result<Config, D::Error> {
+        Ok(Option::<Config>::deserialize(d)?.unwrap_or_default())
+    }
+
+    /// Every problem, as `(path below the receiver, message)`.
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let mut errors = Vec::new();
+        let Protocols { grpc, http } = &self.protocols;
+        if grpc.is_none() && http.is_none() {
+            errors.push(("protocols".into(), "must enable grpc, http or both".into()));
+        }
+        if let Some(grpc) = grpc {
+            check_endpoint("protocols.grpc.endpoint", &grpc.endpoint, &mut errors);
+            if grpc.max_recv_msg_size_mib == 0 {
+                errors.push(("protocols.grpc.max_recv_msg_size_mib".into(), "must be > 0".into()));
+            }
+        }
+        if let Some(http) = http {
+            check_endpoint("protocols.http.endpoint", &http.endpoint, &mut errors);
+            if http.max_request_body_size == 0 {
+                errors.push(("protocols.http.max_request_body_size".into(), "must be > 0".into()));
+            }
+            let paths = [
+                ("traces_url_path", &http.traces_url_path),
+                ("metrics_url_path", &http.metrics_url_path),
+                ("logs_url_path", &http.logs_url_path),
+            ];
+            for (name, path) in paths {
+                if !path.starts_with('/') {
+                    errors.push((
+                        format!("protocols.http.{name}"),
+                        format!("{path:?} must start with '/'"),
+                    ));
+                }
+            }
+            let mut distinct: Vec<_> = paths.iter().map(|(_, p)| p.as_str()).collect();
+            distinct.sort_unstable();
+            distinct.dedup();
+            if distinct.len() < paths.len() {
+                errors
+                    .push(("protocols.http".into(), "url paths of the signals must differ".into()));
+            }
+        }
+        errors
+    }
+}
+
+fn check_endpoint(path: &str, endpoint: &str, errors: &mut Vec<(String, String)>) {
+    let valid = endpoint
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    if !valid {
+        errors.push((path.into(), format!("invalid endpoint {endpoint:?}: expected host:port")));
+    }
+}

@@ -1,0 +1,145 @@
+//! OTLP/gRPC: the three export services on one tonic server.
+
+use std::{sync::Arc, time::Duration, time::Instant};
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status, codec::CompressionEncoding};
+use weir_otlp::{
+    Batch, ExportLogsServiceRequest, ExportLogsServiceResponse, ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse, ExportTraceServiceRequest, ExportTraceServiceResponse, Signal,
+    proto::collector::{
+        logs::v1::logs_service_server::{LogsService, LogsServiceServer},
+        metrics::v1::metrics_service_server::{MetricsService, MetricsServiceServer},
+        trace::v1::trace_service_server::{TraceService, TraceServiceServer},
+    },
+};
+
+use super::intake::{Intake, Refusal};
+
+#[derive(Clone)]
+struct Service(Arc<Intake>);
+
+impl Service {
+    async fn accept(&self, batch: Batch, deadline: Option<Instant>) -> Result<(), Status> {
+        self.0.accept(batch, deadline).await.map_err(|refusal| match refusal {
+            Refusal::Invalid(message) => Status::invalid_argument(message),
+            Refusal::Unavailable(message) => Status::unavailable(message),
+            Refusal::Unsupported(signal) => {
+                Status::unimplemented(format!("this receiver feeds no {signal} pipeline"))
+            }
+        })
+    }
+}
+
+/// The client's deadline from the `grpc-timeout` header (gRPC over HTTP/2, "Timeout").
+fn deadline<T>(request: &Request<T>) -> Option<Instant> {
+    let value = request.metadata().get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    let amount: u64 = digits.parse().ok()?;
+    let timeout = match unit {
+        "H" => Duration::from_secs(amount.saturating_mul(3600)),
+        "M" => Duration::from_secs(amount.saturating_mul(60)),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    };
+    Instant::now().checked_add(timeout)
+}
+
+#[tonic::async_trait]
+impl TraceService for Service {
+    async fn export(
+        &self,
+        request: Request<ExportTraceServiceRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        let deadline = deadline(&request);
+        let batch = Batch::Traces(request.into_inner().resource_spans);
+        self.accept(batch, deadline).await?;
+        Ok(Response::new(ExportTraceServiceResponse { partial_success: None }))
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for Service {
+    async fn export(
+        &self,
+        request: Request<ExportMetricsServiceRequest>,
+    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+        let deadline = deadline(&request);
+        let batch = Batch::Metrics(request.into_inner().resource_metrics);
+        self.accept(batch, deadline).await?;
+        Ok(Response::new(ExportMetricsServiceResponse { partial_success: None }))
+    }
+}
+
+#[tonic::async_trait]
+impl LogsService for Service {
+    async fn export(
+        &self,
+        request: Request<ExportLogsServiceRequest>,
+    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
+        let deadline = deadline(&request);
+        let batch = Batch::Logs(request.into_inner().resource_logs);
+        self.accept(batch, deadline).await?;
+        Ok(Response::new(ExportLogsServiceResponse { partial_success: None }))
+    }
+}
+
+/// Serves OTLP/gRPC on `listener` until `shutdown`, then finishes requests in flight.
+/// Only the services of signals that some pipeline takes are registered; the others answer
+/// UNIMPLEMENTED.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    intake: Intake,
+    max_message_size: usize,
+    shutdown: CancellationToken,
+) -> Result<(), tonic::transport::Error> {
+    let service = Service(Arc::new(intake));
+    let accepts = |signal| service.0.accepts(signal);
+    let traces = accepts(Signal::Traces).then(|| {
+        TraceServiceServer::new(service.clone())
+            .accept_compressed(CompressionEncoding::Gzip)
+            .accept_compressed(CompressionEncoding::Zstd)
+            .accept_compressed(CompressionEncoding::Deflate)
+            .max_decoding_message_size(max_message_size)
+    });
+    let metrics = accepts(Signal::Metrics).then(|| {
+        MetricsServiceServer::new(service.clone())
+            .accept_compressed(CompressionEncoding::Gzip)
+            .accept_compressed(CompressionEncoding::Zstd)
+            .accept_compressed(CompressionEncoding::Deflate)
+            .max_decoding_message_size(max_message_size)
+    });
+    let logs = accepts(Signal::Logs).then(|| {
+        LogsServiceServer::new(service.clone())
+            .accept_compressed(CompressionEncoding::Gzip)
+            .accept_compressed(CompressionEncoding::Zstd)
+            .accept_compressed(CompressionEncoding::Deflate)
+            .max_decoding_message_size(max_message_size)
+    });
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    tonic::transport::Server::builder()
+        .layer(tower::util::MapResponseLayer::new(oversize_is_resource_exhausted))
+        .add_optional_service(traces)
+        .add_optional_service(metrics)
+        .add_optional_service(logs)
+        .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
+        .await
+}
+
+/// tonic answers a message over the size limit with OUT_OF_RANGE, where gRPC servers in
+/// general (and the Collector) answer RESOURCE_EXHAUSTED; clients treat the two differently,
+/// so weir answers like the Collector. No OTLP service returns OUT_OF_RANGE otherwise. A
+/// decode error is sent trailers-only, so the status is in the response headers.
+fn oversize_is_resource_exhausted(
+    mut response: http::Response<tonic::body::Body>,
+) -> http::Response<tonic::body::Body> {
+    let headers = response.headers_mut();
+    if headers.get("grpc-status").is_some_and(|code| code == "11") {
+        headers.insert("grpc-status", http::HeaderValue::from_static("8"));
+    }
+    response
+}

@@ -1,0 +1,79 @@
+//! What both transports do with a decoded request: check it, hand it to the pipelines within
+//! the deadline, and count it.
+
+use std::time::{Duration, Instant};
+
+use weir_core::{ReceiverOutput, SendError, Signal, telemetry};
+use weir_otlp::Batch;
+
+/// How long a request may wait for room in the pipelines when the client set no deadline.
+pub(crate) const DEFAULT_WAIT: Duration = Duration::from_secs(5);
+
+/// Why a request was not accepted.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// The request breaks an OTLP rule: the client must not retry it.
+    Invalid(String),
+    /// The pipelines stayed full until the deadline, or are shutting down: retry later.
+    Unavailable(String),
+    /// No pipeline takes this signal from this receiver.
+    Unsupported(Signal),
+}
+
+pub(crate) struct Intake {
+    receiver: String,
+    output: ReceiverOutput,
+    counters: [(metrics::Counter, metrics::Counter); 3],
+}
+
+impl Intake {
+    pub(crate) fn new(receiver: &str, transport: &'static str, output: ReceiverOutput) -> Intake {
+        let counters = Signal::ALL.map(|signal| {
+            let labels = [
+                (telemetry::RECEIVER, receiver.to_owned()),
+                (telemetry::TRANSPORT, transport.to_owned()),
+            ];
+            (
+                metrics::counter!(telemetry::receiver_accepted(signal), &labels),
+                metrics::counter!(telemetry::receiver_refused(signal), &labels),
+            )
+        });
+        Intake { receiver: receiver.to_owned(), output, counters }
+    }
+
+    pub(crate) fn accepts(&self, signal: Signal) -> bool {
+        self.output.accepts(signal)
+    }
+
+    /// Checks `batch` and hands it to every pipeline of its signal, waiting at most until
+    /// `deadline` (the client's, capped at [`DEFAULT_WAIT`]).
+    pub(crate) async fn accept(
+        &self,
+        batch: Batch,
+        deadline: Option<Instant>,
+    ) -> Result<(), Refusal> {
+        let signal = batch.signal();
+        let items = batch.item_count() as u64;
+        let (accepted, refused) = &self.counters[signal as usize];
+        if let Err(invalid) = weir_otlp::validate(&batch) {
+            refused.increment(items);
+            return Err(Refusal::Invalid(invalid.to_string()));
+        }
+        let latest = Instant::now() + DEFAULT_WAIT;
+        let deadline = deadline.map_or(latest, |d| d.min(latest));
+        match self.output.send(batch, deadline).await {
+            Ok(()) => {
+                accepted.increment(items);
+                Ok(())
+            }
+            Err(error) => {
+                refused.increment(items);
+                tracing::debug!(receiver = %self.receiver, %signal, items, %error, "request refused");
+                Err(match error {
+                    SendError::Full | SendError::Closed => Refusal::Unavailable(error.to_string()),
+                    SendError::NoPipeline(signal) => Refusal::Unsupported(signal),
+                })
+            }
+        }
+    }
+}

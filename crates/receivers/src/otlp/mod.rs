@@ -1,0 +1,108 @@
+//! The `otlp` receiver: OTLP over gRPC (tonic) and HTTP (axum), as the OTLP specification
+//! describes it, with the Collector's option names.
+//!
+//! Both transports decode, check identifiers, and hand each request to every pipeline that
+//! lists the receiver ([`weir_core::ReceiverOutput::send`]) before answering: success means
+//! the data is in the pipelines. A request never allocates past its size limit, and no input
+//! makes the process panic.
+
+mod config;
+mod grpc;
+mod http;
+mod intake;
+
+use std::net::SocketAddr;
+
+pub use config::{Config, Grpc, Http, Protocols};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use weir_core::{BoxFuture, Receiver, ReceiverError, ReceiverOutput};
+
+use self::intake::Intake;
+
+/// An `otlp` receiver whose sockets are bound.
+pub struct OtlpReceiver {
+    id: String,
+    grpc: Option<(TcpListener, Grpc)>,
+    http: Option<(TcpListener, Http)>,
+}
+
+async fn bind(endpoint: &str, id: &str, transport: &str) -> std::io::Result<TcpListener> {
+    TcpListener::bind(endpoint).await.map_err(|error| {
+        std::io::Error::new(
+            error.kind(),
+            format!("receiver {id}: cannot listen for {transport} on {endpoint}: {error}"),
+        )
+    })
+}
+
+impl OtlpReceiver {
+    /// Binds the configured endpoints.
+    pub async fn bind(id: &str, config: &Config) -> std::io::Result<OtlpReceiver> {
+        let grpc = match &config.protocols.grpc {
+            Some(grpc) => Some((bind(&grpc.endpoint, id, "grpc").await?, grpc.clone())),
+            None => None,
+        };
+        let http = match &config.protocols.http {
+            Some(http) => Some((bind(&http.endpoint, id, "http").await?, http.clone())),
+            None => None,
+        };
+        Ok(OtlpReceiver { id: id.to_owned(), grpc, http })
+    }
+}
+
+impl Receiver for OtlpReceiver {
+    fn local_addrs(&self) -> Vec<(&'static str, SocketAddr)> {
+        let mut addrs = Vec::new();
+        if let Some(addr) = self.grpc.as_ref().and_then(|(l, _)| l.local_addr().ok()) {
+            addrs.push(("grpc", addr));
+        }
+        if let Some(addr) = self.http.as_ref().and_then(|(l, _)| l.local_addr().ok()) {
+            addrs.push(("http", addr));
+        }
+        addrs
+    }
+
+    fn run(
+        self: Box<Self>,
+        output: ReceiverOutput,
+        shutdown: CancellationToken,
+    ) -> BoxFuture<'static, Result<(), ReceiverError>> {
+        Box::pin(async move {
+            let OtlpReceiver { id, grpc, http } = *self;
+            let grpc = grpc.map(|(listener, config)| {
+                let intake = Intake::new(&id, "grpc", output.clone());
+                let shutdown = shutdown.clone();
+                tokio::spawn(async move {
+                    grpc::serve(listener, intake, config.max_recv_msg_size(), shutdown)
+                        .await
+                        .map_err(|e| e.to_string())
+                })
+            });
+            let http = http.map(|(listener, config)| {
+                let intake = Intake::new(&id, "http", output.clone());
+                let shutdown = shutdown.clone();
+                tokio::spawn(async move {
+                    http::serve(listener, intake, &config, shutdown)
+                        .await
+                        .map_err(|e| e.to_string())
+                })
+            });
+            drop(output);
+            let mut errors = Vec::new();
+            for (transport, task) in [("grpc", grpc), ("http", http)] {
+                let Some(task) = task else { continue };
+                match task.await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => errors.push(format!("{transport}: {error}")),
+                    Err(join) => errors.push(format!("{transport}: {join}")),
+                }
+            }
+            if errors.is_empty() {
+                Ok(())
+            } else {
+                Err(ReceiverError(format!("receiver {id}: {}", errors.join("; "))))
+            }
+        })
+    }
+}
