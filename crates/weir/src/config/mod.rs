@@ -1,0 +1,178 @@
+//! Configuration: the OpenTelemetry Collector's YAML shape, loaded in three steps.
+//!
+//! 1. **Load**: read each file (or the embedded default), expand `${env:VAR}` references.
+//! 2. **Parse** with `serde-saphyr` straight into typed structs (`deny_unknown_fields`), so
+//!    a mistake is reported with its line and column. Several files and `--set` overrides are
+//!    first merged as YAML trees (maps merged, lists replaced; later wins) and the merged
+//!    document is parsed the same way.
+//! 3. **Validate** into a [`Plan`], collecting every problem with its path.
+//!
+//! Building (binding sockets, opening files) is the topology's job and starts from a `Plan`.
+
+mod components;
+mod env;
+mod merge;
+mod plan;
+mod raw;
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+
+pub use components::{ComponentId, Components};
+pub use plan::{PipelinePlan, Plan};
+pub use raw::{LogEncoding, LogLevel, Logs, RawConfig, Telemetry};
+use serde_json::Value;
+
+/// The configuration weir runs when given none: OTLP in on loopback, everything to `debug`.
+pub const DEFAULT: &str = include_str!("default.yaml");
+
+/// Where configuration text comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A file given with `--config`.
+    File(PathBuf),
+    /// The embedded default.
+    Default,
+}
+
+impl Source {
+    fn name(&self) -> String {
+        match self {
+            Source::File(path) => path.display().to_string(),
+            Source::Default => "the embedded default configuration".into(),
+        }
+    }
+}
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {error}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// An environment reference or `--set` is malformed.
+    #[error("{source_name}: {message}")]
+    Syntax {
+        /// The file or `--set`.
+        source_name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The YAML does not fit the configuration's shape.
+    #[error("{source_name}: {message}")]
+    Parse {
+        /// The file, or the merged document.
+        source_name: String,
+        /// serde-saphyr's report, with line, column and snippet.
+        message: String,
+    },
+    /// The configuration parsed but is not valid.
+    #[error("invalid configuration:\n{}", .errors.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        /// Each `path: message`.
+        errors: Vec<String>,
+    },
+}
+
+/// A loaded, validated configuration.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// What to build.
+    pub plan: Plan,
+    /// Things worth telling the user that do not stop weir (unused components, unset
+    /// variables).
+    pub warnings: Vec<String>,
+    /// The merged configuration as written (after expansion and `--set`), for
+    /// `weir print-config`.
+    pub effective: Value,
+}
+
+/// Loads `sources` (the embedded default when empty) with `--set` overrides.
+pub fn load(sources: &[Source], sets: &[String]) -> Result<Loaded, ConfigError> {
+    let sources = if sources.is_empty() { vec![Source::Default] } else { sources.to_vec() };
+    let mut texts = Vec::new();
+    for source in &sources {
+        let text = match source {
+            Source::File(path) => std::fs::read_to_string(path)
+                .map_err(|error| ConfigError::Read { path: path.display().to_string(), error })?,
+            Source::Default => DEFAULT.to_owned(),
+        };
+        texts.push((source.name(), text));
+    }
+    load_texts(texts, sets, |name| std::env::var(name).ok())
+}
+
+/// Loads configuration texts `(name, text)` with `--set` overrides, reading environment
+/// variables through `lookup`.
+pub fn load_texts(
+    texts: Vec<(String, String)>,
+    sets: &[String],
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Loaded, ConfigError> {
+    let mut warnings = Vec::new();
+    let mut expanded = Vec::new();
+    for (name, text) in texts {
+        let (text, unset) = env::expand(&text, &lookup)
+            .map_err(|message| ConfigError::Syntax { source_name: name.clone(), message })?;
+        for variable in unset {
+            warnings.push(format!(
+                "{name}: environment variable {variable} is not set: expanded to nothing"
+            ));
+        }
+        expanded.push((name, text));
+    }
+
+    let mut effective = Value::Object(Default::default());
+    for (name, text) in &expanded {
+        let tree: Value = serde_saphyr::from_str(text).map_err(|e| ConfigError::Parse {
+            source_name: name.clone(),
+            message: e.to_string(),
+        })?;
+        let tree = if tree.is_null() { Value::Object(Default::default()) } else { tree };
+        merge::merge(&mut effective, tree);
+    }
+    for assignment in sets {
+        merge::set(&mut effective, assignment)
+            .map_err(|message| ConfigError::Syntax { source_name: "--set".into(), message })?;
+    }
+
+    // One file and no overrides: parse the text itself, so errors point into the user's file.
+    let (source_name, document) = if expanded.len() == 1 && sets.is_empty() {
+        expanded.pop().expect("one text")
+    } else {
+        let names: Vec<String> = expanded.into_iter().map(|(name, _)| name).collect();
+        let name = format!(
+            "the merged configuration ({}{})",
+            names.join(" + "),
+            if sets.is_empty() { "" } else { " + --set" }
+        );
+        let text = serde_saphyr::to_string(&effective).map_err(|e| ConfigError::Parse {
+            source_name: name.clone(),
+            message: e.to_string(),
+        })?;
+        (name, text)
+    };
+    let raw: RawConfig = serde_saphyr::from_str(&document).map_err(|e| ConfigError::Parse {
+        source_name: source_name.clone(),
+        message: e.to_string(),
+    })?;
+    let (plan, plan_warnings) =
+        plan::validate(raw).map_err(|problems| ConfigError::Invalid { errors: problems.errors })?;
+    warnings.extend(plan_warnings);
+    Ok(Loaded { plan, warnings, effective })
+}
+
+/// The effective configuration as YAML with secrets (`headers`, `auth`, passwords, tokens)
+/// replaced by `[REDACTED]`.
+pub fn redacted_yaml(effective: &Value) -> String {
+    let mut value = effective.clone();
+    merge::redact(&mut value);
+    serde_saphyr::to_string(&value)
+        .unwrap_or_else(|e| format!("# cannot print the configuration: {e}\n"))
+}

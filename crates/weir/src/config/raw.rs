@@ -1,0 +1,109 @@
+//! The configuration file as written: the Collector's top-level shape.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use weir_exporters::ExporterConfig;
+use weir_processors::{ConnectorConfig, ProcessorConfig};
+use weir_receivers::ReceiverConfig;
+
+use super::components::{Components, ExtensionConfig};
+
+/// A whole configuration, parsed but not yet validated.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// `receivers`.
+    #[serde(default)]
+    pub receivers: Components<ReceiverConfig>,
+    /// `processors`.
+    #[serde(default)]
+    pub processors: Components<ProcessorConfig>,
+    /// `exporters`.
+    #[serde(default)]
+    pub exporters: Components<ExporterConfig>,
+    /// `connectors`.
+    #[serde(default)]
+    pub connectors: Components<ConnectorConfig>,
+    /// `extensions`.
+    #[serde(default)]
+    pub extensions: Components<ExtensionConfig>,
+    /// `service`.
+    pub service: Service,
+}
+
+/// `service`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// `service.extensions`: the extensions to start.
+    #[serde(default)]
+    pub extensions: Vec<String>,
+    /// `service.pipelines`, by pipeline id (`traces`, `metrics/backend`).
+    #[serde(default)]
+    pub pipelines: BTreeMap<String, RawPipeline>,
+    /// `service.telemetry`.
+    #[serde(default)]
+    pub telemetry: Telemetry,
+}
+
+/// One pipeline as written.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawPipeline {
+    /// Receiver (and connector) ids feeding the pipeline.
+    pub receivers: Vec<String>,
+    /// Processor ids, in order.
+    pub processors: Vec<String>,
+    /// Exporter (and connector) ids the pipeline feeds.
+    pub exporters: Vec<String>,
+}
+
+/// `service.telemetry`: weir's own logs.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Telemetry {
+    /// `service.telemetry.logs`.
+    pub logs: Logs,
+}
+
+/// `service.telemetry.logs`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Logs {
+    /// `level`: `debug`, `info` (default), `warn` or `error`.
+    pub level: LogLevel,
+    /// `encoding`: `console` (default; `text` is accepted too) or `json`.
+    pub encoding: LogEncoding,
+}
+
+impl Default for Logs {
+    fn default() -> Logs {
+        Logs { level: LogLevel::Info, encoding: LogEncoding::Console }
+    }
+}
+
+/// A log level, in the Collector's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Everything.
+    Debug,
+    /// The default.
+    Info,
+    /// Problems only.
+    Warn,
+    /// Failures only.
+    Error,
+}
+
+/// How weir writes its logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogEncoding {
+    /// Human-readable lines.
+    #[serde(alias = "text")]
+    Console,
+    /// One JSON object per line.
+    Json,
+}

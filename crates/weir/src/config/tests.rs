@@ -1,0 +1,244 @@
+use weir_core::Signal;
+
+use super::*;
+
+fn load_one(text: &str) -> Result<Loaded, ConfigError> {
+    load_texts(vec![("test.yaml".into(), text.into())], &[], |name| match name {
+        "GRPC_PORT" => Some("5317".into()),
+        _ => None,
+    })
+}
+
+fn errors(text: &str) -> Vec<String> {
+    match load_one(text) {
+        Err(ConfigError::Invalid { errors }) => errors,
+        other => panic!("expected validation errors, got {other:?}"),
+    }
+}
+
+fn parse_error(text: &str) -> String {
+    match load_one(text) {
+        Err(ConfigError::Parse { message, .. }) => message,
+        other => panic!("expected a parse error, got {other:?}"),
+    }
+}
+
+const MINIMAL: &str = "
+receivers:
+  otlp:
+    protocols:
+      grpc:
+exporters:
+  nop:
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [nop]
+";
+
+#[test]
+fn the_embedded_default_is_valid() {
+    let loaded = load(&[], &[]).unwrap();
+    assert_eq!(loaded.plan.pipelines.len(), 3);
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+}
+
+#[test]
+fn a_minimal_collector_config_loads_with_defaults() {
+    let plan = load_one(MINIMAL).unwrap().plan;
+    let weir_receivers::ReceiverConfig::Otlp(otlp) = &plan.receivers[0].1;
+    let grpc = otlp.protocols.grpc.as_ref().expect("grpc: with no value enables grpc");
+    assert_eq!(grpc.endpoint, "127.0.0.1:4317");
+    assert_eq!(grpc.max_recv_msg_size(), 4 << 20);
+    assert!(otlp.protocols.http.is_none());
+    assert_eq!(plan.pipelines[0].signal, Signal::Traces);
+}
+
+#[test]
+fn environment_references_expand() {
+    let text = MINIMAL
+        .replace("      grpc:\n", "      grpc:\n        endpoint: 127.0.0.1:${env:GRPC_PORT}\n");
+    let plan = load_one(&text).unwrap().plan;
+    let weir_receivers::ReceiverConfig::Otlp(otlp) = &plan.receivers[0].1;
+    assert_eq!(otlp.protocols.grpc.as_ref().unwrap().endpoint, "127.0.0.1:5317");
+}
+
+#[test]
+fn unknown_option_names_its_line_and_the_expected_fields() {
+    let text = MINIMAL.replace("      grpc:\n", "      grpc:\n        max_recv_msg_size_mibb: 4\n");
+    let message = parse_error(&text);
+    assert!(message.contains("max_recv_msg_size_mibb"), "{message}");
+    assert!(message.contains("line 6"), "{message}");
+    assert!(message.contains("max_recv_msg_size_mib"), "expected fields are listed: {message}");
+}
+
+#[test]
+fn unknown_component_type_is_named() {
+    let text = MINIMAL.replace("  nop:\n", "  nop:\n  kafka/x:\n");
+    let message = parse_error(&text);
+    assert!(
+        message.contains("unknown exporter type \"kafka\": known types are debug, file, nop"),
+        "{message}"
+    );
+}
+
+#[test]
+fn every_validation_error_is_reported_with_its_path() {
+    let text = "
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: nowhere
+processors:
+  batch:
+    send_batch_size: 100
+    send_batch_max_size: 10
+  batch/unused:
+exporters:
+  nop:
+service:
+  pipelines:
+    traces:
+      receivers: [otlp, otlp/missing]
+      processors: [batch, batch]
+      exporters: []
+    tracez:
+      receivers: [otlp]
+      exporters: [nop]
+";
+    assert_eq!(
+        errors(text),
+        vec![
+            "receivers.otlp.protocols.grpc.endpoint: invalid endpoint \"nowhere\": expected host:port",
+            "processors.batch.send_batch_max_size: must be 0 or at least send_batch_size (100), got 10",
+            "service.pipelines.traces.exporters: must list at least one exporter",
+            "service.pipelines.traces.receivers[1]: receiver \"otlp/missing\" is not defined under receivers or connectors",
+            "service.pipelines.traces.processors[1]: \"batch\" is listed twice",
+            "service.pipelines.tracez: unknown signal \"tracez\": a pipeline id is traces, metrics or logs, optionally followed by /name",
+        ]
+    );
+}
+
+#[test]
+fn unused_components_are_warnings() {
+    let text = MINIMAL.replace("exporters:\n  nop:\n", "exporters:\n  nop:\n  debug/spare:\n");
+    let loaded = load_one(&text).unwrap();
+    assert_eq!(loaded.warnings, vec!["exporters.debug/spare: defined but used in no pipeline"]);
+    assert_eq!(loaded.plan.exporters.len(), 1, "unused components are not built");
+}
+
+#[test]
+fn connectors_join_pipelines_and_must_be_used_on_both_sides() {
+    let text = "
+receivers:
+  otlp:
+    protocols:
+      http:
+exporters:
+  nop:
+connectors:
+  forward:
+service:
+  pipelines:
+    logs/in:
+      receivers: [otlp]
+      exporters: [forward]
+    logs/out:
+      receivers: [forward]
+      exporters: [nop]
+";
+    let plan = load_one(text).unwrap().plan;
+    assert_eq!(plan.connectors.len(), 1);
+    let lonely = text.replace(
+        "    logs/out:\n      receivers: [forward]\n",
+        "    logs/out:\n      receivers: [otlp]\n",
+    );
+    assert_eq!(
+        errors(&lonely),
+        vec![
+            "service.pipelines.logs/in.exporters[0]: connector \"forward\" is a receiver of no pipeline it can feed from logs"
+        ]
+    );
+    let wrong_signal = text.replace("logs/out:", "traces/out:");
+    assert_eq!(
+        errors(&wrong_signal),
+        vec![
+            "service.pipelines.logs/in.exporters[0]: connector \"forward\" is a receiver of no pipeline it can feed from logs",
+            "service.pipelines.traces/out.receivers[0]: connector \"forward\" is an exporter of no pipeline it can take to traces",
+        ]
+    );
+}
+
+#[test]
+fn connector_cycles_are_refused() {
+    let text = "
+receivers:
+  otlp:
+    protocols:
+      http:
+exporters:
+  nop:
+connectors:
+  forward:
+service:
+  pipelines:
+    logs/a:
+      receivers: [otlp, forward]
+      exporters: [forward, nop]
+";
+    assert_eq!(
+        errors(text),
+        vec!["service.pipelines.logs/a: is part of a cycle of pipelines joined by connectors"]
+    );
+}
+
+#[test]
+fn wrong_signal_for_a_component_is_refused() {
+    // every component handles every signal today; the check is on the pipeline side
+    let text = MINIMAL.replace("traces:", "profiles:");
+    assert_eq!(
+        errors(&text),
+        vec![
+            "service.pipelines.profiles: unknown signal \"profiles\": a pipeline id is traces, metrics or logs, optionally followed by /name"
+        ]
+    );
+}
+
+#[test]
+fn several_files_merge_and_set_overrides() {
+    let base = ("base.yaml".to_owned(), MINIMAL.to_owned());
+    let overlay = ("overlay.yaml".to_owned(), "processors:\n  batch:\n    timeout: 1s\nservice:\n  pipelines:\n    traces:\n      processors: [batch]\n".to_owned());
+    let sets = vec!["processors::batch::send_batch_size=10".to_owned()];
+    let loaded = load_texts(vec![base, overlay], &sets, |_| None).unwrap();
+    let pipeline = &loaded.plan.pipelines[0];
+    assert_eq!(pipeline.receivers[0].as_str(), "otlp", "kept from the first file");
+    assert_eq!(pipeline.processors[0].as_str(), "batch", "added by the second");
+    let weir_processors::ProcessorConfig::Batch(batch) = &loaded.plan.processors[0].1;
+    assert_eq!(batch.send_batch_size, 10);
+    assert_eq!(batch.timeout, std::time::Duration::from_secs(1));
+}
+
+#[test]
+fn merged_documents_report_errors_too() {
+    let sets = vec!["receivers::otlp::protocols::grpc::endpointt=x:1".to_owned()];
+    let err = load_texts(vec![("a.yaml".into(), MINIMAL.into())], &sets, |_| None).unwrap_err();
+    let text = err.to_string();
+    assert!(text.starts_with("the merged configuration (a.yaml + --set)"), "{text}");
+    assert!(text.contains("endpointt"), "{text}");
+}
+
+#[test]
+fn print_config_redacts_secrets() {
+    let effective =
+        serde_json::json!({"exporters": {"otlp": {"headers": {"x-api-key": "s3cret"}}}});
+    let yaml = redacted_yaml(&effective);
+    assert!(!yaml.contains("s3cret"), "{yaml}");
+    assert!(
+        yaml.contains("x-api-key: '[REDACTED]'")
+            || yaml.contains("x-api-key: \"[REDACTED]\"")
+            || yaml.contains("x-api-key: [REDACTED]"),
+        "{yaml}"
+    );
+}

@@ -1,0 +1,9 @@
+//! weir: an OpenTelemetry pipeline that limits, samples and measures telemetry.
+//!
+//! The binary's pieces, as a library so that end-to-end tests drive the same code:
+//! [`config`] (load, parse, validate into a plan), [`topology`] (build and run a plan, shut
+//! it down in order) and [`cli`].
+
+pub mod cli;
+pub mod config;
+pub mod topology;
