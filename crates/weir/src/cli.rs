@@ -1,1 +1,154 @@
-//! cli
+//! The command line: `weir [run]`, `weir validate`, `weir components`, `weir print-config`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::{
+    config::{self, Loaded, LogEncoding, LogLevel, Source},
+    topology,
+};
+
+/// weir: an OpenTelemetry pipeline that limits, samples and measures telemetry.
+#[derive(Debug, Parser)]
+#[command(name = "weir", version, about, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// What to do; `run` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options of `run` when no subcommand is given.
+    #[command(flatten)]
+    pub run: ConfigArgs,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the pipelines of a configuration (the default).
+    Run(ConfigArgs),
+    /// Check a configuration and report every problem, then exit.
+    Validate(ConfigArgs),
+    /// List every receiver, processor, exporter and connector with its signals and stability.
+    Components,
+    /// Print the effective configuration (files merged, variables expanded, `--set` applied)
+    /// with secrets redacted.
+    PrintConfig(ConfigArgs),
+}
+
+/// Where the configuration comes from.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConfigArgs {
+    /// A configuration file in the OpenTelemetry Collector's format; repeat to merge several
+    /// (later files win). Without it, weir runs its embedded default configuration.
+    #[arg(long = "config", short = 'c', value_name = "FILE")]
+    pub configs: Vec<PathBuf>,
+    /// Override one option, e.g. `--set processors::batch::timeout=1s` (`.` also separates
+    /// keys); repeatable, applied after the files.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+}
+
+impl ConfigArgs {
+    fn load(&self) -> Result<Loaded, config::ConfigError> {
+        let sources: Vec<Source> = self.configs.iter().cloned().map(Source::File).collect();
+        config::load(&sources, &self.sets)
+    }
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main(cli: Cli) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Run(cli.run)) {
+        Command::Run(args) => run(&args),
+        Command::Validate(args) => {
+            let loaded = args.load()?;
+            for warning in &loaded.warnings {
+                eprintln!("warning: {warning}");
+            }
+            println!(
+                "configuration is valid: {} pipelines, {} receivers, {} processors, {} exporters, {} connectors",
+                loaded.plan.pipelines.len(),
+                loaded.plan.receivers.len(),
+                loaded.plan.processors.len(),
+                loaded.plan.exporters.len(),
+                loaded.plan.connectors.len()
+            );
+            Ok(())
+        }
+        Command::Components => {
+            print!("{}", components_table());
+            Ok(())
+        }
+        Command::PrintConfig(args) => {
+            let loaded = args.load()?;
+            print!("{}", config::redacted_yaml(&loaded.effective));
+            Ok(())
+        }
+    }
+}
+
+/// The table `weir components` prints.
+pub fn components_table() -> String {
+    let kinds = [
+        ("receiver", weir_receivers::RECEIVERS),
+        ("processor", weir_processors::PROCESSORS),
+        ("exporter", weir_exporters::EXPORTERS),
+        ("connector", weir_processors::CONNECTORS),
+    ];
+    let mut out = format!("{:<10} {:<24} {:<22} {}\n", "KIND", "TYPE", "SIGNALS", "STABILITY");
+    for (kind, components) in kinds {
+        for c in components {
+            let signals: Vec<&str> = c.signals.iter().map(|s| s.as_str()).collect();
+            let name = if c.aliases.is_empty() {
+                c.name.to_owned()
+            } else {
+                format!("{} ({})", c.name, c.aliases.join(", "))
+            };
+            out.push_str(&format!(
+                "{kind:<10} {name:<24} {:<22} {}\n",
+                signals.join(","),
+                c.stability
+            ));
+        }
+    }
+    out
+}
+
+fn run(args: &ConfigArgs) -> anyhow::Result<()> {
+    let loaded = args.load()?;
+    init_logs(&loaded.plan.telemetry.logs);
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let running = topology::start(&loaded.plan).await?;
+        tracing::info!(pipelines = loaded.plan.pipelines.len(), "weir is running");
+        running.run_until_signal(topology::DEFAULT_SHUTDOWN_DEADLINE).await
+    })?;
+    tracing::info!("weir stopped");
+    Ok(())
+}
+
+fn init_logs(logs: &config::Logs) {
+    let level = match logs.level {
+        LogLevel::Debug => "debug",
+        LogLevel::Info => "info",
+        LogLevel::Warn => "warn",
+        LogLevel::Error => "error",
+    };
+    // RUST_LOG, when set, refines the configured level (e.g. `RUST_LOG=weir_core=debug`).
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    let result = match logs.encoding {
+        LogEncoding::Console => builder.try_init(),
+        LogEncoding::Json => builder.json().try_init(),
+    };
+    if let Err(error) = result {
+        eprintln!("warning: logging already initialised: {error}");
+    }
+}

@@ -1,1 +1,228 @@
-//! topology
+//! Building a [`Plan`] into running tasks, and shutting them down in order.
+//!
+//! One task per export queue, one per pipeline, one per connector and input signal, one per
+//! receiver. They are joined only by bounded channels; each task holds the senders of what it
+//! feeds. Shutdown cancels the receivers; every other task ends when its input closes, after
+//! handing on what it held, so data drains downstream stage by stage.
+
+use std::{collections::HashMap, net::SocketAddr, time::Duration};
+
+use anyhow::Context;
+use tokio::{sync::mpsc, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+use weir_core::{
+    Consumer, Processor, ReceiverError, ReceiverOutput, Signal, export,
+    pipeline::{DEFAULT_TICK, Pipeline},
+};
+
+use crate::config::{ComponentId, Plan};
+
+/// Batches a pipeline input holds before receivers wait (and, past their deadline, refuse).
+pub const PIPELINE_CAPACITY: usize = 16;
+
+/// How long shutdown may take to drain pipelines and export queues by default.
+pub const DEFAULT_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(30);
+
+/// A running topology.
+pub struct Running {
+    addrs: Vec<(String, &'static str, SocketAddr)>,
+    shutdown: CancellationToken,
+    receivers: Vec<(String, JoinHandle<Result<(), ReceiverError>>)>,
+    pipelines: Vec<JoinHandle<()>>,
+    exporters: Vec<JoinHandle<()>>,
+}
+
+/// Builds every component of `plan` (binding sockets, opening files) and starts it.
+pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
+    // Export queues: one per exporter, shared by every pipeline that lists it.
+    let mut exporter_inputs: HashMap<&ComponentId, Consumer> = HashMap::new();
+    let mut queues = Vec::new();
+    for (id, config) in &plan.exporters {
+        let exporter = config.build(id.as_str()).await.with_context(|| format!("exporter {id}"))?;
+        let (consumer, queue) = export::queue(id.as_str(), exporter, export::DEFAULT_QUEUE_SIZE);
+        exporter_inputs.insert(id, consumer);
+        queues.push(queue);
+    }
+
+    // Pipeline inputs.
+    let mut inputs: HashMap<
+        &str,
+        (mpsc::Sender<weir_core::Batch>, mpsc::Receiver<weir_core::Batch>),
+    > = HashMap::new();
+    for pipeline in &plan.pipelines {
+        inputs.insert(&pipeline.id, mpsc::channel(PIPELINE_CAPACITY));
+    }
+    let input_of = |id: &str| Consumer { name: id.to_owned(), sender: inputs[id].0.clone() };
+
+    // Connectors: one pipeline-like task per connector and signal it takes, feeding every
+    // pipeline that lists the connector as a receiver and that it can feed from that signal.
+    let mut connector_inputs: HashMap<(&ComponentId, Signal), Consumer> = HashMap::new();
+    let mut runnable = Vec::new();
+    for (id, connector) in &plan.connectors {
+        for from in Signal::ALL {
+            let feeds_from_here =
+                plan.pipelines.iter().any(|p| p.signal == from && p.exporters.contains(id));
+            if !feeds_from_here {
+                continue;
+            }
+            let consumers: Vec<Consumer> = plan
+                .pipelines
+                .iter()
+                .filter(|p| p.receivers.contains(id) && connector.connects(from, p.signal))
+                .map(|p| input_of(&p.id))
+                .collect();
+            let (sender, receiver) = mpsc::channel(PIPELINE_CAPACITY);
+            let name = format!("{id}/{from}");
+            connector_inputs.insert((id, from), Consumer { name: name.clone(), sender });
+            let stages: Vec<(String, Box<dyn Processor>)> =
+                vec![(id.to_string(), connector.build())];
+            runnable.push(Pipeline::new(name, from, receiver, stages, consumers, DEFAULT_TICK));
+        }
+    }
+
+    // Receivers: each feeds the input of every pipeline that lists it.
+    let mut receivers = Vec::new();
+    for (id, config) in &plan.receivers {
+        let mut output = ReceiverOutput::new();
+        for pipeline in plan.pipelines.iter().filter(|p| p.receivers.contains(id)) {
+            output.add(pipeline.signal, input_of(&pipeline.id));
+        }
+        let receiver = config.build(id.as_str()).await?;
+        receivers.push((id.to_string(), receiver, output));
+    }
+
+    // Pipelines, each with its own processor instances.
+    for pipeline in &plan.pipelines {
+        let stages: Vec<(String, Box<dyn Processor>)> = pipeline
+            .processors
+            .iter()
+            .map(|id| (id.to_string(), plan.processor(id).build()))
+            .collect();
+        let consumers = pipeline
+            .exporters
+            .iter()
+            .map(|id| match plan.connector(id) {
+                Some(_) => connector_inputs[&(id, pipeline.signal)].clone(),
+                None => exporter_inputs[id].clone(),
+            })
+            .collect();
+        let (_, receiver) = inputs.remove(pipeline.id.as_str()).expect("one input per pipeline");
+        runnable.push(Pipeline::new(
+            pipeline.id.clone(),
+            pipeline.signal,
+            receiver,
+            stages,
+            consumers,
+            DEFAULT_TICK,
+        ));
+    }
+    // Only the tasks hold senders from here on, so each channel closes when its feeders end.
+    drop((exporter_inputs, connector_inputs, inputs));
+
+    let shutdown = CancellationToken::new();
+    let exporters = queues.into_iter().map(|queue| tokio::spawn(queue.run())).collect();
+    let pipelines = runnable.into_iter().map(|pipeline| tokio::spawn(pipeline.run())).collect();
+    let mut addrs = Vec::new();
+    let mut receiver_tasks = Vec::new();
+    for (id, receiver, output) in receivers {
+        for (transport, addr) in receiver.local_addrs() {
+            tracing::info!(receiver = %id, transport, %addr, "listening");
+            addrs.push((id.clone(), transport, addr));
+        }
+        let task = tokio::spawn(receiver.run(output, shutdown.child_token()));
+        receiver_tasks.push((id, task));
+    }
+    Ok(Running { addrs, shutdown, receivers: receiver_tasks, pipelines, exporters })
+}
+
+impl Running {
+    /// The address receiver `id` listens on for `transport` (`grpc`, `http`).
+    pub fn addr(&self, id: &str, transport: &str) -> Option<SocketAddr> {
+        self.addrs.iter().find(|(i, t, _)| i == id && *t == transport).map(|(_, _, a)| *a)
+    }
+
+    /// Runs until SIGINT or SIGTERM (or until a receiver fails), then shuts down in order.
+    pub async fn run_until_signal(mut self, deadline: Duration) -> anyhow::Result<()> {
+        let failed = async {
+            loop {
+                let Some(i) = self.receivers.iter().position(|(_, t)| t.is_finished()) else {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                };
+                let (id, task) = self.receivers.swap_remove(i);
+                return match task.await {
+                    Ok(Ok(())) => anyhow::anyhow!("receiver {id} stopped unexpectedly"),
+                    Ok(Err(error)) => anyhow::anyhow!(error),
+                    Err(join) => anyhow::anyhow!("receiver {id} panicked: {join}"),
+                };
+            }
+        };
+        let outcome = tokio::select! {
+            signal = shutdown_signal() => {
+                tracing::info!(signal, "shutting down");
+                Ok(())
+            }
+            error = failed => {
+                tracing::error!(%error, "shutting down after a receiver failed");
+                Err(error)
+            }
+        };
+        self.shutdown(deadline).await?;
+        outcome
+    }
+
+    /// Stops the receivers, drains pipelines and export queues, and returns when everything
+    /// accepted has been handed to the exporters, or fails when `deadline` passes first.
+    pub async fn shutdown(self, deadline: Duration) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        let Running { receivers, pipelines, exporters, .. } = self;
+        let drain = async {
+            for (id, task) in receivers {
+                match task.await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => {
+                        tracing::warn!(receiver = %id, %error, "receiver stopped with an error")
+                    }
+                    Err(join) => tracing::error!(receiver = %id, %join, "receiver task failed"),
+                }
+            }
+            for task in pipelines.into_iter().chain(exporters) {
+                if let Err(join) = task.await {
+                    tracing::error!(%join, "pipeline or export task failed");
+                }
+            }
+        };
+        tokio::time::timeout(deadline, drain).await.map_err(|_| {
+            tracing::error!(
+                ?deadline,
+                "shutdown deadline passed: data still in pipelines or export queues is lost"
+            );
+            anyhow::anyhow!("shutdown did not finish within {deadline:?}")
+        })
+    }
+}
+
+/// Waits for SIGINT or SIGTERM; returns the signal's name.
+async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                let _ = tokio::signal::ctrl_c().await;
+                return "SIGINT";
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "SIGINT"
+    }
+}
