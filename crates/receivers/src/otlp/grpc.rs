@@ -122,7 +122,7 @@ pub(crate) async fn serve(
     });
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
-        .layer(tower::util::MapResponseLayer::new(oversize_is_resource_exhausted))
+        .layer(tower::util::MapResponseLayer::new(bad_request_statuses))
         .add_optional_service(traces)
         .add_optional_service(metrics)
         .add_optional_service(logs)
@@ -130,16 +130,20 @@ pub(crate) async fn serve(
         .await
 }
 
-/// tonic answers a message over the size limit with OUT_OF_RANGE, where gRPC servers in
-/// general (and the Collector) answer RESOURCE_EXHAUSTED; clients treat the two differently,
-/// so weir answers like the Collector. No OTLP service returns OUT_OF_RANGE otherwise. A
-/// decode error is sent trailers-only, so the status is in the response headers.
-fn oversize_is_resource_exhausted(
+/// Statuses tonic gives to bad requests before a handler runs, in the words of the OTLP
+/// specification and of the Collector: a message over the size limit is RESOURCE_EXHAUSTED
+/// (tonic says OUT_OF_RANGE, which OTLP clients retry), and a message that does not decode or
+/// decompress is INVALID_ARGUMENT (tonic says INTERNAL). Neither code comes from weir's own
+/// handlers. Such errors are sent trailers-only, so the status is in the response headers.
+fn bad_request_statuses(
     mut response: http::Response<tonic::body::Body>,
 ) -> http::Response<tonic::body::Body> {
     let headers = response.headers_mut();
-    if headers.get("grpc-status").is_some_and(|code| code == "11") {
-        headers.insert("grpc-status", http::HeaderValue::from_static("8"));
-    }
+    let replacement = match headers.get("grpc-status").map(http::HeaderValue::as_bytes) {
+        Some(b"11") => "8",
+        Some(b"13") => "3",
+        _ => return response,
+    };
+    headers.insert("grpc-status", http::HeaderValue::from_static(replacement));
     response
 }

@@ -17,6 +17,7 @@ use axum::{
     routing::{MethodRouter, post},
     serve::ListenerExt,
 };
+use http_body_util::BodyExt;
 use prost::Message;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -197,13 +198,33 @@ enum BodyError {
     Read(String),
 }
 
+/// Reads the body into memory, at most `limit` bytes. A body over the limit is read to its
+/// end and discarded (up to [`DISCARD_LIMIT`] more bytes), so that the client, still sending,
+/// reads the 413 answer instead of a broken connection.
 async fn read_body(body: Body, limit: usize) -> Result<Bytes, BodyError> {
-    axum::body::to_bytes(body, limit).await.map_err(|error| {
-        let over_limit = std::error::Error::source(&error)
-            .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
-        if over_limit { BodyError::TooLarge } else { BodyError::Read(error.to_string()) }
-    })
+    let mut body = body;
+    let mut buffer = bytes::BytesMut::new();
+    let mut discarded = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| BodyError::Read(e.to_string()))?;
+        let Ok(data) = frame.into_data() else { continue };
+        if discarded == 0 && buffer.len() + data.len() <= limit {
+            buffer.extend_from_slice(&data);
+            continue;
+        }
+        discarded = discarded.saturating_add(data.len()).max(1);
+        if discarded > DISCARD_LIMIT {
+            break;
+        }
+    }
+    if discarded > 0 {
+        return Err(BodyError::TooLarge);
+    }
+    Ok(buffer.freeze())
 }
+
+/// How much of an oversized body is read and thrown away before answering.
+const DISCARD_LIMIT: usize = 64 << 20;
 
 fn refusal_failure(refusal: Refusal) -> Failure {
     match refusal {
