@@ -49,9 +49,12 @@ pub struct ConfigArgs {
 }
 
 impl ConfigArgs {
+    fn sources(&self) -> Vec<Source> {
+        self.configs.iter().cloned().map(Source::File).collect()
+    }
+
     fn load(&self) -> Result<Loaded, config::ConfigError> {
-        let sources: Vec<Source> = self.configs.iter().cloned().map(Source::File).collect();
-        config::load(&sources, &self.sets)
+        config::load(&self.sources(), &self.sets)
     }
 }
 
@@ -79,8 +82,10 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::PrintConfig(args) => {
-            let loaded = args.load()?;
-            print!("{}", config::redacted_yaml(&loaded.effective));
+            // Print what was given even when it does not validate: that is when it helps most.
+            let prepared = config::prepare(&args.sources(), &args.sets)?;
+            print!("{}", config::redacted_yaml(&prepared.effective));
+            prepared.load()?;
             Ok(())
         }
     }

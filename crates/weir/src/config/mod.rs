@@ -93,8 +93,20 @@ pub struct Loaded {
     pub effective: Value,
 }
 
-/// Loads `sources` (the embedded default when empty) with `--set` overrides.
-pub fn load(sources: &[Source], sets: &[String]) -> Result<Loaded, ConfigError> {
+/// Configuration text after expansion and merging, not yet parsed into components.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// Unset environment variables.
+    pub warnings: Vec<String>,
+    /// The merged configuration as written (after expansion and `--set`).
+    pub effective: Value,
+    /// The name of the document to parse and its text.
+    document: (String, String),
+}
+
+/// Reads `sources` (the embedded default when empty), expands variables and merges them with
+/// the `--set` overrides.
+pub fn prepare(sources: &[Source], sets: &[String]) -> Result<Prepared, ConfigError> {
     let sources = if sources.is_empty() { vec![Source::Default] } else { sources.to_vec() };
     let mut texts = Vec::new();
     for source in &sources {
@@ -105,7 +117,12 @@ pub fn load(sources: &[Source], sets: &[String]) -> Result<Loaded, ConfigError> 
         };
         texts.push((source.name(), text));
     }
-    load_texts(texts, sets, |name| std::env::var(name).ok())
+    prepare_texts(texts, sets, |name| std::env::var(name).ok())
+}
+
+/// Loads `sources` (the embedded default when empty) with `--set` overrides.
+pub fn load(sources: &[Source], sets: &[String]) -> Result<Loaded, ConfigError> {
+    prepare(sources, sets)?.load()
 }
 
 /// Loads configuration texts `(name, text)` with `--set` overrides, reading environment
@@ -115,6 +132,14 @@ pub fn load_texts(
     sets: &[String],
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<Loaded, ConfigError> {
+    prepare_texts(texts, sets, lookup)?.load()
+}
+
+fn prepare_texts(
+    texts: Vec<(String, String)>,
+    sets: &[String],
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Prepared, ConfigError> {
     let mut warnings = Vec::new();
     let mut expanded = Vec::new();
     for (name, text) in texts {
@@ -143,29 +168,32 @@ pub fn load_texts(
     }
 
     // One file and no overrides: parse the text itself, so errors point into the user's file.
-    let (source_name, document) = if expanded.len() == 1 && sets.is_empty() {
+    let document = if expanded.len() == 1 && sets.is_empty() {
         expanded.pop().expect("one text")
     } else {
         let names: Vec<String> = expanded.into_iter().map(|(name, _)| name).collect();
-        let name = format!(
-            "the merged configuration ({}{})",
-            names.join(" + "),
-            if sets.is_empty() { "" } else { " + --set" }
-        );
+        let with_sets = if sets.is_empty() { "" } else { " + --set" };
+        let name = format!("the merged configuration ({}{with_sets})", names.join(" + "));
         let text = serde_saphyr::to_string(&effective).map_err(|e| ConfigError::Parse {
             source_name: name.clone(),
             message: e.to_string(),
         })?;
         (name, text)
     };
-    let raw: RawConfig = serde_saphyr::from_str(&document).map_err(|e| ConfigError::Parse {
-        source_name: source_name.clone(),
-        message: e.to_string(),
-    })?;
-    let (plan, plan_warnings) =
-        plan::validate(raw).map_err(|problems| ConfigError::Invalid { errors: problems.errors })?;
-    warnings.extend(plan_warnings);
-    Ok(Loaded { plan, warnings, effective })
+    Ok(Prepared { warnings, effective, document })
+}
+
+impl Prepared {
+    /// Parses the document into typed components and validates it into a plan.
+    pub fn load(self) -> Result<Loaded, ConfigError> {
+        let Prepared { mut warnings, effective, document: (source_name, text) } = self;
+        let raw: RawConfig = serde_saphyr::from_str(&text)
+            .map_err(|e| ConfigError::Parse { source_name, message: e.to_string() })?;
+        let (plan, plan_warnings) = plan::validate(raw)
+            .map_err(|problems| ConfigError::Invalid { errors: problems.errors })?;
+        warnings.extend(plan_warnings);
+        Ok(Loaded { plan, warnings, effective })
+    }
 }
 
 /// The effective configuration as YAML with secrets (`headers`, `auth`, passwords, tokens)

@@ -1,0 +1,164 @@
+//! The `weir` binary as a user runs it: every example configuration validates, errors are
+//! reported with their paths and exit code 1, and `weir run` drains held data on SIGTERM and
+//! exits 0.
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    net::TcpStream,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+fn weir() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_weir"))
+}
+
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[test]
+fn every_example_configuration_validates() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(repository().join("config")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let output = weir().arg("validate").arg("--config").arg(&path).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}: {}",
+            path.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        checked += 1;
+    }
+    assert!(checked >= 3, "the example configurations were found");
+}
+
+#[test]
+fn validate_reports_every_error_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.yaml");
+    std::fs::write(
+        &path,
+        "receivers:\n  otlp:\n    protocols:\n      http:\nexporters:\n  nop:\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp, zipkin]\n      processors: [batch]\n      exporters: [nop]\n",
+    )
+    .unwrap();
+    let output = weir().arg("validate").arg("-c").arg(&path).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr
+            .contains("service.pipelines.traces.receivers[1]: receiver \"zipkin\" is not defined"),
+        "{stderr}"
+    );
+    assert!(
+        stderr
+            .contains("service.pipelines.traces.processors[0]: processor \"batch\" is not defined"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn components_lists_every_type() {
+    let output = weir().arg("components").output().unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    for (kind, name) in [
+        ("receiver", "otlp"),
+        ("processor", "batch"),
+        ("exporter", "debug"),
+        ("exporter", "file"),
+        ("exporter", "nop"),
+        ("connector", "forward"),
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(kind) && l.split_whitespace().nth(1) == Some(name)),
+            "{kind} {name}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn print_config_merges_sets_and_redacts() {
+    let output = weir()
+        .args(["print-config", "--set", "exporters::debug::verbosity=detailed"])
+        .args(["--set", "exporters::debug::headers::authorization=Bearer secret-token"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("verbosity: detailed"), "{text}");
+    // debug has no `headers` option: the configuration is printed, then refused
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown field `headers`"));
+    assert!(!text.contains("secret-token"), "{text}");
+    assert!(text.contains("[REDACTED]"), "{text}");
+}
+
+/// Posts an OTLP/JSON body over plain HTTP/1.1 and returns the status code.
+fn post_json(addr: &str, path: &str, body: &[u8]) -> u16 {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+#[test]
+fn sigterm_drains_held_data_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out.jsonl");
+    let config = dir.path().join("weir.yaml");
+    // The batch processor would hold these spans for a minute: shutdown must flush them.
+    std::fs::write(
+        &config,
+        format!(
+            "receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:0\nprocessors:\n  batch:\n    timeout: 60s\nexporters:\n  file:\n    path: {}\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      processors: [batch]\n      exporters: [file]\n",
+            output.display()
+        ),
+    )
+    .unwrap();
+    let mut child = weir()
+        .arg("--config")
+        .arg(&config)
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let started = Instant::now();
+    let mut addr = None;
+    let mut line = String::new();
+    while addr.is_none() && started.elapsed() < Duration::from_secs(30) {
+        line.clear();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        if line.contains("listening") {
+            addr = line.split("addr=").nth(1).map(|a| a.trim().to_owned());
+        }
+    }
+    let addr = addr.expect("weir logs the address it listens on");
+    let body = std::fs::read(repository().join("../shared/testdata/otlp-json/trace.json")).unwrap();
+    for _ in 0..3 {
+        assert_eq!(post_json(&addr, "/v1/traces", &body), 200);
+    }
+    let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    assert_eq!(exit.code(), Some(0), "{rest}");
+    assert!(rest.contains("signal=\"SIGTERM\""), "{rest}");
+    let text = std::fs::read_to_string(&output).unwrap();
+    let spans: usize =
+        text.lines().map(|l| weir_otlp::json::decode_any(l.as_bytes()).unwrap().item_count()).sum();
+    assert_eq!(spans, 3, "the three held spans were flushed at shutdown");
+}
