@@ -294,10 +294,10 @@ fn check_cycles(raw: &RawConfig, pipelines: &[PipelinePlan], problems: &mut Prob
             if colour[j] == 1 {
                 return Some(j);
             }
-            if colour[j] == 0 {
-                if let Some(found) = visit(j, colour, next) {
-                    return Some(found);
-                }
+            if colour[j] == 0
+                && let Some(found) = visit(j, colour, next)
+            {
+                return Some(found);
             }
         }
         colour[i] = 2;
@@ -306,14 +306,14 @@ fn check_cycles(raw: &RawConfig, pipelines: &[PipelinePlan], problems: &mut Prob
     let mut colour = vec![0u8; pipelines.len()];
     let next_of = |i: usize| next(&pipelines[i]);
     for i in 0..pipelines.len() {
-        if colour[i] == 0 {
-            if let Some(j) = visit(i, &mut colour, &next_of) {
-                problems.error(
-                    format!("service.pipelines.{}", pipelines[j].id),
-                    "is part of a cycle of pipelines joined by connectors",
-                );
-                return;
-            }
+        if colour[i] == 0
+            && let Some(j) = visit(i, &mut colour, &next_of)
+        {
+            problems.error(
+                format!("service.pipelines.{}", pipelines[j].id),
+                "is part of a cycle of pipelines joined by connectors",
+            );
+            return;
         }
     }
 }
