@@ -104,16 +104,18 @@ pub struct GrpcAnswer {
 }
 
 /// Sends one raw gRPC unary request to `path` (e.g.
-/// `/opentelemetry.proto.collector.trace.v1.TraceService/Export`): `payload` is framed as is,
-/// flagged compressed with `encoding` when given, so tests can send bytes no encoder would.
+/// `/opentelemetry.proto.collector.trace.v1.TraceService/Export`) with extra `headers`:
+/// `payload` is framed as is, flagged compressed when a `grpc-encoding` header is given, so
+/// tests can send bytes no encoder would.
 pub async fn grpc_raw(
     addr: SocketAddr,
     path: &str,
     payload: Bytes,
-    encoding: Option<&str>,
+    headers: &[(&str, &str)],
 ) -> GrpcAnswer {
+    let compressed = headers.iter().any(|(name, _)| *name == "grpc-encoding");
     let mut frame = Vec::with_capacity(payload.len() + 5);
-    frame.push(u8::from(encoding.is_some()));
+    frame.push(u8::from(compressed));
     frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
     frame.extend_from_slice(&payload);
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
@@ -122,8 +124,8 @@ pub async fn grpc_raw(
     let mut request = http::Request::post(format!("http://{addr}{path}"))
         .header("content-type", "application/grpc")
         .header("te", "trailers");
-    if let Some(encoding) = encoding {
-        request = request.header("grpc-encoding", encoding);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
     }
     let request = request.body(Full::new(Bytes::from(frame))).expect("request");
     let response = client.request(request).await.expect("gRPC response");

@@ -161,7 +161,9 @@ fn grpc_bad_input_gets_the_right_status_and_message() {
     let path = grpc_path(Signal::Traces);
     let valid = Bytes::from(valid_spans());
     let send = |payload: Bytes, encoding: Option<&str>| -> GrpcAnswer {
-        weir.runtime.block_on(grpc_raw(addr, path, payload, encoding))
+        let headers: Vec<(&str, &str)> =
+            encoding.map(|e| ("grpc-encoding", e)).into_iter().collect();
+        weir.runtime.block_on(grpc_raw(addr, path, payload, &headers))
     };
     let cases: Vec<(&str, Bytes, Option<&str>, i32, &str)> = vec![
         (

@@ -32,7 +32,10 @@ impl Service {
     }
 }
 
-/// The client's deadline from the `grpc-timeout` header (gRPC over HTTP/2, "Timeout").
+/// How long to wait for room in the pipelines under the client's `grpc-timeout` (gRPC over
+/// HTTP/2, "Timeout"): a little less than the timeout, because tonic itself cancels the call
+/// at the deadline, and the client should hear UNAVAILABLE (retry later) rather than a
+/// cancellation that does not say why.
 fn deadline<T>(request: &Request<T>) -> Option<Instant> {
     let value = request.metadata().get("grpc-timeout")?.to_str().ok()?;
     let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
@@ -46,7 +49,8 @@ fn deadline<T>(request: &Request<T>) -> Option<Instant> {
         "n" => Duration::from_nanos(amount),
         _ => return None,
     };
-    Instant::now().checked_add(timeout)
+    let margin = (timeout / 10).min(Duration::from_millis(100));
+    Instant::now().checked_add(timeout.saturating_sub(margin))
 }
 
 #[tonic::async_trait]
