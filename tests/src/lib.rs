@@ -68,21 +68,38 @@ impl Weir {
         Weir { runtime, running: Some(running), output, _dir: dir }
     }
 
+    /// The address receiver `id` listens on for `transport` (`grpc` or `http`).
+    pub fn addr(&self, id: &str, transport: &str) -> SocketAddr {
+        self.running.as_ref().and_then(|r| r.addr(id, transport)).expect("receiver listens")
+    }
+
     /// The gRPC address of receiver `otlp`.
     pub fn grpc(&self) -> SocketAddr {
-        self.running.as_ref().and_then(|r| r.addr("otlp", "grpc")).expect("grpc listens")
+        self.addr("otlp", "grpc")
     }
 
     /// The HTTP address of receiver `otlp`.
     pub fn http(&self) -> SocketAddr {
-        self.running.as_ref().and_then(|r| r.addr("otlp", "http")).expect("http listens")
+        self.addr("otlp", "http")
     }
 
     /// Shuts weir down (draining everything) and returns every batch the file exporter wrote.
-    pub fn stop(mut self) -> Vec<Batch> {
+    pub fn stop(self) -> Vec<Batch> {
+        self.stop_files().remove("out.jsonl").unwrap_or_default()
+    }
+
+    /// Shuts weir down and returns the batches of every file written beside the output, by
+    /// file name (`out.jsonl`, and e.g. `out.jsonl.copy` for a `{output}.copy` path).
+    pub fn stop_files(mut self) -> std::collections::BTreeMap<String, Vec<Batch>> {
         let running = self.running.take().expect("running");
         self.runtime.block_on(running.shutdown(Duration::from_secs(20))).expect("clean shutdown");
-        read_batches(&self.output)
+        let mut files = std::collections::BTreeMap::new();
+        for entry in std::fs::read_dir(self._dir.path()).expect("output directory") {
+            let path = entry.expect("entry").path();
+            let name = path.file_name().expect("a file").to_string_lossy().into_owned();
+            files.insert(name, read_batches(&path));
+        }
+        files
     }
 }
 
