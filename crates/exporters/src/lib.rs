@@ -9,7 +9,7 @@ pub mod nop;
 
 use std::sync::Arc;
 
-use weir_core::{ComponentInfo, Exporter, Signal};
+use weir_core::{ComponentInfo, Exporter, Signal, options::or_default};
 
 /// Every signal, for exporters that take them all.
 const ALL_SIGNALS: &[Signal] = &[Signal::Traces, Signal::Metrics, Signal::Logs];
@@ -43,11 +43,9 @@ impl ExporterConfig {
         D: serde::Deserializer<'de>,
     {
         Some(match kind {
-            "nop" => nop::Config::deserialize_or_default(deserializer).map(ExporterConfig::Nop),
-            "debug" => {
-                debug::Config::deserialize_or_default(deserializer).map(ExporterConfig::Debug)
-            }
-            "file" => file::Config::deserialize_or_default(deserializer).map(ExporterConfig::File),
+            "nop" => or_default(deserializer).map(ExporterConfig::Nop),
+            "debug" => or_default(deserializer).map(ExporterConfig::Debug),
+            "file" => or_default(deserializer).map(ExporterConfig::File),
             _ => return None,
         })
     }
@@ -73,13 +71,4 @@ impl ExporterConfig {
             ExporterConfig::File(config) => Arc::new(file::FileExporter::open(config).await?),
         })
     }
-}
-
-/// Deserialises `T`, treating a bare component key (YAML null) as all defaults.
-fn or_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: serde::Deserialize<'de> + Default,
-{
-    Ok(<Option<T> as serde::Deserialize>::deserialize(deserializer)?.unwrap_or_default())
 }

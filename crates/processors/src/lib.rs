@@ -5,7 +5,7 @@
 pub mod batch;
 pub mod forward;
 
-use weir_core::{ComponentInfo, Processor, Signal};
+use weir_core::{ComponentInfo, Processor, Signal, options::or_default};
 
 const ALL_SIGNALS: &[Signal] = &[Signal::Traces, Signal::Metrics, Signal::Logs];
 
@@ -102,13 +102,4 @@ impl ConnectorConfig {
             ConnectorConfig::Forward(_) => Box::new(forward::Forward),
         }
     }
-}
-
-/// Deserialises `T`, treating a bare component key (YAML null) as all defaults.
-fn or_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: serde::Deserialize<'de> + Default,
-{
-    Ok(<Option<T> as serde::Deserialize>::deserialize(deserializer)?.unwrap_or_default())
 }

@@ -7,7 +7,7 @@
 pub mod decompress;
 pub mod otlp;
 
-use weir_core::{ComponentInfo, Receiver, Signal};
+use weir_core::{ComponentInfo, Receiver, Signal, options::or_default};
 
 /// The configuration of one receiver, by type.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,9 +35,7 @@ impl ReceiverConfig {
         D: serde::Deserializer<'de>,
     {
         match kind {
-            "otlp" => {
-                Some(otlp::Config::deserialize_or_default(deserializer).map(ReceiverConfig::Otlp))
-            }
+            "otlp" => Some(or_default(deserializer).map(ReceiverConfig::Otlp)),
             _ => None,
         }
     }

@@ -29,15 +29,6 @@ pub struct Config {
     pub verbosity: Verbosity,
 }
 
-impl Config {
-    /// Deserialises the options; a bare `debug:` gives the defaults.
-    pub fn deserialize_or_default<'de, D: serde::Deserializer<'de>>(
-        d: D,
-    ) -> Result<Config, D::Error> {
-        crate::or_default(d)
-    }
-}
-
 /// Logs each batch at the configured verbosity.
 #[derive(Debug)]
 pub struct DebugExporter {

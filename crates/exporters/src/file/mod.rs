@@ -35,13 +35,6 @@ pub struct Config {
 }
 
 impl Config {
-    /// Deserialises the options.
-    pub fn deserialize_or_default<'de, D: serde::Deserializer<'de>>(
-        d: D,
-    ) -> Result<Config, D::Error> {
-        crate::or_default(d)
-    }
-
     /// Every problem, as `(path below the exporter, message)`.
     pub fn validate(&self) -> Vec<(String, String)> {
         if self.path.as_os_str().is_empty() {

@@ -9,15 +9,6 @@ use weir_core::{Batch, BoxFuture, ExportError, Exporter};
 #[serde(deny_unknown_fields)]
 pub struct Config {}
 
-impl Config {
-    /// Deserialises the options; a bare `nop:` gives the defaults.
-    pub fn deserialize_or_default<'de, D: serde::Deserializer<'de>>(
-        d: D,
-    ) -> Result<Config, D::Error> {
-        crate::or_default(d)
-    }
-}
-
 /// Discards every batch.
 #[derive(Debug)]
 pub struct NopExporter;

@@ -86,11 +86,6 @@ where
 }
 
 impl Config {
-    /// Deserialises the receiver's options; a bare `otlp:` (null) gives the defaults.
-    pub fn deserialize_or_default<'de, D: Deserializer<'de>>(d: D) -> Result<Config, D::Error> {
-        Ok(Option::<Config>::deserialize(d)?.unwrap_or_default())
-    }
-
     /// Every problem, as `(path below the receiver, message)`.
     pub fn validate(&self) -> Vec<(String, String)> {
         let mut errors = Vec::new();
