@@ -32,15 +32,15 @@ fn a_full_pipeline_is_refused_with_a_retryable_status_after_the_deadline() {
         let task = tokio::spawn(Box::new(receiver).run(output, shutdown.clone()));
         let body = spans("svc", 5, 1).encode_protobuf();
 
-        // gRPC: the client's 300 ms deadline bounds the wait.
+        // gRPC: the client's 1 s deadline bounds the wait (weir answers 20 % early).
         let started = Instant::now();
         let path = grpc_path(Signal::Traces);
-        let answer = grpc_raw(grpc, path, body.clone().into(), &[("grpc-timeout", "300m")]).await;
+        let answer = grpc_raw(grpc, path, body.clone().into(), &[("grpc-timeout", "1S")]).await;
         let waited = started.elapsed();
         assert_eq!(answer.code, 14, "UNAVAILABLE: {answer:?}");
         assert!(answer.message.contains("pipeline is full"), "{answer:?}");
         assert!(
-            waited >= Duration::from_millis(250) && waited < Duration::from_secs(3),
+            waited >= Duration::from_millis(700) && waited < Duration::from_secs(3),
             "{waited:?}"
         );
 
