@@ -27,7 +27,7 @@ fn a_full_pipeline_is_refused_with_a_retryable_status_after_the_deadline() {
         let (sender, mut input) = mpsc::channel(1);
         sender.try_send(spans("filler", 1, 0)).unwrap();
         let mut output = ReceiverOutput::new();
-        output.add(Signal::Traces, Consumer { name: "traces".into(), sender });
+        output.add(Signal::Traces, Consumer::blocking("traces", sender));
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(Box::new(receiver).run(output, shutdown.clone()));
         let body = spans("svc", 5, 1).encode_protobuf();

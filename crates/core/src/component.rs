@@ -83,7 +83,7 @@ pub enum ExportError {
 /// timeouts and queueing belong to [`crate::export::ExportQueue`].
 pub trait Exporter: Send + Sync + 'static {
     /// Delivers one batch.
-    fn export(&self, batch: Batch) -> BoxFuture<'_, Result<(), ExportError>>;
+    fn export<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>>;
 
     /// Called once after the last export: flush and close what the exporter holds open.
     fn shutdown(&self) -> BoxFuture<'_, Result<(), ExportError>> {

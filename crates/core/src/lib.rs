@@ -25,5 +25,5 @@ pub mod testing;
 pub use component::{
     BoxFuture, ComponentInfo, ExportError, Exporter, Output, Processor, Receiver, ReceiverError,
 };
-pub use output::{Consumer, ReceiverOutput, SendError};
+pub use output::{Consumer, ReceiverOutput, SendError, WhenFull};
 pub use weir_otlp::{Batch, Signal};

@@ -3,6 +3,15 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use weir_otlp::{Batch, Signal};
 
+/// What a pipeline does when a consumer's input is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenFull {
+    /// Wait for room: backpressure travels upstream to the receivers.
+    Block,
+    /// Drop the batch being sent, counted and logged.
+    DropNewest,
+}
+
 /// A named bounded input: a pipeline's, an export queue's or a connector's.
 #[derive(Debug, Clone)]
 pub struct Consumer {
@@ -10,6 +19,15 @@ pub struct Consumer {
     pub name: String,
     /// The bounded input.
     pub sender: mpsc::Sender<Batch>,
+    /// The policy when the input is full.
+    pub when_full: WhenFull,
+}
+
+impl Consumer {
+    /// A consumer that makes its senders wait when full.
+    pub fn blocking(name: impl Into<String>, sender: mpsc::Sender<Batch>) -> Consumer {
+        Consumer { name: name.into(), sender, when_full: WhenFull::Block }
+    }
 }
 
 /// Why a receiver could not hand a batch to its pipelines.
@@ -103,7 +121,7 @@ mod tests {
 
     fn consumer(name: &str, capacity: usize) -> (Consumer, mpsc::Receiver<Batch>) {
         let (sender, receiver) = mpsc::channel(capacity);
-        (Consumer { name: name.into(), sender }, receiver)
+        (Consumer::blocking(name, sender), receiver)
     }
 
     #[tokio::test]

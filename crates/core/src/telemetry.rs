@@ -1,4 +1,5 @@
-//! The names of weir's self-metrics, in one place. Where the OpenTelemetry Collector has a
+//! The names of weir's self-metrics, in one place. Counters carry Prometheus' `_total`
+//! suffix, as the Collector's Prometheus endpoint shows them. Where the OpenTelemetry Collector has a
 //! metric for the same thing, weir uses its name and labels so existing dashboards work;
 //! weir's own metrics start with `weir_`. Label values are component ids, pipeline ids,
 //! transports and signals: never anything unbounded.
@@ -21,43 +22,66 @@ pub const SIGNAL: &str = "otel_signal";
 /// Items a receiver handed to its pipelines.
 pub fn receiver_accepted(signal: Signal) -> &'static str {
     match signal {
-        Signal::Traces => "otelcol_receiver_accepted_spans",
-        Signal::Metrics => "otelcol_receiver_accepted_metric_points",
-        Signal::Logs => "otelcol_receiver_accepted_log_records",
+        Signal::Traces => "otelcol_receiver_accepted_spans_total",
+        Signal::Metrics => "otelcol_receiver_accepted_metric_points_total",
+        Signal::Logs => "otelcol_receiver_accepted_log_records_total",
     }
 }
 
 /// Items a receiver refused (pipeline full, shutting down, invalid request).
 pub fn receiver_refused(signal: Signal) -> &'static str {
     match signal {
-        Signal::Traces => "otelcol_receiver_refused_spans",
-        Signal::Metrics => "otelcol_receiver_refused_metric_points",
-        Signal::Logs => "otelcol_receiver_refused_log_records",
+        Signal::Traces => "otelcol_receiver_refused_spans_total",
+        Signal::Metrics => "otelcol_receiver_refused_metric_points_total",
+        Signal::Logs => "otelcol_receiver_refused_log_records_total",
     }
 }
 
 /// Items an exporter delivered.
 pub fn exporter_sent(signal: Signal) -> &'static str {
     match signal {
-        Signal::Traces => "otelcol_exporter_sent_spans",
-        Signal::Metrics => "otelcol_exporter_sent_metric_points",
-        Signal::Logs => "otelcol_exporter_sent_log_records",
+        Signal::Traces => "otelcol_exporter_sent_spans_total",
+        Signal::Metrics => "otelcol_exporter_sent_metric_points_total",
+        Signal::Logs => "otelcol_exporter_sent_log_records_total",
     }
 }
 
 /// Items an exporter failed to deliver and dropped.
 pub fn exporter_send_failed(signal: Signal) -> &'static str {
     match signal {
-        Signal::Traces => "otelcol_exporter_send_failed_spans",
-        Signal::Metrics => "otelcol_exporter_send_failed_metric_points",
-        Signal::Logs => "otelcol_exporter_send_failed_log_records",
+        Signal::Traces => "otelcol_exporter_send_failed_spans_total",
+        Signal::Metrics => "otelcol_exporter_send_failed_metric_points_total",
+        Signal::Logs => "otelcol_exporter_send_failed_log_records_total",
     }
 }
 
 /// Items that entered a processor (labels: processor, otel_signal).
-pub const PROCESSOR_INCOMING_ITEMS: &str = "otelcol_processor_incoming_items";
+pub const PROCESSOR_INCOMING_ITEMS: &str = "otelcol_processor_incoming_items_total";
 /// Items that left a processor (labels: processor, otel_signal).
-pub const PROCESSOR_OUTGOING_ITEMS: &str = "otelcol_processor_outgoing_items";
+pub const PROCESSOR_OUTGOING_ITEMS: &str = "otelcol_processor_outgoing_items_total";
 /// Items a pipeline could not hand to a consumer because it had shut down (labels: pipeline,
 /// otel_signal).
-pub const PIPELINE_DROPPED_ITEMS: &str = "weir_pipeline_dropped_items";
+pub const PIPELINE_DROPPED_ITEMS: &str = "weir_pipeline_dropped_items_total";
+
+/// Items an exporter's queue refused because it was full and `block_on_overflow` is false.
+pub fn exporter_enqueue_failed(signal: Signal) -> &'static str {
+    match signal {
+        Signal::Traces => "otelcol_exporter_enqueue_failed_spans_total",
+        Signal::Metrics => "otelcol_exporter_enqueue_failed_metric_points_total",
+        Signal::Logs => "otelcol_exporter_enqueue_failed_log_records_total",
+    }
+}
+
+/// Batches waiting in an exporter's queue (label: exporter).
+pub const EXPORTER_QUEUE_SIZE: &str = "otelcol_exporter_queue_size";
+/// Batches an exporter's queue can hold (label: exporter).
+pub const EXPORTER_QUEUE_CAPACITY: &str = "otelcol_exporter_queue_capacity";
+/// Export attempts that failed retryably and were scheduled again (labels: exporter,
+/// otel_signal).
+pub const EXPORTER_RETRIES: &str = "weir_exporter_retries_total";
+/// Items a backend rejected in a partial success (labels: exporter, otel_signal).
+pub const EXPORTER_REJECTED_ITEMS: &str = "weir_exporter_partial_success_rejected_items_total";
+/// Seconds since the process started.
+pub const PROCESS_UPTIME: &str = "otelcol_process_uptime";
+/// Resident set size of the process, in bytes.
+pub const PROCESS_MEMORY_RSS: &str = "otelcol_process_memory_rss";

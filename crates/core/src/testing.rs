@@ -38,8 +38,8 @@ impl CollectingExporter {
 }
 
 impl Exporter for CollectingExporter {
-    fn export(&self, batch: Batch) -> BoxFuture<'_, Result<(), ExportError>> {
-        self.batches.lock().expect("not poisoned").push(batch);
+    fn export<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
+        self.batches.lock().expect("not poisoned").push(batch.clone());
         Box::pin(async { Ok(()) })
     }
 }

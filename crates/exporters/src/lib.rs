@@ -9,7 +9,7 @@ pub mod nop;
 
 use std::sync::Arc;
 
-use weir_core::{ComponentInfo, Exporter, Signal, options::or_default};
+use weir_core::{ComponentInfo, Exporter, Signal, export, options::or_default};
 
 /// Every signal, for exporters that take them all.
 const ALL_SIGNALS: &[Signal] = &[Signal::Traces, Signal::Metrics, Signal::Logs];
@@ -60,6 +60,15 @@ impl ExporterConfig {
         match self {
             ExporterConfig::Nop(_) | ExporterConfig::Debug(_) => Vec::new(),
             ExporterConfig::File(config) => config.validate(),
+        }
+    }
+
+    /// How the exporter's queue delivers: `sending_queue`, `retry_on_failure`, `timeout`.
+    pub fn settings(&self) -> export::Settings {
+        match self {
+            ExporterConfig::Nop(_) | ExporterConfig::Debug(_) | ExporterConfig::File(_) => {
+                export::Settings::default()
+            }
         }
     }
 

@@ -39,7 +39,7 @@ pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
     let mut queues = Vec::new();
     for (id, config) in &plan.exporters {
         let exporter = config.build(id.as_str()).await.with_context(|| format!("exporter {id}"))?;
-        let (consumer, queue) = export::queue(id.as_str(), exporter, export::DEFAULT_QUEUE_SIZE);
+        let (consumer, queue) = export::queue(id.as_str(), exporter, config.settings());
         exporter_inputs.insert(id, consumer);
         queues.push(queue);
     }
@@ -52,7 +52,7 @@ pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
     for pipeline in &plan.pipelines {
         inputs.insert(&pipeline.id, mpsc::channel(PIPELINE_CAPACITY));
     }
-    let input_of = |id: &str| Consumer { name: id.to_owned(), sender: inputs[id].0.clone() };
+    let input_of = |id: &str| Consumer::blocking(id, inputs[id].0.clone());
 
     // Connectors: one pipeline-like task per connector and signal it takes, feeding every
     // pipeline that lists the connector as a receiver and that it can feed from that signal.
@@ -73,7 +73,7 @@ pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
                 .collect();
             let (sender, receiver) = mpsc::channel(PIPELINE_CAPACITY);
             let name = format!("{id}/{from}");
-            connector_inputs.insert((id, from), Consumer { name: name.clone(), sender });
+            connector_inputs.insert((id, from), Consumer::blocking(name.clone(), sender));
             let stages: Vec<(String, Box<dyn Processor>)> =
                 vec![(id.to_string(), connector.build())];
             runnable.push(Pipeline::new(name, from, receiver, stages, consumers, DEFAULT_TICK));

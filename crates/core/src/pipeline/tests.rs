@@ -3,6 +3,7 @@ use std::sync::{Arc, Mutex};
 use weir_otlp::Signal;
 
 use super::*;
+use crate::WhenFull;
 use crate::testing::spans;
 
 /// Tags each batch's first span name with its id, so the order of stages is visible.
@@ -37,7 +38,7 @@ impl Processor for Hold {
 
 fn consumer(name: &str) -> (Consumer, mpsc::Receiver<Batch>) {
     let (sender, receiver) = mpsc::channel(16);
-    (Consumer { name: name.into(), sender }, receiver)
+    (Consumer::blocking(name, sender), receiver)
 }
 
 fn first_name(batch: &Batch) -> String {
@@ -99,4 +100,26 @@ async fn a_consumer_gone_counts_a_drop_without_stopping_the_others() {
     drop(input_tx);
     task.await.unwrap();
     assert_eq!(rb.recv().await.map(|b| b.item_count()), Some(2));
+}
+
+#[tokio::test]
+async fn a_full_drop_newest_consumer_loses_only_its_copy() {
+    let (input_tx, input) = mpsc::channel(4);
+    let (full_sender, mut full_rx) = mpsc::channel(1);
+    let full =
+        Consumer { name: "drop".into(), sender: full_sender, when_full: WhenFull::DropNewest };
+    let (b, mut rb) = consumer("b");
+    let pipeline =
+        Pipeline::new("logs", Signal::Logs, input, Vec::new(), vec![full, b], DEFAULT_TICK);
+    let task = tokio::spawn(pipeline.run());
+    for n in 1..=3 {
+        input_tx.send(crate::testing::logs("svc", n)).await.unwrap();
+    }
+    drop(input_tx);
+    task.await.unwrap();
+    assert_eq!(full_rx.recv().await.map(|b| b.item_count()), Some(1), "the first fit");
+    assert!(full_rx.recv().await.is_none(), "the others were dropped, not waited for");
+    let counts: Vec<usize> =
+        std::iter::from_fn(|| rb.try_recv().ok()).map(|b| b.item_count()).collect();
+    assert_eq!(counts, vec![1, 2, 3], "the blocking consumer got everything");
 }

@@ -109,12 +109,12 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 impl Exporter for DebugExporter {
-    fn export(&self, batch: Batch) -> BoxFuture<'_, Result<(), ExportError>> {
-        for line in describe(&batch, self.verbosity) {
+    fn export<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
+        for line in describe(batch, self.verbosity) {
             tracing::info!(exporter = %self.id, "{line}");
         }
         if self.verbosity == Verbosity::Detailed {
-            let json = weir_otlp::json::encode(&batch);
+            let json = weir_otlp::json::encode(batch);
             tracing::info!(exporter = %self.id, "{}", String::from_utf8_lossy(&json));
         }
         Box::pin(async { Ok(()) })

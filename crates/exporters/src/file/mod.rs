@@ -71,9 +71,9 @@ impl FileExporter {
 }
 
 impl Exporter for FileExporter {
-    fn export(&self, batch: Batch) -> BoxFuture<'_, Result<(), ExportError>> {
+    fn export<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
         Box::pin(async move {
-            let mut line = weir_otlp::json::encode(&batch);
+            let mut line = weir_otlp::json::encode(batch);
             line.push(b'\n');
             let mut file = self.file.lock().await;
             file.write_all(&line).await?;
@@ -107,7 +107,7 @@ mod tests {
         let exporter = FileExporter::open(&config).await.unwrap();
         let written = [spans("a", 3, 1), logs("b", 2)];
         for batch in &written {
-            exporter.export(batch.clone()).await.unwrap();
+            exporter.export(batch).await.unwrap();
         }
         exporter.shutdown().await.unwrap();
         let text = std::fs::read_to_string(&path).unwrap();

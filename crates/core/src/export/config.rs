@@ -1,0 +1,124 @@
+//! The Collector's exporter helper options, shared by every exporter that queues:
+//! `sending_queue`, `retry_on_failure` and `timeout`.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// `sending_queue`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    /// `enabled`: with `false`, the queue holds one batch and one export runs at a time, so
+    /// the pipeline waits for each export (the Collector exports synchronously).
+    pub enabled: bool,
+    /// `num_consumers`: exports in flight at once (default 10).
+    pub num_consumers: usize,
+    /// `queue_size`: batches the queue holds (default 1000).
+    pub queue_size: usize,
+    /// `block_on_overflow`: when the queue is full, make the pipeline wait (default, weir's
+    /// choice: backpressure reaches the clients as retryable refusals) or drop the newest
+    /// batch (counted as `otelcol_exporter_enqueue_failed_*` and logged).
+    pub block_on_overflow: bool,
+}
+
+impl Default for QueueConfig {
+    fn default() -> QueueConfig {
+        QueueConfig { enabled: true, num_consumers: 10, queue_size: 1000, block_on_overflow: true }
+    }
+}
+
+/// `retry_on_failure`: exponential backoff for retryable failures.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryConfig {
+    /// `enabled` (default true).
+    pub enabled: bool,
+    /// `initial_interval`: the first wait (default 5s).
+    #[serde(with = "crate::duration")]
+    pub initial_interval: Duration,
+    /// `max_interval`: the longest wait (default 30s).
+    #[serde(with = "crate::duration")]
+    pub max_interval: Duration,
+    /// `max_elapsed_time`: give up (drop, counted) after this long; 0 retries forever
+    /// (default 300s).
+    #[serde(with = "crate::duration")]
+    pub max_elapsed_time: Duration,
+    /// `multiplier`: growth of the wait (default 1.5).
+    pub multiplier: f64,
+    /// `randomization_factor`: each wait is drawn from ±this fraction (default 0.5).
+    pub randomization_factor: f64,
+}
+
+impl Default for RetryConfig {
+    fn default() -> RetryConfig {
+        RetryConfig {
+            enabled: true,
+            initial_interval: Duration::from_secs(5),
+            max_interval: Duration::from_secs(30),
+            max_elapsed_time: Duration::from_secs(300),
+            multiplier: 1.5,
+            randomization_factor: 0.5,
+        }
+    }
+}
+
+/// How one exporter's queue delivers: the three option groups together.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// `sending_queue`.
+    pub queue: QueueConfig,
+    /// `retry_on_failure`.
+    pub retry: RetryConfig,
+    /// `timeout`: the longest one export attempt may take.
+    pub timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            queue: QueueConfig::default(),
+            retry: RetryConfig::default(),
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Settings {
+    /// Every problem, as `(path below the exporter, message)`.
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let mut errors = Vec::new();
+        let mut error = |path: &str, message: String| errors.push((path.to_owned(), message));
+        if self.queue.enabled && self.queue.num_consumers == 0 {
+            error("sending_queue.num_consumers", "must be > 0".into());
+        }
+        if self.queue.enabled && self.queue.queue_size == 0 {
+            error("sending_queue.queue_size", "must be > 0".into());
+        }
+        let retry = &self.retry;
+        if retry.enabled {
+            if retry.initial_interval.is_zero() {
+                error("retry_on_failure.initial_interval", "must be > 0".into());
+            }
+            if retry.max_interval < retry.initial_interval {
+                error("retry_on_failure.max_interval", "must be at least initial_interval".into());
+            }
+            if !(retry.multiplier >= 1.0 && retry.multiplier.is_finite()) {
+                error(
+                    "retry_on_failure.multiplier",
+                    format!("must be >= 1, got {}", retry.multiplier),
+                );
+            }
+            if !(0.0..1.0).contains(&retry.randomization_factor) {
+                error(
+                    "retry_on_failure.randomization_factor",
+                    format!("must be in [0, 1), got {}", retry.randomization_factor),
+                );
+            }
+        }
+        if self.timeout.is_zero() {
+            error("timeout", "must be > 0".into());
+        }
+        errors
+    }
+}

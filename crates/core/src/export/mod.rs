@@ -1,0 +1,168 @@
+//! The export queue: the bounded input of one exporter and the task that drains it, with the
+//! Collector's `sending_queue`, `retry_on_failure` and `timeout` semantics.
+//!
+//! Every pipeline that lists an exporter sends into the exporter's one queue. A full queue
+//! blocks the pipelines sending to it (`block_on_overflow: true`, weir's default) or drops
+//! the newest batch (counted). Up to `num_consumers` exports run at once; an attempt that
+//! fails retryably or passes `timeout` is retried with exponential backoff and jitter,
+//! waiting at least as long as the backend asked; a permanent failure or exhausted retries
+//! drop the batch, counted and logged with the exporter id and the number of items.
+//!
+//! Bounds: at most `queue_size` batches wait in the queue and `num_consumers` are being
+//! delivered.
+
+mod backoff;
+mod config;
+
+use std::sync::Arc;
+
+pub use config::{QueueConfig, RetryConfig, Settings};
+use tokio::{
+    sync::{Semaphore, mpsc},
+    task::JoinSet,
+};
+use weir_otlp::{Batch, Signal};
+
+use crate::{Consumer, ExportError, Exporter, WhenFull, telemetry};
+
+/// The receiving end of an exporter's queue, ready to run.
+pub struct ExportQueue {
+    input: mpsc::Receiver<Batch>,
+    delivery: Arc<Delivery>,
+}
+
+struct Delivery {
+    id: String,
+    exporter: Arc<dyn Exporter>,
+    settings: Settings,
+}
+
+/// Creates the queue of exporter `id`; returns the sender side for pipelines and the queue to
+/// run.
+pub fn queue(id: &str, exporter: Arc<dyn Exporter>, settings: Settings) -> (Consumer, ExportQueue) {
+    let capacity = if settings.queue.enabled { settings.queue.queue_size.max(1) } else { 1 };
+    let (sender, input) = mpsc::channel(capacity);
+    let when_full = if settings.queue.block_on_overflow || !settings.queue.enabled {
+        WhenFull::Block
+    } else {
+        WhenFull::DropNewest
+    };
+    let consumer = Consumer { name: id.to_owned(), sender, when_full };
+    metrics::gauge!(telemetry::EXPORTER_QUEUE_CAPACITY, telemetry::EXPORTER => id.to_owned())
+        .set(capacity as f64);
+    let delivery = Arc::new(Delivery { id: id.to_owned(), exporter, settings });
+    (consumer, ExportQueue { input, delivery })
+}
+
+impl ExportQueue {
+    /// Exports every batch until all senders are gone and every delivery has ended, then
+    /// shuts the exporter down.
+    pub async fn run(mut self) {
+        let settings = &self.delivery.settings;
+        let consumers =
+            if settings.queue.enabled { settings.queue.num_consumers.max(1) } else { 1 };
+        let slots = Arc::new(Semaphore::new(consumers));
+        let size = metrics::gauge!(telemetry::EXPORTER_QUEUE_SIZE,
+            telemetry::EXPORTER => self.delivery.id.clone());
+        let mut deliveries = JoinSet::new();
+        loop {
+            // A slot first, then a batch: batches wait in the bounded queue, not in tasks.
+            let slot = slots.clone().acquire_owned().await.expect("the semaphore is never closed");
+            let Some(batch) = self.input.recv().await else { break };
+            size.set(self.input.len() as f64);
+            let delivery = self.delivery.clone();
+            deliveries.spawn(async move {
+                delivery.deliver(batch).await;
+                drop(slot);
+            });
+            while deliveries.try_join_next().is_some() {}
+        }
+        while deliveries.join_next().await.is_some() {}
+        size.set(0.0);
+        if let Err(error) = self.delivery.exporter.shutdown().await {
+            tracing::warn!(exporter = %self.delivery.id, %error, "exporter shutdown failed");
+        }
+        tracing::debug!(exporter = %self.delivery.id, "export queue stopped");
+    }
+}
+
+impl Delivery {
+    async fn deliver(&self, batch: Batch) {
+        let signal = batch.signal();
+        let items = batch.item_count() as u64;
+        // tokio's clock, so that tests with paused time see retries elapse
+        let now = || tokio::time::Instant::now().into_std();
+        let started = now();
+        let mut backoff = backoff::Backoff::new(&self.settings.retry, started);
+        let mut attempts = 1u32;
+        loop {
+            let outcome = tokio::time::timeout(self.settings.timeout, self.exporter.export(&batch))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(ExportError::Retryable {
+                        after: None,
+                        message: format!("timed out after {:?}", self.settings.timeout),
+                    })
+                });
+            let (after, message) = match outcome {
+                Ok(()) => {
+                    self.counter(telemetry::exporter_sent(signal), signal).increment(items);
+                    return;
+                }
+                Err(ExportError::Permanent { message }) => {
+                    self.drop_batch(
+                        signal,
+                        items,
+                        attempts,
+                        &format!("permanent error: {message}"),
+                    );
+                    return;
+                }
+                Err(ExportError::Retryable { after, message }) => (after, message),
+            };
+            if !self.settings.retry.enabled {
+                self.drop_batch(
+                    signal,
+                    items,
+                    attempts,
+                    &format!("{message} (retry_on_failure is disabled)"),
+                );
+                return;
+            }
+            let Some(wait) = backoff.next(now(), after) else {
+                let elapsed = now().duration_since(started);
+                let reason =
+                    format!("{message}; no more retries after {elapsed:.1?} (max_elapsed_time)");
+                self.drop_batch(signal, items, attempts, &reason);
+                return;
+            };
+            metrics::counter!(telemetry::EXPORTER_RETRIES, telemetry::EXPORTER => self.id.clone(),
+                telemetry::SIGNAL => signal.as_str())
+            .increment(1);
+            tracing::info!(exporter = %self.id, %signal, items, attempts, error = %message, ?wait,
+                "export failed: retrying");
+            tokio::time::sleep(wait).await;
+            attempts += 1;
+        }
+    }
+
+    fn drop_batch(&self, signal: Signal, items: u64, attempts: u32, reason: &str) {
+        self.counter(telemetry::exporter_send_failed(signal), signal).increment(items);
+        tracing::error!(exporter = %self.id, %signal, items, attempts, reason,
+            "export failed: items dropped");
+    }
+
+    fn counter(&self, name: &'static str, signal: Signal) -> metrics::Counter {
+        metrics::counter!(name, telemetry::EXPORTER => self.id.clone(),
+            telemetry::SIGNAL => signal.as_str())
+    }
+}
+
+impl From<std::io::Error> for ExportError {
+    fn from(error: std::io::Error) -> ExportError {
+        ExportError::Retryable { after: None, message: error.to_string() }
+    }
+}
+
+#[cfg(test)]
+mod tests;

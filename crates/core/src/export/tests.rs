@@ -1,0 +1,164 @@
+use std::{
+    collections::VecDeque,
+    sync::{
+        Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use super::*;
+use crate::{
+    BoxFuture,
+    testing::{CollectingExporter, spans},
+};
+
+/// What one scripted attempt does.
+#[derive(Clone)]
+enum Step {
+    Fail(ExportError),
+    Hang,
+}
+
+/// Follows a script of failures, then succeeds; counts attempts and keeps what it delivered.
+#[derive(Default)]
+struct Scripted {
+    script: Mutex<VecDeque<Step>>,
+    attempts: AtomicUsize,
+    in_flight: AtomicUsize,
+    most_in_flight: AtomicUsize,
+    delivered: CollectingExporter,
+    hold: Option<Duration>,
+}
+
+impl Scripted {
+    fn new(script: Vec<Step>) -> Arc<Scripted> {
+        Arc::new(Scripted { script: Mutex::new(script.into()), ..Scripted::default() })
+    }
+}
+
+impl Exporter for Scripted {
+    fn export<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
+        Box::pin(async move {
+            self.attempts.fetch_add(1, Ordering::SeqCst);
+            let step = self.script.lock().unwrap().pop_front();
+            match step {
+                Some(Step::Fail(error)) => Err(error),
+                Some(Step::Hang) => std::future::pending().await,
+                None => {
+                    let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                    self.most_in_flight.fetch_max(now, Ordering::SeqCst);
+                    if let Some(hold) = self.hold {
+                        tokio::time::sleep(hold).await;
+                    }
+                    self.in_flight.fetch_sub(1, Ordering::SeqCst);
+                    self.delivered.export(batch).await
+                }
+            }
+        })
+    }
+}
+
+fn unavailable(after: Option<Duration>) -> Step {
+    Step::Fail(ExportError::Retryable { after, message: "unavailable".into() })
+}
+
+fn settings(max_elapsed_secs: u64) -> Settings {
+    let mut settings = Settings::default();
+    settings.retry.initial_interval = Duration::from_secs(1);
+    settings.retry.max_interval = Duration::from_secs(4);
+    settings.retry.randomization_factor = 0.0;
+    settings.retry.multiplier = 2.0;
+    settings.retry.max_elapsed_time = Duration::from_secs(max_elapsed_secs);
+    settings.timeout = Duration::from_secs(2);
+    settings
+}
+
+async fn run(exporter: Arc<Scripted>, settings: Settings, batches: usize) {
+    let (consumer, queue) = queue("test", exporter, settings);
+    let task = tokio::spawn(queue.run());
+    for seed in 0..batches {
+        consumer.sender.send(spans("svc", 10, seed as u64)).await.unwrap();
+    }
+    drop(consumer);
+    task.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn everything_is_exported_then_the_queue_stops() {
+    let exporter = Scripted::new(Vec::new());
+    run(exporter.clone(), settings(300), 5).await;
+    assert_eq!(exporter.delivered.item_count(), 50);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retryable_failures_and_timeouts_are_retried_until_delivered() {
+    let exporter = Scripted::new(vec![
+        unavailable(None),
+        Step::Hang,
+        unavailable(Some(Duration::from_secs(10))),
+    ]);
+    let started = tokio::time::Instant::now();
+    run(exporter.clone(), settings(300), 1).await;
+    assert_eq!(exporter.attempts.load(Ordering::SeqCst), 4);
+    assert_eq!(exporter.delivered.item_count(), 10, "delivered once, nothing lost");
+    // waits 1 s, then a 2 s timeout and 2 s, then the backend's 10 s hint: 15 s
+    assert_eq!(started.elapsed().as_secs(), 15);
+}
+
+#[tokio::test(start_paused = true)]
+async fn permanent_failures_are_dropped_without_retry() {
+    let permanent = Step::Fail(ExportError::Permanent { message: "400 bad request".into() });
+    let exporter = Scripted::new(vec![permanent]);
+    run(exporter.clone(), settings(300), 1).await;
+    assert_eq!(exporter.attempts.load(Ordering::SeqCst), 1);
+    assert_eq!(exporter.delivered.item_count(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_stop_at_max_elapsed_time() {
+    let exporter = Scripted::new(vec![unavailable(None); 100]);
+    let started = tokio::time::Instant::now();
+    run(exporter.clone(), settings(10), 1).await;
+    // attempts at 0, 1, 3, 7 s; the next wait (4 s) would pass 10 s
+    assert_eq!(exporter.attempts.load(Ordering::SeqCst), 4);
+    assert_eq!(started.elapsed().as_secs(), 7);
+    assert_eq!(exporter.delivered.item_count(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn disabled_retries_drop_at_the_first_failure() {
+    let exporter = Scripted::new(vec![unavailable(None)]);
+    let mut settings = settings(300);
+    settings.retry.enabled = false;
+    run(exporter.clone(), settings, 1).await;
+    assert_eq!(exporter.attempts.load(Ordering::SeqCst), 1);
+    assert_eq!(exporter.delivered.item_count(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn at_most_num_consumers_exports_run_at_once() {
+    let exporter = Arc::new(Scripted { hold: Some(Duration::from_secs(1)), ..Scripted::default() });
+    let mut settings = settings(300);
+    settings.queue.num_consumers = 3;
+    run(exporter.clone(), settings, 12).await;
+    assert_eq!(exporter.delivered.item_count(), 120);
+    assert_eq!(exporter.most_in_flight.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn invalid_settings_are_named() {
+    let mut settings = Settings::default();
+    settings.queue.num_consumers = 0;
+    settings.retry.multiplier = 0.5;
+    settings.retry.max_interval = Duration::from_secs(1);
+    let paths: Vec<String> = settings.validate().into_iter().map(|(path, _)| path).collect();
+    assert_eq!(
+        paths,
+        vec![
+            "sending_queue.num_consumers",
+            "retry_on_failure.max_interval",
+            "retry_on_failure.multiplier"
+        ]
+    );
+}
