@@ -4,6 +4,8 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+pub mod sdk;
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use weir::{config, topology};

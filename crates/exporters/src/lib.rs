@@ -3,9 +3,14 @@
 //! Exporters only encode and send: batching, retries, timeouts and queueing belong to
 //! `weir_core::export`. [`ExporterConfig`] is the closed set of exporters.
 
+mod client;
 pub mod debug;
 pub mod file;
 pub mod nop;
+pub mod otlp;
+pub mod otlphttp;
+
+pub use client::{ClientTls, Compression, Headers};
 
 use std::sync::Arc;
 
@@ -23,6 +28,10 @@ pub enum ExporterConfig {
     Debug(debug::Config),
     /// `file`: appends each batch to a file as one OTLP/JSON request per line.
     File(file::Config),
+    /// `otlp` (alias `otlp_grpc`): OTLP over gRPC.
+    Otlp(otlp::Config),
+    /// `otlphttp` (alias `otlp_http`): OTLP over HTTP.
+    OtlpHttp(otlphttp::Config),
 }
 
 /// Every exporter type.
@@ -30,6 +39,18 @@ pub const EXPORTERS: &[ComponentInfo] = &[
     ComponentInfo { name: "debug", aliases: &[], signals: ALL_SIGNALS, stability: "development" },
     ComponentInfo { name: "file", aliases: &[], signals: ALL_SIGNALS, stability: "alpha" },
     ComponentInfo { name: "nop", aliases: &[], signals: ALL_SIGNALS, stability: "beta" },
+    ComponentInfo {
+        name: "otlp",
+        aliases: &["otlp_grpc"],
+        signals: ALL_SIGNALS,
+        stability: "beta",
+    },
+    ComponentInfo {
+        name: "otlphttp",
+        aliases: &["otlp_http"],
+        signals: ALL_SIGNALS,
+        stability: "beta",
+    },
 ];
 
 impl ExporterConfig {
@@ -46,6 +67,8 @@ impl ExporterConfig {
             "nop" => or_default(deserializer).map(ExporterConfig::Nop),
             "debug" => or_default(deserializer).map(ExporterConfig::Debug),
             "file" => or_default(deserializer).map(ExporterConfig::File),
+            "otlp" | "otlp_grpc" => or_default(deserializer).map(ExporterConfig::Otlp),
+            "otlphttp" | "otlp_http" => or_default(deserializer).map(ExporterConfig::OtlpHttp),
             _ => return None,
         })
     }
@@ -60,6 +83,8 @@ impl ExporterConfig {
         match self {
             ExporterConfig::Nop(_) | ExporterConfig::Debug(_) => Vec::new(),
             ExporterConfig::File(config) => config.validate(),
+            ExporterConfig::Otlp(config) => config.validate(),
+            ExporterConfig::OtlpHttp(config) => config.validate(),
         }
     }
 
@@ -69,6 +94,8 @@ impl ExporterConfig {
             ExporterConfig::Nop(_) | ExporterConfig::Debug(_) | ExporterConfig::File(_) => {
                 export::Settings::default()
             }
+            ExporterConfig::Otlp(config) => config.settings(),
+            ExporterConfig::OtlpHttp(config) => config.settings(),
         }
     }
 
@@ -78,6 +105,10 @@ impl ExporterConfig {
             ExporterConfig::Nop(_) => Arc::new(nop::NopExporter),
             ExporterConfig::Debug(config) => Arc::new(debug::DebugExporter::new(id, config)),
             ExporterConfig::File(config) => Arc::new(file::FileExporter::open(config).await?),
+            ExporterConfig::Otlp(config) => Arc::new(otlp::OtlpExporter::new(id, config)?),
+            ExporterConfig::OtlpHttp(config) => {
+                Arc::new(otlphttp::OtlpHttpExporter::new(id, config)?)
+            }
         })
     }
 }

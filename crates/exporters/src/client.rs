@@ -1,0 +1,154 @@
+//! What the OTLP exporters share: client options the Collector spells the same way for both
+//! (`tls`, `compression`, `headers`) and the reading of export responses (partial success).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use weir_core::{Signal, telemetry};
+
+/// `tls` of an exporter. Only plaintext is supported until TLS lands: any other option is a
+/// validation error naming it, never ignored.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClientTls {
+    /// `insecure`: plaintext (required for now).
+    pub insecure: bool,
+    /// `insecure_skip_verify`.
+    pub insecure_skip_verify: Option<bool>,
+    /// `ca_file`.
+    pub ca_file: Option<String>,
+    /// `cert_file`.
+    pub cert_file: Option<String>,
+    /// `key_file`.
+    pub key_file: Option<String>,
+    /// `server_name_override`.
+    pub server_name_override: Option<String>,
+    /// `min_version`.
+    pub min_version: Option<String>,
+}
+
+impl ClientTls {
+    /// Problems with these options for an endpoint whose scheme (if any) is `scheme`.
+    pub(crate) fn validate(&self, scheme: Option<&str>) -> Vec<(String, String)> {
+        let mut errors = Vec::new();
+        let set = [
+            ("insecure_skip_verify", self.insecure_skip_verify.is_some()),
+            ("ca_file", self.ca_file.is_some()),
+            ("cert_file", self.cert_file.is_some()),
+            ("key_file", self.key_file.is_some()),
+            ("server_name_override", self.server_name_override.is_some()),
+            ("min_version", self.min_version.is_some()),
+        ];
+        for (name, is_set) in set {
+            if is_set {
+                errors.push((
+                    format!("tls.{name}"),
+                    "TLS is not supported yet: only plaintext (tls.insecure: true)".into(),
+                ));
+            }
+        }
+        match scheme {
+            Some("https") => errors.push(("endpoint".into(), "https is not supported yet: use http:// (plaintext)".into())),
+            Some("http") => {}
+            _ if !self.insecure => errors.push((
+                "tls.insecure".into(),
+                "TLS is not supported yet: set tls.insecure: true (or an http:// endpoint) for plaintext".into(),
+            )),
+            _ => {}
+        }
+        errors
+    }
+}
+
+/// `compression`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    /// gzip (the default).
+    #[default]
+    Gzip,
+    /// Zstandard.
+    Zstd,
+    /// zlib deflate (HTTP only).
+    Deflate,
+    /// No compression (`none`, or an empty string as Collector files sometimes write).
+    #[serde(alias = "")]
+    None,
+}
+
+/// `headers`: sent with every request.
+pub type Headers = BTreeMap<String, String>;
+
+/// Checks header names and values can be sent.
+pub(crate) fn validate_headers(headers: &Headers) -> Vec<(String, String)> {
+    let mut errors = Vec::new();
+    for (name, value) in headers {
+        if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            errors.push((format!("headers.{name}"), "is not a valid header name".into()));
+        } else if http::HeaderValue::from_str(value).is_err() {
+            errors.push((
+                format!("headers.{name}"),
+                "has a value that cannot be sent in a header".into(),
+            ));
+        }
+    }
+    errors
+}
+
+/// Splits an endpoint into its scheme (if any) and the rest.
+pub(crate) fn scheme(endpoint: &str) -> (Option<&str>, &str) {
+    match endpoint.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, endpoint),
+    }
+}
+
+/// `google.rpc.Status`, as OTLP/HTTP error bodies carry it.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    pub(crate) code: i32,
+    #[prost(string, tag = "2")]
+    pub(crate) message: String,
+}
+
+/// The export response of any signal: field 1 is the partial success, whose field 1 is the
+/// number of rejected items and field 2 the message, in all three services.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct ExportResponse {
+    #[prost(message, optional, tag = "1")]
+    pub(crate) partial_success: Option<PartialSuccess>,
+}
+
+/// `Export*PartialSuccess`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct PartialSuccess {
+    #[prost(int64, tag = "1")]
+    pub(crate) rejected: i64,
+    #[prost(string, tag = "2")]
+    pub(crate) error_message: String,
+}
+
+/// Logs and counts a partial success. The OTLP specification forbids retrying it: the
+/// rejected items would be rejected again.
+pub(crate) fn report_partial_success(exporter: &str, signal: Signal, partial: &PartialSuccess) {
+    if partial.rejected <= 0 && partial.error_message.is_empty() {
+        return;
+    }
+    if partial.rejected > 0 {
+        metrics::counter!(telemetry::EXPORTER_REJECTED_ITEMS, telemetry::EXPORTER => exporter.to_owned(),
+            telemetry::SIGNAL => signal.as_str())
+        .increment(partial.rejected as u64);
+    }
+    tracing::warn!(exporter, %signal, rejected = partial.rejected, message = %partial.error_message,
+        "backend accepted the request partially: rejected items are not retried");
+}
+
+/// The gRPC method of each signal's export.
+pub(crate) fn grpc_path(signal: Signal) -> &'static str {
+    match signal {
+        Signal::Traces => "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+        Signal::Metrics => "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+        Signal::Logs => "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+    }
+}

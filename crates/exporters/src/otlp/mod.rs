@@ -1,0 +1,191 @@
+//! The `otlp` exporter: OTLP over gRPC (tonic), as the OTLP specification describes the
+//! client side.
+//!
+//! Requests are encoded once from the batch (no copy of the data) and sent through a codec
+//! that passes bytes through. Outcomes per the specification: success, or success with a
+//! partial success (logged and counted, never retried); CANCELLED, DEADLINE_EXCEEDED, ABORTED,
+//! OUT_OF_RANGE, UNAVAILABLE and DATA_LOSS are retryable, RESOURCE_EXHAUSTED only when the
+//! server sent RetryInfo, whose delay is honoured; every other code is permanent.
+
+mod config;
+
+use bytes::{Buf, BufMut, Bytes};
+pub use config::Config;
+use prost::Message;
+use tonic::{
+    Code, Status,
+    codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder},
+    metadata::{MetadataKey, MetadataValue},
+    transport::Channel,
+};
+use tonic_types::StatusExt;
+use weir_core::{Batch, BoxFuture, ExportError, Exporter};
+
+use crate::client::{Compression, ExportResponse, grpc_path, report_partial_success};
+
+/// Exports batches to one OTLP/gRPC endpoint.
+pub struct OtlpExporter {
+    id: String,
+    channel: Channel,
+    config: Config,
+    metadata: Vec<(MetadataKey<tonic::metadata::Ascii>, MetadataValue<tonic::metadata::Ascii>)>,
+}
+
+impl OtlpExporter {
+    /// An exporter that connects lazily (at the first export, and again after failures).
+    pub fn new(id: &str, config: &Config) -> std::io::Result<OtlpExporter> {
+        let invalid = |e: &dyn std::fmt::Display| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
+        };
+        let endpoint =
+            Channel::from_shared(config.uri()).map_err(|e| invalid(&e))?.tcp_nodelay(true);
+        let mut metadata = Vec::new();
+        for (name, value) in &config.headers {
+            let key = MetadataKey::from_bytes(name.to_ascii_lowercase().as_bytes())
+                .map_err(|e| invalid(&e))?;
+            let value = MetadataValue::try_from(value.as_str()).map_err(|e| invalid(&e))?;
+            metadata.push((key, value));
+        }
+        Ok(OtlpExporter {
+            id: id.to_owned(),
+            channel: endpoint.connect_lazy(),
+            config: config.clone(),
+            metadata,
+        })
+    }
+}
+
+impl Exporter for OtlpExporter {
+    fn export<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
+        Box::pin(async move {
+            let signal = batch.signal();
+            let mut grpc = tonic::client::Grpc::new(self.channel.clone())
+                .accept_compressed(CompressionEncoding::Gzip)
+                .accept_compressed(CompressionEncoding::Zstd);
+            grpc = match self.config.compression {
+                Compression::Gzip => grpc.send_compressed(CompressionEncoding::Gzip),
+                Compression::Zstd => grpc.send_compressed(CompressionEncoding::Zstd),
+                Compression::Deflate | Compression::None => grpc,
+            };
+            grpc.ready().await.map_err(|e| ExportError::Retryable {
+                after: None,
+                message: format!("connection: {e}"),
+            })?;
+            let mut request = tonic::Request::new(Bytes::from(batch.encode_protobuf()));
+            request.set_timeout(self.config.timeout);
+            for (key, value) in &self.metadata {
+                request.metadata_mut().insert(key.clone(), value.clone());
+            }
+            let path = http::uri::PathAndQuery::from_static(grpc_path(signal));
+            let response = grpc.unary(request, path, RawCodec).await.map_err(classify)?;
+            let response = ExportResponse::decode(response.into_inner()).map_err(|e| {
+                ExportError::Permanent { message: format!("undecodable export response: {e}") }
+            })?;
+            if let Some(partial) = response.partial_success {
+                report_partial_success(&self.id, signal, &partial);
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Sorts a gRPC status into retryable or permanent, per the OTLP specification.
+fn classify(status: Status) -> ExportError {
+    let message = format!("{:?}: {}", status.code(), status.message());
+    let retry_delay = status.get_details_retry_info().and_then(|info| info.retry_delay);
+    match status.code() {
+        Code::Cancelled
+        | Code::DeadlineExceeded
+        | Code::Aborted
+        | Code::OutOfRange
+        | Code::Unavailable
+        | Code::DataLoss => ExportError::Retryable { after: retry_delay, message },
+        Code::ResourceExhausted if retry_delay.is_some() => {
+            ExportError::Retryable { after: retry_delay, message }
+        }
+        _ => ExportError::Permanent { message },
+    }
+}
+
+/// Passes already-encoded protobuf bytes through tonic, both ways.
+#[derive(Debug, Clone, Copy, Default)]
+struct RawCodec;
+
+impl Codec for RawCodec {
+    type Encode = Bytes;
+    type Decode = Bytes;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        RawCodec
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        RawCodec
+    }
+}
+
+impl Encoder for RawCodec {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put(item);
+        Ok(())
+    }
+}
+
+impl Decoder for RawCodec {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
+        Ok(Some(src.copy_to_bytes(src.remaining())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn statuses_are_sorted_as_the_specification_says() {
+        let retryable = |s: Status| matches!(classify(s), ExportError::Retryable { .. });
+        assert!(retryable(Status::unavailable("down")));
+        assert!(retryable(Status::deadline_exceeded("slow")));
+        assert!(!retryable(Status::invalid_argument("bad")));
+        assert!(!retryable(Status::resource_exhausted("no RetryInfo: permanent")));
+        let with_info = Status::with_error_details(
+            Code::ResourceExhausted,
+            "slow down",
+            tonic_types::ErrorDetails::with_retry_info(Some(Duration::from_secs(7))),
+        );
+        assert_eq!(
+            classify(with_info),
+            ExportError::Retryable {
+                after: Some(Duration::from_secs(7)),
+                message: "ResourceExhausted: slow down".into()
+            }
+        );
+    }
+
+    #[test]
+    fn plaintext_must_be_explicit_until_tls_lands() {
+        let config = Config { endpoint: "backend:4317".into(), ..Config::default() };
+        assert_eq!(
+            config.validate(),
+            vec![(
+                "tls.insecure".to_owned(),
+                "TLS is not supported yet: set tls.insecure: true (or an http:// endpoint) for plaintext".to_owned()
+            )]
+        );
+        let http = Config { endpoint: "http://backend:4317".into(), ..Config::default() };
+        assert!(http.validate().is_empty(), "{:?}", http.validate());
+        let bad = Config { endpoint: "backend".into(), compression: Compression::Deflate, ..http };
+        let paths: Vec<String> = bad.validate().into_iter().map(|(p, _)| p).collect();
+        assert_eq!(paths, vec!["endpoint", "tls.insecure", "compression"]);
+    }
+}
