@@ -59,7 +59,9 @@ impl Weir {
         let dir = tempfile::tempdir().expect("temporary directory");
         let output = dir.path().join("out.jsonl");
         let text = template.replace("{output}", &output.display().to_string());
-        let loaded = config::load_texts(vec![("test.yaml".into(), text)], &[], |_| None)
+        // Self-metrics on an ephemeral port too: tests run side by side.
+        let sets = ["service::telemetry::metrics::address=127.0.0.1:0".to_owned()];
+        let loaded = config::load_texts(vec![("test.yaml".into(), text)], &sets, |_| None)
             .unwrap_or_else(|e| panic!("test configuration: {e}"));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

@@ -6,4 +6,6 @@
 
 pub mod cli;
 pub mod config;
+pub mod extensions;
+pub mod telemetry;
 pub mod topology;

@@ -15,7 +15,13 @@ use weir_core::{
     pipeline::{DEFAULT_TICK, Pipeline},
 };
 
-use crate::config::{ComponentId, Plan};
+use crate::{
+    config::{ComponentId, Plan},
+    extensions::{
+        ExtensionConfig,
+        health_check::{self, Health},
+    },
+};
 
 /// Batches a pipeline input holds before receivers wait (and, past their deadline, refuse).
 pub const PIPELINE_CAPACITY: usize = 16;
@@ -30,10 +36,60 @@ pub struct Running {
     receivers: Vec<(String, JoinHandle<Result<(), ReceiverError>>)>,
     pipelines: Vec<JoinHandle<()>>,
     exporters: Vec<JoinHandle<()>>,
+    health: Health,
+    /// Stops the services beside the pipelines (self-metrics, extensions), last.
+    services_shutdown: CancellationToken,
+    services: Vec<(String, JoinHandle<std::io::Result<()>>)>,
+}
+
+/// The id under which [`Running::addr`] knows the self-metrics endpoint.
+pub const TELEMETRY: &str = "service.telemetry.metrics";
+
+async fn bind(what: &str, endpoint: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(endpoint)
+        .await
+        .with_context(|| format!("{what}: cannot listen on {endpoint}"))
+}
+
+/// Starts the self-metrics endpoint and the extensions: they answer (health: 503) while the
+/// pipelines are built.
+async fn start_services(
+    plan: &Plan,
+    health: &Health,
+    shutdown: &CancellationToken,
+    addrs: &mut Vec<(String, &'static str, SocketAddr)>,
+) -> anyhow::Result<Vec<(String, JoinHandle<std::io::Result<()>>)>> {
+    let mut services = Vec::new();
+    if let Some(endpoint) = plan.telemetry.metrics.endpoint() {
+        crate::telemetry::recorder();
+        let listener = bind(TELEMETRY, &endpoint).await?;
+        addrs.push((TELEMETRY.into(), "http", listener.local_addr()?));
+        services.push((
+            TELEMETRY.to_owned(),
+            tokio::spawn(crate::telemetry::serve(listener, shutdown.clone())),
+        ));
+    }
+    for (id, extension) in &plan.extensions {
+        match extension {
+            ExtensionConfig::HealthCheck(config) => {
+                let listener = bind(id.as_str(), &config.endpoint).await?;
+                addrs.push((id.to_string(), "http", listener.local_addr()?));
+                let task =
+                    health_check::serve(listener, config.clone(), health.clone(), shutdown.clone());
+                services.push((id.to_string(), tokio::spawn(task)));
+            }
+        }
+    }
+    Ok(services)
 }
 
 /// Builds every component of `plan` (binding sockets, opening files) and starts it.
 pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
+    let health = Health::default();
+    let services_shutdown = CancellationToken::new();
+    let mut addrs = Vec::new();
+    let services = start_services(plan, &health, &services_shutdown, &mut addrs).await?;
+
     // Export queues: one per exporter, shared by every pipeline that lists it.
     let mut exporter_inputs: HashMap<&ComponentId, Consumer> = HashMap::new();
     let mut queues = Vec::new();
@@ -122,7 +178,6 @@ pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
     let shutdown = CancellationToken::new();
     let exporters = queues.into_iter().map(|queue| tokio::spawn(queue.run())).collect();
     let pipelines = runnable.into_iter().map(|pipeline| tokio::spawn(pipeline.run())).collect();
-    let mut addrs = Vec::new();
     let mut receiver_tasks = Vec::new();
     for (id, receiver, output) in receivers {
         for (transport, addr) in receiver.local_addrs() {
@@ -132,7 +187,17 @@ pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
         let task = tokio::spawn(receiver.run(output, shutdown.child_token()));
         receiver_tasks.push((id, task));
     }
-    Ok(Running { addrs, shutdown, receivers: receiver_tasks, pipelines, exporters })
+    health.set_ready();
+    Ok(Running {
+        addrs,
+        shutdown,
+        receivers: receiver_tasks,
+        pipelines,
+        exporters,
+        health,
+        services_shutdown,
+        services,
+    })
 }
 
 impl Running {
@@ -174,8 +239,9 @@ impl Running {
     /// Stops the receivers, drains pipelines and export queues, and returns when everything
     /// accepted has been handed to the exporters, or fails when `deadline` passes first.
     pub async fn shutdown(self, deadline: Duration) -> anyhow::Result<()> {
+        self.health.set_stopping();
         self.shutdown.cancel();
-        let Running { receivers, pipelines, exporters, .. } = self;
+        let Running { receivers, pipelines, exporters, services_shutdown, services, .. } = self;
         let drain = async {
             for (id, task) in receivers {
                 match task.await {
@@ -192,13 +258,22 @@ impl Running {
                 }
             }
         };
-        tokio::time::timeout(deadline, drain).await.map_err(|_| {
+        let drained = tokio::time::timeout(deadline, drain).await.map_err(|_| {
             tracing::error!(
                 ?deadline,
                 "shutdown deadline passed: data still in pipelines or export queues is lost"
             );
             anyhow::anyhow!("shutdown did not finish within {deadline:?}")
-        })
+        });
+        services_shutdown.cancel();
+        for (id, task) in services {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::warn!(service = %id, %error, "stopped with an error"),
+                Err(join) => tracing::error!(service = %id, %join, "task failed"),
+            }
+        }
+        drained
     }
 }
 

@@ -120,7 +120,7 @@ fn sigterm_drains_held_data_and_exits_zero() {
     std::fs::write(
         &config,
         format!(
-            "receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:0\nprocessors:\n  batch:\n    timeout: 60s\nexporters:\n  file:\n    path: {}\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      processors: [batch]\n      exporters: [file]\n",
+            "receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:0\nprocessors:\n  batch:\n    timeout: 60s\nexporters:\n  file:\n    path: {}\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      processors: [batch]\n      exporters: [file]\n  telemetry:\n    metrics:\n      address: 127.0.0.1:0\n",
             output.display()
         ),
     )

@@ -9,6 +9,8 @@ use weir_exporters::ExporterConfig;
 use weir_processors::{ConnectorConfig, ProcessorConfig};
 use weir_receivers::ReceiverConfig;
 
+use crate::extensions::ExtensionConfig;
+
 /// A component id: `type` or `type/name`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ComponentId(String);
@@ -118,20 +120,16 @@ impl Kind for ConnectorConfig {
     }
 }
 
-/// Extensions: weir has none yet, so any configured extension is an error that names it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ExtensionConfig {}
-
 impl Kind for ExtensionConfig {
     const NAME: &'static str = "extension";
     fn known() -> &'static [ComponentInfo] {
-        &[]
+        crate::extensions::EXTENSIONS
     }
     fn deserialize_kind<'de, D: Deserializer<'de>>(
-        _: &str,
-        _: D,
+        kind: &str,
+        d: D,
     ) -> Option<Result<Self, D::Error>> {
-        None
+        ExtensionConfig::deserialize(kind, d)
     }
 }
 

@@ -8,8 +8,10 @@ use weir_exporters::ExporterConfig;
 use weir_processors::{ConnectorConfig, ProcessorConfig};
 use weir_receivers::ReceiverConfig;
 
+use crate::extensions::ExtensionConfig;
+
 use super::{
-    components::{ComponentId, Components, ExtensionConfig},
+    components::{ComponentId, Components},
     raw::{RawConfig, RawPipeline, Telemetry},
 };
 
@@ -24,6 +26,8 @@ pub struct Plan {
     pub exporters: Vec<(ComponentId, ExporterConfig)>,
     /// Connectors used by some pipelines.
     pub connectors: Vec<(ComponentId, ConnectorConfig)>,
+    /// Extensions listed in `service.extensions`.
+    pub extensions: Vec<(ComponentId, ExtensionConfig)>,
     /// The pipelines.
     pub pipelines: Vec<PipelinePlan>,
     /// weir's own logs.
@@ -100,7 +104,22 @@ pub(super) fn validate(raw: RawConfig) -> Result<(Plan, Vec<String>), Problems> 
             );
         }
     }
-    let _: &Components<ExtensionConfig> = &raw.extensions;
+    for (id, extension) in &raw.extensions.0 {
+        for (path, message) in extension.validate() {
+            problems.error(format!("extensions.{id}.{path}"), message);
+        }
+        if !raw.service.extensions.iter().any(|name| name == id.as_str()) {
+            problems
+                .warnings
+                .push(format!("extensions.{id}: defined but not listed in service.extensions"));
+        }
+    }
+    if raw.service.telemetry.metrics.readers.len() > 1 {
+        problems.error(
+            "service.telemetry.metrics.readers",
+            "weir serves one Prometheus endpoint: give one reader",
+        );
+    }
 
     if raw.service.pipelines.is_empty() {
         problems.error("service.pipelines", "must define at least one pipeline");
@@ -140,11 +159,19 @@ pub(super) fn validate(raw: RawConfig) -> Result<(Plan, Vec<String>), Problems> 
     if !problems.errors.is_empty() {
         return Err(problems);
     }
+    let extensions = raw
+        .extensions
+        .0
+        .iter()
+        .filter(|(id, _)| raw.service.extensions.iter().any(|name| name == id.as_str()))
+        .cloned()
+        .collect();
     let plan = Plan {
         receivers,
         processors,
         exporters,
         connectors,
+        extensions,
         pipelines,
         telemetry: raw.service.telemetry,
     };

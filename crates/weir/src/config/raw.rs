@@ -7,7 +7,8 @@ use weir_exporters::ExporterConfig;
 use weir_processors::{ConnectorConfig, ProcessorConfig};
 use weir_receivers::ReceiverConfig;
 
-use super::components::{Components, ExtensionConfig};
+use super::components::Components;
+use crate::extensions::ExtensionConfig;
 
 /// A whole configuration, parsed but not yet validated.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -65,6 +66,89 @@ pub struct RawPipeline {
 pub struct Telemetry {
     /// `service.telemetry.logs`.
     pub logs: Logs,
+    /// `service.telemetry.metrics`.
+    pub metrics: Metrics,
+}
+
+/// `service.telemetry.metrics`: weir's own metrics, served in the Prometheus text format.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Metrics {
+    /// `level`: `none` turns the endpoint off; `basic`, `normal` (default) and `detailed`
+    /// all serve every weir metric.
+    pub level: MetricsLevel,
+    /// `address`: where to serve `/metrics` (the Collector's older form).
+    pub address: Option<String>,
+    /// `readers`: the Collector's newer form; one `pull` reader with a `prometheus` exporter.
+    pub readers: Vec<Reader>,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics { level: MetricsLevel::Normal, address: None, readers: Vec::new() }
+    }
+}
+
+impl Metrics {
+    /// The address to serve on, or `None` when turned off. The default is 127.0.0.1:8888.
+    pub fn endpoint(&self) -> Option<String> {
+        if self.level == MetricsLevel::None {
+            return None;
+        }
+        if let Some(reader) = self.readers.first() {
+            let prometheus = &reader.pull.exporter.prometheus;
+            return Some(format!("{}:{}", prometheus.host, prometheus.port));
+        }
+        Some(self.address.clone().unwrap_or_else(|| "127.0.0.1:8888".into()))
+    }
+}
+
+/// `service.telemetry.metrics.level`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsLevel {
+    /// No self-metrics endpoint.
+    None,
+    /// Served.
+    Basic,
+    /// Served (default).
+    Normal,
+    /// Served.
+    Detailed,
+}
+
+/// One `readers` entry.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reader {
+    /// `pull`.
+    pub pull: PullReader,
+}
+
+/// `pull`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullReader {
+    /// `exporter`.
+    pub exporter: PullExporter,
+}
+
+/// `exporter`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullExporter {
+    /// `prometheus`.
+    pub prometheus: PrometheusReader,
+}
+
+/// `prometheus`: where the Prometheus endpoint listens.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusReader {
+    /// `host`.
+    pub host: String,
+    /// `port`.
+    pub port: u16,
 }
 
 /// `service.telemetry.logs`.

@@ -1,0 +1,61 @@
+//! weir's own metrics, served in the Prometheus text format on
+//! `service.telemetry.metrics` (default 127.0.0.1:8888, path `/metrics`).
+//!
+//! Components count through the `metrics` crate facade with the names in
+//! `weir_core::telemetry`; this module installs the one process-wide recorder and adds the
+//! process metrics (uptime, RSS) at each scrape.
+
+use std::{sync::OnceLock, time::Instant};
+
+use axum::{Router, routing::get};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use weir_core::telemetry;
+
+static RECORDER: OnceLock<(PrometheusHandle, Instant)> = OnceLock::new();
+
+/// Installs the process-wide recorder (once; later calls return the same handle).
+pub fn recorder() -> &'static PrometheusHandle {
+    &RECORDER
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed: self-metrics go to it");
+            }
+            (handle, Instant::now())
+        })
+        .0
+}
+
+/// The resident set size of this process in bytes, from `/proc/self/status`.
+pub fn rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// The metrics page as a scrape sees it, with process metrics refreshed.
+pub fn render() -> String {
+    let handle = recorder();
+    if let Some((_, started)) = RECORDER.get() {
+        metrics::gauge!(telemetry::PROCESS_UPTIME).set(started.elapsed().as_secs_f64());
+    }
+    if let Some(rss) = rss_bytes() {
+        metrics::gauge!(telemetry::PROCESS_MEMORY_RSS).set(rss as f64);
+    }
+    handle.render()
+}
+
+/// Serves `/metrics` on `listener` until `shutdown`.
+pub async fn serve(listener: TcpListener, shutdown: CancellationToken) -> std::io::Result<()> {
+    let router = Router::new().route(
+        "/metrics",
+        get(|| async {
+            ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], render())
+        }),
+    );
+    axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).await
+}
