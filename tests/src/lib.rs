@@ -4,6 +4,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+pub mod backend;
 pub mod sdk;
 
 use bytes::Bytes;
@@ -70,6 +71,12 @@ impl Weir {
             .expect("runtime");
         let running = runtime.block_on(topology::start(&loaded.plan)).expect("weir starts");
         Weir { runtime, running: Some(running), output, _dir: dir }
+    }
+
+    /// The metrics page weir serves now.
+    pub fn metrics(&self) -> String {
+        let url = format!("http://{}/metrics", self.addr(weir::topology::TELEMETRY, "http"));
+        reqwest::blocking::get(url).expect("metrics endpoint").text().expect("metrics page")
     }
 
     /// The address receiver `id` listens on for `transport` (`grpc` or `http`).
@@ -215,4 +222,18 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     encoder.write_all(data).expect("in memory");
     encoder.finish().expect("in memory")
+}
+
+/// The value of the sample of metric `name` whose labels include `labels`, on a Prometheus
+/// text page.
+pub fn sample(page: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    page.lines().filter(|l| !l.starts_with('#')).find_map(|line| {
+        let (series, value) = line.rsplit_once(' ')?;
+        let (metric, rest) = series.split_once('{').unwrap_or((series, "}"));
+        if metric != name {
+            return None;
+        }
+        let all = labels.iter().all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")));
+        all.then(|| value.parse().ok()).flatten()
+    })
 }

@@ -1,7 +1,7 @@
 //! Operators' view: the self-metrics endpoint shows the Collector's metric names with the
 //! right values after a known load, and the health_check extension answers while weir runs.
 
-use weir_tests::Weir;
+use weir_tests::{Weir, sample};
 
 const CONFIG: &str = "
 receivers:
@@ -26,20 +26,6 @@ service:
       processors: [batch/known]
       exporters: [file]
 ";
-
-/// The value of the sample whose name and labels match `selector` exactly, e.g.
-/// `otelcol_receiver_accepted_spans_total` with `receiver="otlp/known"`.
-fn sample(page: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    page.lines().filter(|l| !l.starts_with('#')).find_map(|line| {
-        let (series, value) = line.rsplit_once(' ')?;
-        let (metric, rest) = series.split_once('{').unwrap_or((series, "}"));
-        if metric != name {
-            return None;
-        }
-        let all = labels.iter().all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")));
-        all.then(|| value.parse().ok()).flatten()
-    })
-}
 
 #[test]
 fn metrics_and_health_tell_what_weir_did() {
