@@ -33,6 +33,8 @@ pub enum Mode {
     PartialSuccess(i64),
     /// Never answer.
     Hang,
+    /// Accept and record, answering after this many milliseconds.
+    Slow(u64),
 }
 
 #[derive(Default)]
@@ -40,6 +42,11 @@ struct State_ {
     mode: Option<Mode>,
     attempts: usize,
     accepted: Vec<Batch>,
+}
+
+/// The resident set size of this process in bytes.
+pub fn rss_bytes() -> u64 {
+    weir::telemetry::rss_bytes().expect("/proc/self/status")
 }
 
 /// A running fake backend.
@@ -102,13 +109,15 @@ impl Backend {
             let mut state = self.state.lock().unwrap();
             state.attempts += 1;
             let mode = state.mode.unwrap_or(Mode::Accept);
-            if matches!(mode, Mode::Accept | Mode::PartialSuccess(_)) {
+            if matches!(mode, Mode::Accept | Mode::PartialSuccess(_) | Mode::Slow(_)) {
                 state.accepted.push(batch);
             }
             mode
         };
-        if mode == Mode::Hang {
-            tokio::time::sleep(Duration::from_secs(3600)).await;
+        match mode {
+            Mode::Hang => tokio::time::sleep(Duration::from_secs(3600)).await,
+            Mode::Slow(millis) => tokio::time::sleep(Duration::from_millis(millis)).await,
+            _ => {}
         }
         mode
     }
@@ -122,7 +131,7 @@ impl TraceService for Backend {
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
         let batch = Batch::Traces(request.into_inner().resource_spans);
         match self.handle(batch).await {
-            Mode::Accept | Mode::Hang => {
+            Mode::Accept | Mode::Hang | Mode::Slow(_) => {
                 Ok(Response::new(ExportTraceServiceResponse { partial_success: None }))
             }
             Mode::PartialSuccess(rejected) => Ok(Response::new(ExportTraceServiceResponse {
@@ -154,7 +163,7 @@ async fn http_export(
     };
     let protobuf = [(axum::http::header::CONTENT_TYPE, "application/x-protobuf")];
     match backend.handle(batch).await {
-        Mode::Accept | Mode::Hang => (protobuf, Vec::new()).into_response(),
+        Mode::Accept | Mode::Hang | Mode::Slow(_) => (protobuf, Vec::new()).into_response(),
         Mode::PartialSuccess(rejected) => {
             let response = ExportTraceServiceResponse {
                 partial_success: Some(ExportTracePartialSuccess {
