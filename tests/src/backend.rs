@@ -46,7 +46,7 @@ struct State_ {
 
 /// The resident set size of this process in bytes.
 pub fn rss_bytes() -> u64 {
-    weir::telemetry::rss_bytes().expect("/proc/self/status")
+    weir_core::memory::rss_bytes().expect("/proc/self/status")
 }
 
 /// A running fake backend.

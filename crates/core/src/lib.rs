@@ -15,6 +15,7 @@
 mod component;
 pub mod duration;
 pub mod export;
+pub mod memory;
 pub mod options;
 mod output;
 pub mod pipeline;

@@ -1,7 +1,9 @@
-use std::time::Instant;
+use std::{sync::Arc, time::Instant};
 
 use tokio::sync::mpsc;
 use weir_otlp::{Batch, Signal};
+
+use crate::memory::MemoryLimiter;
 
 /// What a pipeline does when a consumer's input is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +44,12 @@ pub enum SendError {
     /// The receiver feeds no pipeline of this signal.
     #[error("no pipeline accepts {0}")]
     NoPipeline(Signal),
+    /// A pipeline's `memory_limiter` is over its soft limit: retry after the given time.
+    #[error("memory usage is over the limit: try again later")]
+    MemoryLimited {
+        /// When usage is next sampled.
+        retry_after: std::time::Duration,
+    },
 }
 
 /// What a receiver feeds: the inputs of every pipeline that lists it, by signal.
@@ -50,6 +58,7 @@ pub struct ReceiverOutput {
     traces: Vec<Consumer>,
     metrics: Vec<Consumer>,
     logs: Vec<Consumer>,
+    limiters: Vec<(Signal, Arc<MemoryLimiter>)>,
 }
 
 impl ReceiverOutput {
@@ -61,6 +70,12 @@ impl ReceiverOutput {
     /// Adds a pipeline input for `signal`.
     pub fn add(&mut self, signal: Signal, consumer: Consumer) {
         self.consumers_mut(signal).push(consumer);
+    }
+
+    /// Makes data of `signal` wait for `limiter`'s admission (a pipeline of that signal runs
+    /// the `memory_limiter` processor).
+    pub fn add_limiter(&mut self, signal: Signal, limiter: Arc<MemoryLimiter>) {
+        self.limiters.push((signal, limiter));
     }
 
     /// Whether some pipeline takes `signal` from this receiver.
@@ -93,6 +108,15 @@ impl ReceiverOutput {
         let consumers = self.consumers(signal);
         if consumers.is_empty() {
             return Err(SendError::NoPipeline(signal));
+        }
+        let limiters: Vec<&MemoryLimiter> =
+            self.limiters.iter().filter(|(s, _)| *s == signal).map(|(_, l)| l.as_ref()).collect();
+        if let Some(refusing) = limiters.iter().find(|limiter| !limiter.admits()) {
+            return Err(SendError::MemoryLimited { retry_after: refusing.retry_after() });
+        }
+        if !limiters.is_empty() {
+            let bytes = batch.encoded_len() as u64;
+            limiters.iter().for_each(|limiter| limiter.admitted(bytes));
         }
         let deadline = tokio::time::Instant::from_std(deadline);
         let mut permits = Vec::with_capacity(consumers.len());
@@ -148,6 +172,23 @@ mod tests {
         let deadline = Instant::now() + Duration::from_millis(20);
         assert_eq!(out.send(Batch::empty(Signal::Traces), deadline).await, Err(SendError::Full));
         assert!(ra.try_recv().is_err(), "the refused batch must not reach any pipeline");
+    }
+
+    #[tokio::test]
+    async fn a_limiter_over_its_limit_refuses_with_its_retry_hint() {
+        let (a, mut ra) = consumer("a", 4);
+        let mut out = ReceiverOutput::new();
+        out.add(Signal::Traces, a);
+        let limiter = MemoryLimiter::new("memory_limiter", 1 << 40, 0, Duration::from_secs(2));
+        out.add_limiter(Signal::Traces, limiter.clone());
+        let deadline = Instant::now() + Duration::from_secs(1);
+        out.send(Batch::empty(Signal::Traces), deadline).await.unwrap();
+        limiter.sample(1 << 41);
+        assert_eq!(
+            out.send(Batch::empty(Signal::Traces), deadline).await,
+            Err(SendError::MemoryLimited { retry_after: Duration::from_secs(2) })
+        );
+        assert!(ra.try_recv().is_ok() && ra.try_recv().is_err(), "only the first was sent");
     }
 
     #[tokio::test]

@@ -4,6 +4,7 @@
 
 pub mod batch;
 pub mod forward;
+pub mod memory_limiter;
 
 use weir_core::{ComponentInfo, Processor, Signal, options::or_default};
 
@@ -14,11 +15,15 @@ const ALL_SIGNALS: &[Signal] = &[Signal::Traces, Signal::Metrics, Signal::Logs];
 pub enum ProcessorConfig {
     /// `batch`: groups items into batches by size and time.
     Batch(batch::Config),
+    /// `memory_limiter`: refuses data at the receivers while memory is over the limit.
+    MemoryLimiter(memory_limiter::Config),
 }
 
 /// Every processor type.
-pub const PROCESSORS: &[ComponentInfo] =
-    &[ComponentInfo { name: "batch", aliases: &[], signals: ALL_SIGNALS, stability: "beta" }];
+pub const PROCESSORS: &[ComponentInfo] = &[
+    ComponentInfo { name: "batch", aliases: &[], signals: ALL_SIGNALS, stability: "beta" },
+    ComponentInfo { name: "memory_limiter", aliases: &[], signals: ALL_SIGNALS, stability: "beta" },
+];
 
 impl ProcessorConfig {
     /// Deserialises the configuration of a processor of type `kind`; `None` when no processor
@@ -32,6 +37,7 @@ impl ProcessorConfig {
     {
         Some(match kind {
             "batch" => or_default(deserializer).map(ProcessorConfig::Batch),
+            "memory_limiter" => or_default(deserializer).map(ProcessorConfig::MemoryLimiter),
             _ => return None,
         })
     }
@@ -45,6 +51,7 @@ impl ProcessorConfig {
     pub fn validate(&self) -> Vec<(String, String)> {
         match self {
             ProcessorConfig::Batch(config) => config.validate(),
+            ProcessorConfig::MemoryLimiter(config) => config.validate(),
         }
     }
 
@@ -52,6 +59,7 @@ impl ProcessorConfig {
     pub fn build(&self) -> Box<dyn Processor> {
         match self {
             ProcessorConfig::Batch(config) => Box::new(batch::Batcher::new(config)),
+            ProcessorConfig::MemoryLimiter(_) => Box::new(memory_limiter::PassThrough),
         }
     }
 }

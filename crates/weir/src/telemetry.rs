@@ -29,21 +29,13 @@ pub fn recorder() -> &'static PrometheusHandle {
         .0
 }
 
-/// The resident set size of this process in bytes, from `/proc/self/status`.
-pub fn rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
-
 /// The metrics page as a scrape sees it, with process metrics refreshed.
 pub fn render() -> String {
     let handle = recorder();
     if let Some((_, started)) = RECORDER.get() {
         metrics::gauge!(telemetry::PROCESS_UPTIME).set(started.elapsed().as_secs_f64());
     }
-    if let Some(rss) = rss_bytes() {
+    if let Some(rss) = weir_core::memory::rss_bytes() {
         metrics::gauge!(telemetry::PROCESS_MEMORY_RSS).set(rss as f64);
     }
     handle.render()

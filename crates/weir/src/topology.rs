@@ -5,15 +5,18 @@
 //! feeds. Shutdown cancels the receivers; every other task ends when its input closes, after
 //! handing on what it held, so data drains downstream stage by stage.
 
-use std::{collections::HashMap, net::SocketAddr, time::Duration};
+use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use tokio::{sync::mpsc, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 use weir_core::{
     Consumer, Processor, ReceiverError, ReceiverOutput, Signal, export,
+    memory::{self, MemoryLimiter},
     pipeline::{DEFAULT_TICK, Pipeline},
 };
+
+use weir_processors::ProcessorConfig;
 
 use crate::{
     config::{ComponentId, Plan},
@@ -88,7 +91,7 @@ pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
     let health = Health::default();
     let services_shutdown = CancellationToken::new();
     let mut addrs = Vec::new();
-    let services = start_services(plan, &health, &services_shutdown, &mut addrs).await?;
+    let mut services = start_services(plan, &health, &services_shutdown, &mut addrs).await?;
 
     // Export queues: one per exporter, shared by every pipeline that lists it.
     let mut exporter_inputs: HashMap<&ComponentId, Consumer> = HashMap::new();
@@ -136,12 +139,35 @@ pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
         }
     }
 
-    // Receivers: each feeds the input of every pipeline that lists it.
+    // Memory limiters: one per processor id, sampling usage until the services stop.
+    let mut limiters: HashMap<&ComponentId, Arc<MemoryLimiter>> = HashMap::new();
+    for (id, config) in &plan.processors {
+        let ProcessorConfig::MemoryLimiter(config) = config else { continue };
+        let (limit, spike) = config.limits(memory::total_memory().unwrap_or(0));
+        let limiter = MemoryLimiter::new(id.as_str(), limit, spike, config.check_interval);
+        let sampler = limiter.clone().run(services_shutdown.clone());
+        services.push((
+            id.to_string(),
+            tokio::spawn(async move {
+                sampler.await;
+                Ok(())
+            }),
+        ));
+        limiters.insert(id, limiter);
+    }
+
+    // Receivers: each feeds the input of every pipeline that lists it, through the memory
+    // limiters of those pipelines.
     let mut receivers = Vec::new();
     for (id, config) in &plan.receivers {
         let mut output = ReceiverOutput::new();
         for pipeline in plan.pipelines.iter().filter(|p| p.receivers.contains(id)) {
             output.add(pipeline.signal, input_of(&pipeline.id));
+            for processor in &pipeline.processors {
+                if let Some(limiter) = limiters.get(processor) {
+                    output.add_limiter(pipeline.signal, limiter.clone());
+                }
+            }
         }
         let receiver = config.build(id.as_str()).await?;
         receivers.push((id.to_string(), receiver, output));

@@ -5,6 +5,7 @@ use std::{sync::Arc, time::Duration, time::Instant};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, codec::CompressionEncoding};
+use tonic_types::StatusExt;
 use weir_otlp::{
     Batch, ExportLogsServiceRequest, ExportLogsServiceResponse, ExportMetricsServiceRequest,
     ExportMetricsServiceResponse, ExportTraceServiceRequest, ExportTraceServiceResponse, Signal,
@@ -28,6 +29,11 @@ impl Service {
             Refusal::Unsupported(signal) => {
                 Status::unimplemented(format!("this receiver feeds no {signal} pipeline"))
             }
+            Refusal::Exhausted(message, retry_after) => Status::with_error_details(
+                tonic::Code::ResourceExhausted,
+                message,
+                tonic_types::ErrorDetails::with_retry_info(Some(retry_after)),
+            ),
         })
     }
 }

@@ -30,7 +30,7 @@ use super::{
 use crate::decompress::{self, DecompressError, Encoding};
 
 /// Seconds a client is told to wait before retrying when the pipelines are full.
-const RETRY_AFTER_SECONDS: &str = "1";
+const RETRY_AFTER_SECONDS: u64 = 1;
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
@@ -60,11 +60,15 @@ struct Failure {
     status: StatusCode,
     code: i32,
     message: String,
+    /// Seconds for `Retry-After`.
+    retry_after: Option<u64>,
 }
 
 impl Failure {
     fn new(status: StatusCode, code: tonic::Code, message: impl Into<String>) -> Failure {
-        Failure { status, code: code as i32, message: message.into() }
+        let retry_after =
+            (status == StatusCode::SERVICE_UNAVAILABLE).then_some(RETRY_AFTER_SECONDS);
+        Failure { status, code: code as i32, message: message.into(), retry_after }
     }
 
     /// The answer in `format`, or as plain text when the request's format is unknown.
@@ -82,9 +86,8 @@ impl Failure {
                 .into_response(),
         };
         *response.status_mut() = self.status;
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            let retry_after = HeaderValue::from_static(RETRY_AFTER_SECONDS);
-            response.headers_mut().insert(header::RETRY_AFTER, retry_after);
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
@@ -234,6 +237,12 @@ fn refusal_failure(refusal: Refusal) -> Failure {
         Refusal::Unavailable(message) => {
             Failure::new(StatusCode::SERVICE_UNAVAILABLE, tonic::Code::Unavailable, message)
         }
+        Refusal::Exhausted(message, retry_after) => Failure {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: tonic::Code::ResourceExhausted as i32,
+            message,
+            retry_after: Some(retry_after.as_secs_f64().ceil().max(1.0) as u64),
+        },
         Refusal::Unsupported(signal) => Failure::new(
             StatusCode::NOT_FOUND,
             tonic::Code::Unimplemented,

@@ -18,6 +18,8 @@ pub(crate) enum Refusal {
     Unavailable(String),
     /// No pipeline takes this signal from this receiver.
     Unsupported(Signal),
+    /// A `memory_limiter` refuses data for now: retry after the given time.
+    Exhausted(String, Duration),
 }
 
 pub(crate) struct Intake {
@@ -72,6 +74,9 @@ impl Intake {
                 Err(match error {
                     SendError::Full | SendError::Closed => Refusal::Unavailable(error.to_string()),
                     SendError::NoPipeline(signal) => Refusal::Unsupported(signal),
+                    SendError::MemoryLimited { retry_after } => {
+                        Refusal::Exhausted(error.to_string(), retry_after)
+                    }
                 })
             }
         }

@@ -215,7 +215,9 @@ fn several_files_merge_and_set_overrides() {
     let pipeline = &loaded.plan.pipelines[0];
     assert_eq!(pipeline.receivers[0].as_str(), "otlp", "kept from the first file");
     assert_eq!(pipeline.processors[0].as_str(), "batch", "added by the second");
-    let weir_processors::ProcessorConfig::Batch(batch) = &loaded.plan.processors[0].1;
+    let weir_processors::ProcessorConfig::Batch(batch) = &loaded.plan.processors[0].1 else {
+        panic!("batch expected")
+    };
     assert_eq!(batch.send_batch_size, 10);
     assert_eq!(batch.timeout, std::time::Duration::from_secs(1));
 }
