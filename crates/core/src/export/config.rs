@@ -20,11 +20,39 @@ pub struct QueueConfig {
     /// choice: backpressure reaches the clients as retryable refusals) or drop the newest
     /// batch (counted as `otelcol_exporter_enqueue_failed_*` and logged).
     pub block_on_overflow: bool,
+    /// `batch`: merge queued batches before exporting (off unless present).
+    #[serde(deserialize_with = "crate::options::present_means_enabled")]
+    pub batch: Option<QueueBatch>,
 }
 
 impl Default for QueueConfig {
     fn default() -> QueueConfig {
-        QueueConfig { enabled: true, num_consumers: 10, queue_size: 1000, block_on_overflow: true }
+        QueueConfig {
+            enabled: true,
+            num_consumers: 10,
+            queue_size: 1000,
+            block_on_overflow: true,
+            batch: None,
+        }
+    }
+}
+
+/// `sending_queue.batch`: the Collector's batching inside the exporter queue, by items.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueBatch {
+    /// `flush_timeout`: the longest a batch waits to reach `min_size` (default 200ms).
+    #[serde(with = "crate::duration")]
+    pub flush_timeout: Duration,
+    /// `min_size`: items that make a batch leave at once (default 8192).
+    pub min_size: usize,
+    /// `max_size`: the most items in one export; 0 for no limit (default).
+    pub max_size: usize,
+}
+
+impl Default for QueueBatch {
+    fn default() -> QueueBatch {
+        QueueBatch { flush_timeout: Duration::from_millis(200), min_size: 8192, max_size: 0 }
     }
 }
 
@@ -94,6 +122,12 @@ impl Settings {
         }
         if self.queue.enabled && self.queue.queue_size == 0 {
             error("sending_queue.queue_size", "must be > 0".into());
+        }
+        if let Some(batch) = &self.queue.batch
+            && batch.max_size > 0
+            && batch.max_size < batch.min_size
+        {
+            error("sending_queue.batch.max_size", "must be 0 or at least min_size".into());
         }
         let retry = &self.retry;
         if retry.enabled {

@@ -16,7 +16,7 @@ mod config;
 
 use std::sync::Arc;
 
-pub use config::{QueueConfig, RetryConfig, Settings};
+pub use config::{QueueBatch, QueueConfig, RetryConfig, Settings};
 use tokio::{
     sync::{Semaphore, mpsc},
     task::JoinSet,
@@ -68,13 +68,24 @@ impl ExportQueue {
         loop {
             // A slot first, then a batch: batches wait in the bounded queue, not in tasks.
             let slot = slots.clone().acquire_owned().await.expect("the semaphore is never closed");
-            let Some(batch) = self.input.recv().await else { break };
+            let Some(first) = self.input.recv().await else { break };
+            let parts = match self.delivery.settings.queue.batch.clone() {
+                Some(config) => gather(&mut self.input, first, &config).await,
+                None => vec![first],
+            };
             size.set(self.input.len() as f64);
-            let delivery = self.delivery.clone();
-            deliveries.spawn(async move {
-                delivery.deliver(batch).await;
-                drop(slot);
-            });
+            let mut slot = Some(slot);
+            for part in parts {
+                let slot = match slot.take() {
+                    Some(slot) => slot,
+                    None => slots.clone().acquire_owned().await.expect("never closed"),
+                };
+                let delivery = self.delivery.clone();
+                deliveries.spawn(async move {
+                    delivery.deliver(part).await;
+                    drop(slot);
+                });
+            }
             while deliveries.try_join_next().is_some() {}
         }
         while deliveries.join_next().await.is_some() {}
@@ -84,6 +95,30 @@ impl ExportQueue {
         }
         tracing::debug!(exporter = %self.delivery.id, "export queue stopped");
     }
+}
+
+/// Merges queued batches after `first` until `min_size` items wait or `flush_timeout`
+/// passes, one merged batch per signal, each split at `max_size` items.
+async fn gather(
+    input: &mut mpsc::Receiver<Batch>,
+    first: Batch,
+    config: &QueueBatch,
+) -> Vec<Batch> {
+    let deadline = tokio::time::Instant::now() + config.flush_timeout;
+    let mut items = first.item_count();
+    let mut merged: [Option<Batch>; 3] = [None, None, None];
+    let signal = first.signal() as usize;
+    merged[signal] = Some(first);
+    while items < config.min_size {
+        let Ok(Some(next)) = tokio::time::timeout_at(deadline, input.recv()).await else { break };
+        items += next.item_count();
+        let signal = next.signal() as usize;
+        match &mut merged[signal] {
+            Some(batch) => batch.append(next).expect("same signal"),
+            slot => *slot = Some(next),
+        }
+    }
+    merged.into_iter().flatten().flat_map(|batch| batch.split(config.max_size)).collect()
 }
 
 impl Delivery {

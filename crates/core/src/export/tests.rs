@@ -162,3 +162,36 @@ fn invalid_settings_are_named() {
         ]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_queue_merges_batches_by_size_and_time_and_splits_at_max_size() {
+    let exporter = Scripted::new(Vec::new());
+    let mut settings = settings(300);
+    settings.queue.num_consumers = 1;
+    settings.queue.batch =
+        Some(QueueBatch { flush_timeout: Duration::from_millis(200), min_size: 25, max_size: 20 });
+    let (consumer, queue) = queue("test", exporter.clone(), settings);
+    let task = tokio::spawn(queue.run());
+    // three batches of 10 arrive together: 30 >= 25 leave at once, as 20 + 10
+    for seed in 0..3 {
+        consumer.sender.send(spans("svc", 10, seed)).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let sizes =
+        |e: &Scripted| e.delivered.batches().iter().map(Batch::item_count).collect::<Vec<_>>();
+    assert_eq!(sizes(&exporter), vec![20, 10]);
+    // a lone small batch waits for the flush timeout
+    consumer.sender.send(spans("svc", 5, 9)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(sizes(&exporter).len(), 2, "still waiting");
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(sizes(&exporter), vec![20, 10, 5]);
+    // signals are merged apart
+    consumer.sender.send(spans("svc", 3, 10)).await.unwrap();
+    consumer.sender.send(crate::testing::logs("svc", 4)).await.unwrap();
+    drop(consumer);
+    task.await.unwrap();
+    let last: Vec<(Signal, usize)> =
+        exporter.delivered.batches()[3..].iter().map(|b| (b.signal(), b.item_count())).collect();
+    assert_eq!(last, vec![(Signal::Traces, 3), (Signal::Logs, 4)]);
+}

@@ -1,6 +1,6 @@
 //! Options of the `otlp` receiver, with the Collector's names and defaults.
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 /// Mebibytes to bytes.
 const MIB: usize = 1 << 20;
@@ -18,10 +18,10 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct Protocols {
     /// `grpc`.
-    #[serde(deserialize_with = "present_means_enabled")]
+    #[serde(deserialize_with = "weir_core::options::present_means_enabled")]
     pub grpc: Option<Grpc>,
     /// `http`.
-    #[serde(deserialize_with = "present_means_enabled")]
+    #[serde(deserialize_with = "weir_core::options::present_means_enabled")]
     pub http: Option<Http>,
 }
 
@@ -74,15 +74,6 @@ impl Default for Http {
             logs_url_path: "/v1/logs".into(),
         }
     }
-}
-
-/// `grpc:` with no value (YAML null) enables the transport with its defaults.
-fn present_means_enabled<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de> + Default,
-{
-    Ok(Some(Option::<T>::deserialize(deserializer)?.unwrap_or_default()))
 }
 
 impl Config {
