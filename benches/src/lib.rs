@@ -6,7 +6,10 @@ use weir_otlp::{
     proto::{
         common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value::Value},
         resource::v1::Resource,
-        trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span::SpanKind},
+        trace::v1::{
+            ResourceSpans, ScopeSpans, Span, Status,
+            span::{Event, SpanKind},
+        },
     },
 };
 
@@ -18,7 +21,8 @@ fn text(key: &str, value: impl Into<String>) -> KeyValue {
     kv(key, Value::StringValue(value.into()))
 }
 
-/// `n` server spans of one service with HTTP attributes, about 600 bytes each once encoded.
+/// `n` server spans of one service with ten HTTP attributes and one event each, about 600
+/// bytes each once encoded.
 pub fn realistic_spans(n: usize, seed: u64) -> Batch {
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut next = move || {
@@ -52,6 +56,12 @@ pub fn realistic_spans(n: usize, seed: u64) -> Batch {
                     text("user_agent.original", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"),
                     text("network.protocol.version", "1.1"),
                 ],
+                events: vec![Event {
+                    time_unix_nano: start + 500_000,
+                    name: "cache.lookup".into(),
+                    attributes: vec![text("cache.key", format!("item:{}", next() % 10_000)), kv("cache.hit", Value::BoolValue(next() % 3 != 0))],
+                    dropped_attributes_count: 0,
+                }],
                 status: Some(Status { code: 1, message: String::new() }),
                 ..Default::default()
             }

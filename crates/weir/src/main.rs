@@ -3,6 +3,11 @@
 
 use clap::Parser;
 
+/// mimalloc, chosen by measurement (see README, "Performance"): glibc malloc costs more per
+/// span on weir's allocation-heavy decode and encode, and holds on to memory after bursts.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = weir::cli::Cli::parse();
     match weir::cli::main(cli) {
