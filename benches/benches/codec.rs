@@ -8,6 +8,10 @@ use weir_otlp::{Batch, Signal};
 
 const SPANS: usize = 512;
 
+/// The allocator weir runs with, so the ceiling compares like with like.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn codec(c: &mut Criterion) {
     let batch = realistic_spans(SPANS, 1);
     let protobuf = batch.encode_protobuf();
