@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::{
     config::{self, Loaded, LogEncoding, LogLevel, Source},
-    topology,
+    loadgen, topology,
 };
 
 /// weir: an OpenTelemetry pipeline that limits, samples and measures telemetry.
@@ -33,6 +33,8 @@ pub enum Command {
     /// Print the effective configuration (files merged, variables expanded, `--set` applied)
     /// with secrets redacted.
     PrintConfig(ConfigArgs),
+    /// Send OTLP load to an endpoint and report throughput and latency.
+    Loadgen(Box<loadgen::Args>),
 }
 
 /// Where the configuration comes from.
@@ -75,6 +77,16 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
                 loaded.plan.exporters.len(),
                 loaded.plan.connectors.len()
             );
+            Ok(())
+        }
+        Command::Loadgen(args) => {
+            let output = args.output;
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let report = runtime.block_on(loadgen::run(*args))?;
+            match output {
+                loadgen::Output::Text => print!("{}", report.text()),
+                loadgen::Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+            }
             Ok(())
         }
         Command::Components => {

@@ -7,5 +7,6 @@
 pub mod cli;
 pub mod config;
 pub mod extensions;
+pub mod loadgen;
 pub mod telemetry;
 pub mod topology;
