@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::{
+    bench,
     config::{self, Loaded, LogEncoding, LogLevel, Source},
     loadgen, topology,
 };
@@ -35,6 +36,8 @@ pub enum Command {
     PrintConfig(ConfigArgs),
     /// Send OTLP load to an endpoint and report throughput and latency.
     Loadgen(Box<loadgen::Args>),
+    /// Measure a configuration's capacity under stepped load and size replicas for a rate.
+    Bench(Box<bench::Args>),
 }
 
 /// Where the configuration comes from.
@@ -87,6 +90,13 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
                 loadgen::Output::Text => print!("{}", report.text()),
                 loadgen::Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
             }
+            Ok(())
+        }
+        Command::Bench(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let report = runtime.block_on(bench::run(*args))?;
+            print!("{}", bench::report::text(&report));
+            println!("report written to {}", report.args.report.join("report.html").display());
             Ok(())
         }
         Command::Components => {

@@ -4,6 +4,7 @@
 //! [`config`] (load, parse, validate into a plan), [`topology`] (build and run a plan, shut
 //! it down in order) and [`cli`].
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod extensions;

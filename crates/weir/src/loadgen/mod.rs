@@ -86,6 +86,7 @@ pub enum Output {
 
 /// `weir loadgen` options.
 #[derive(Debug, Clone, clap::Args, Serialize)]
+#[group(id = "load")]
 pub struct Args {
     /// What to send.
     #[arg(long, value_enum, default_value_t = SignalArg::Traces)]
@@ -346,7 +347,11 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         }
         latencies.extend(result.latencies);
     }
-    let seconds = start.elapsed().as_secs_f64();
+    // An open-loop run lasts its duration even when the last answer came earlier.
+    let mut seconds = start.elapsed().as_secs_f64();
+    if args.rate > 0 && args.requests == 0 {
+        seconds = seconds.max(args.duration.as_secs_f64());
+    }
     Ok(Report {
         requests_ok,
         items_ok,

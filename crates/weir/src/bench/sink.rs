@@ -1,0 +1,148 @@
+//! The sink `weir bench` points the pipeline's exporters at: it accepts OTLP over gRPC and
+//! HTTP (protobuf, gzip/zstd), answers success, and counts the items that arrive.
+
+use std::{
+    convert::Infallible,
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use weir_otlp::{Batch, Signal};
+use weir_receivers::decompress::{self, Encoding};
+
+/// A running sink.
+#[derive(Clone)]
+pub(super) struct Sink {
+    items: Arc<AtomicU64>,
+    /// OTLP/gRPC address.
+    pub grpc: SocketAddr,
+    /// OTLP/HTTP address.
+    pub http: SocketAddr,
+}
+
+impl Sink {
+    /// Starts both listeners on ephemeral loopback ports.
+    pub(super) async fn start() -> std::io::Result<Sink> {
+        let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let http = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let sink = Sink {
+            items: Arc::new(AtomicU64::new(0)),
+            grpc: grpc.local_addr()?,
+            http: http.local_addr()?,
+        };
+        tokio::spawn(serve(grpc, sink.items.clone(), true));
+        tokio::spawn(serve(http, sink.items.clone(), false));
+        Ok(sink)
+    }
+
+    /// Items received so far.
+    pub(super) fn items(&self) -> u64 {
+        self.items.load(Ordering::Relaxed)
+    }
+}
+
+fn signal_of(path: &str) -> Option<Signal> {
+    if path.contains("trace") {
+        Some(Signal::Traces)
+    } else if path.contains("metrics") {
+        Some(Signal::Metrics)
+    } else if path.contains("logs") {
+        Some(Signal::Logs)
+    } else {
+        None
+    }
+}
+
+/// Items in one request body (gRPC frames or an HTTP body); 0 when it does not decode.
+fn count(signal: Signal, body: &[u8], grpc: bool, encoding: Option<&str>) -> u64 {
+    let decode = |bytes: &[u8], compressed: bool| -> u64 {
+        let bytes = if compressed {
+            let Ok(encoding) = Encoding::parse(encoding) else { return 0 };
+            match decompress::decompress(encoding, Bytes::copy_from_slice(bytes), 64 << 20) {
+                Ok(bytes) => bytes,
+                Err(_) => return 0,
+            }
+        } else {
+            Bytes::copy_from_slice(bytes)
+        };
+        Batch::decode_protobuf(signal, &bytes).map_or(0, |b| b.item_count() as u64)
+    };
+    if !grpc {
+        return decode(body, encoding.is_some());
+    }
+    let mut total = 0;
+    let mut rest = body;
+    while rest.len() >= 5 {
+        let compressed = rest[0] == 1;
+        let len = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
+        let Some(message) = rest.get(5..5 + len) else { break };
+        total += decode(message, compressed);
+        rest = &rest[5 + len..];
+    }
+    total
+}
+
+async fn serve(listener: tokio::net::TcpListener, items: Arc<AtomicU64>, grpc: bool) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let _ = stream.set_nodelay(true);
+        let items = items.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                let items = items.clone();
+                async move {
+                    let signal = signal_of(request.uri().path());
+                    let header = if grpc { "grpc-encoding" } else { "content-encoding" };
+                    let encoding = request
+                        .headers()
+                        .get(header)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
+                    let body = request
+                        .into_body()
+                        .collect()
+                        .await
+                        .map(|c| c.to_bytes())
+                        .unwrap_or_default();
+                    if let Some(signal) = signal {
+                        items.fetch_add(
+                            count(signal, &body, grpc, encoding.as_deref()),
+                            Ordering::Relaxed,
+                        );
+                    }
+                    let mut trailers = HeaderMap::new();
+                    trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+                    let (content_type, message) = if grpc {
+                        ("application/grpc", Bytes::from_static(&[0, 0, 0, 0, 0]))
+                    } else {
+                        ("application/x-protobuf", Bytes::new())
+                    };
+                    let body = Full::new(message)
+                        .with_trailers(async move { grpc.then_some(Ok(trailers)) });
+                    let response = Response::builder()
+                        .header("content-type", content_type)
+                        .body(body)
+                        .expect("valid");
+                    Ok::<_, Infallible>(response)
+                }
+            });
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let executor = hyper_util::rt::TokioExecutor::new();
+            if grpc {
+                let _ = hyper::server::conn::http2::Builder::new(executor)
+                    .serve_connection(io, service)
+                    .await;
+            } else {
+                let _ =
+                    hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+            }
+        });
+    }
+}

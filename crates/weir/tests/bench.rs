@@ -1,0 +1,61 @@
+//! `weir bench` on a tiny run: it writes the JSON and the HTML report, and the report's
+//! numbers agree with what its sink counted.
+
+use std::{path::Path, process::Command};
+
+#[test]
+fn a_tiny_bench_writes_reports_that_agree_with_the_sink() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/bench/passthrough.yaml");
+    let output = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["bench", "--config"])
+        .arg(&config)
+        .args([
+            "--start-rate",
+            "2000",
+            "--steps",
+            "2",
+            "--step-duration",
+            "1s",
+            "--target-rate",
+            "50000",
+            "--report",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("knee: "), "{stdout}");
+
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    let steps = report["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2);
+    let mut delivered = 0;
+    for step in steps {
+        assert_eq!(
+            step["delivered"], step["accepted"],
+            "every accepted item reached the sink: {step}"
+        );
+        assert!(step["accepted"].as_u64().unwrap() > 0);
+        assert_eq!(step["sustainable"], true, "{step}");
+        delivered += step["delivered"].as_u64().unwrap();
+    }
+    assert_eq!(
+        report["sink_items"].as_u64(),
+        Some(delivered),
+        "the report adds up to the sink's count"
+    );
+    assert_eq!(steps[0]["offered"].as_f64(), Some(2000.0));
+    assert_eq!(steps[1]["offered"].as_f64(), Some(3000.0));
+    assert!(report["sizing"]["replicas"].as_u64().unwrap() >= 1);
+
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 3, "three plots");
+    for plot in ["throughput.svg", "latency.svg", "resources.svg"] {
+        let svg = std::fs::read_to_string(dir.path().join(plot)).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("<polyline"), "{plot}");
+    }
+}
