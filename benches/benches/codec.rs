@@ -1,44 +1,49 @@
-//! The cost of the OTLP codec per span: protobuf decode, encode and both (the ceiling a
-//! forwarding pipeline is measured against), and OTLP/JSON decode. Run with
+//! The cost of the OTLP codec per item, for each signal in a small and a realistic shape:
+//! protobuf decode, encode and both (the ceiling a forwarding pipeline is measured against),
+//! OTLP/JSON decode and encode, and id validation. Run with
 //! `cargo bench -p weir-benches --bench codec`.
 
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use weir_benches::realistic_spans;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use weir_benches::{Size, batch};
 use weir_otlp::{Batch, Signal};
-
-const SPANS: usize = 512;
 
 /// The allocator weir runs with, so the ceiling compares like with like.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+const ITEMS: usize = 500;
+
 fn codec(c: &mut Criterion) {
-    let batch = realistic_spans(SPANS, 1);
-    let protobuf = batch.encode_protobuf();
-    let json = weir_otlp::json::encode(&batch);
-    let mut group = c.benchmark_group("otlp_codec");
-    group.throughput(Throughput::Elements(SPANS as u64));
-    eprintln!(
-        "{SPANS} spans: {} bytes protobuf ({} per span), {} bytes JSON",
-        protobuf.len(),
-        protobuf.len() / SPANS,
-        json.len()
-    );
-    group.bench_function("protobuf_decode", |b| {
-        b.iter(|| Batch::decode_protobuf(Signal::Traces, &protobuf).unwrap())
-    });
-    group.bench_function("protobuf_encode", |b| b.iter(|| batch.encode_protobuf()));
-    group.bench_function("protobuf_decode_encode", |b| {
-        b.iter(|| Batch::decode_protobuf(Signal::Traces, &protobuf).unwrap().encode_protobuf())
-    });
-    group.bench_function("validate", |b| b.iter(|| weir_otlp::validate(&batch).unwrap()));
-    group.bench_function("split_100", |b| {
-        b.iter_batched(|| batch.clone(), |batch| batch.split(100), BatchSize::LargeInput)
-    });
-    group.bench_function("json_decode", |b| {
-        b.iter(|| weir_otlp::json::decode(Signal::Traces, &json).unwrap())
-    });
-    group.finish();
+    for signal in Signal::ALL {
+        for size in Size::ALL {
+            let batch = batch(signal, size, ITEMS);
+            let items = batch.item_count();
+            let protobuf = batch.encode_protobuf();
+            let json = weir_otlp::json::encode(&batch);
+            eprintln!(
+                "{signal}/{}: {items} items, {} bytes protobuf ({} per item), {} bytes JSON",
+                size.name(),
+                protobuf.len(),
+                protobuf.len() / items,
+                json.len()
+            );
+            let mut group = c.benchmark_group(format!("{signal}/{}", size.name()));
+            group.throughput(Throughput::Elements(items as u64));
+            group.bench_function("protobuf_decode", |b| {
+                b.iter(|| Batch::decode_protobuf(signal, &protobuf).unwrap())
+            });
+            group.bench_function("protobuf_encode", |b| b.iter(|| batch.encode_protobuf()));
+            group.bench_function("protobuf_decode_encode", |b| {
+                b.iter(|| Batch::decode_protobuf(signal, &protobuf).unwrap().encode_protobuf())
+            });
+            group.bench_function("json_decode", |b| {
+                b.iter(|| weir_otlp::json::decode(signal, &json).unwrap())
+            });
+            group.bench_function("json_encode", |b| b.iter(|| weir_otlp::json::encode(&batch)));
+            group.bench_function("validate", |b| b.iter(|| weir_otlp::validate(&batch).unwrap()));
+            group.finish();
+        }
+    }
 }
 
 criterion_group!(benches, codec);
