@@ -14,6 +14,56 @@ pub enum WhenFull {
     DropNewest,
 }
 
+/// What a queue's capacity counts (`sending_queue.sizer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sizer {
+    /// Batches (export requests): the Collector's default.
+    Requests,
+    /// Spans, data points or log records.
+    Items,
+    /// Bytes of the batch encoded as protobuf.
+    Bytes,
+}
+
+/// A capacity in units other than batches, shared by a queue's senders and its reader:
+/// senders take a batch's units before enqueueing it, the reader gives them back when it
+/// takes the batch out.
+#[derive(Debug)]
+pub struct Capacity {
+    sizer: Sizer,
+    limit: u32,
+    units: tokio::sync::Semaphore,
+}
+
+impl Capacity {
+    /// A capacity of `limit` units counted by `sizer`.
+    pub fn new(sizer: Sizer, limit: usize) -> Arc<Capacity> {
+        let limit = limit.clamp(1, u32::MAX as usize >> 4) as u32;
+        Arc::new(Capacity { sizer, limit, units: tokio::sync::Semaphore::new(limit as usize) })
+    }
+
+    /// The units `batch` takes; a batch larger than the whole capacity takes all of it.
+    pub fn units(&self, batch: &Batch) -> u32 {
+        let units = match self.sizer {
+            Sizer::Requests => 1,
+            Sizer::Items => batch.item_count(),
+            Sizer::Bytes => batch.encoded_len(),
+        };
+        (units.min(self.limit as usize) as u32).max(1)
+    }
+
+    /// Gives back the units of a batch taken out of the queue.
+    pub fn release(&self, batch: &Batch) {
+        self.units.add_permits(self.units(batch) as usize);
+    }
+
+    /// Units free now.
+    pub fn available(&self) -> usize {
+        self.units.available_permits()
+    }
+}
+
 /// A named bounded input: a pipeline's, an export queue's or a connector's.
 #[derive(Debug, Clone)]
 pub struct Consumer {
@@ -23,12 +73,61 @@ pub struct Consumer {
     pub sender: mpsc::Sender<Batch>,
     /// The policy when the input is full.
     pub when_full: WhenFull,
+    /// A bound in items or bytes on top of the channel's bound in batches.
+    pub capacity: Option<Arc<Capacity>>,
+}
+
+/// Why a consumer did not take a batch.
+#[derive(Debug)]
+pub enum Refused {
+    /// It is full and its policy is to drop.
+    Full(Batch),
+    /// It has stopped.
+    Closed(Batch),
 }
 
 impl Consumer {
     /// A consumer that makes its senders wait when full.
     pub fn blocking(name: impl Into<String>, sender: mpsc::Sender<Batch>) -> Consumer {
-        Consumer { name: name.into(), sender, when_full: WhenFull::Block }
+        Consumer { name: name.into(), sender, when_full: WhenFull::Block, capacity: None }
+    }
+
+    /// Enqueues `batch` following the consumer's policy: waits for room (`Block`) or refuses
+    /// when full (`DropNewest`).
+    pub async fn send(&self, batch: Batch) -> Result<(), Refused> {
+        let taken = match &self.capacity {
+            Some(capacity) => {
+                let units = capacity.units(&batch);
+                let permit = match self.when_full {
+                    WhenFull::Block => capacity.units.acquire_many(units).await.ok(),
+                    WhenFull::DropNewest => match capacity.units.try_acquire_many(units) {
+                        Ok(permit) => Some(permit),
+                        Err(tokio::sync::TryAcquireError::NoPermits) => {
+                            return Err(Refused::Full(batch));
+                        }
+                        Err(tokio::sync::TryAcquireError::Closed) => None,
+                    },
+                };
+                let Some(permit) = permit else { return Err(Refused::Closed(batch)) };
+                // The reader gives the units back when it takes the batch out.
+                permit.forget();
+                Some((capacity, units))
+            }
+            None => None,
+        };
+        let result = match self.when_full {
+            WhenFull::Block => self.sender.send(batch).await.map_err(|e| Refused::Closed(e.0)),
+            WhenFull::DropNewest => self.sender.try_send(batch).map_err(|e| match e {
+                mpsc::error::TrySendError::Full(batch) => Refused::Full(batch),
+                mpsc::error::TrySendError::Closed(batch) => Refused::Closed(batch),
+            }),
+        };
+        if result.is_err()
+            && let Some((capacity, units)) = taken
+        {
+            capacity.units.add_permits(units as usize);
+        }
+        result
     }
 }
 

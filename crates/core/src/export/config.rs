@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::Sizer;
+
 /// `sending_queue`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -14,8 +16,10 @@ pub struct QueueConfig {
     pub enabled: bool,
     /// `num_consumers`: exports in flight at once (default 10).
     pub num_consumers: usize,
-    /// `queue_size`: batches the queue holds (default 1000).
+    /// `queue_size`: what the queue holds, in `sizer` units (default 1000).
     pub queue_size: usize,
+    /// `sizer`: what `queue_size` counts: `requests` (batches, default), `items` or `bytes`.
+    pub sizer: Sizer,
     /// `block_on_overflow`: when the queue is full, make the pipeline wait (default, weir's
     /// choice: backpressure reaches the clients as retryable refusals) or drop the newest
     /// batch (counted as `otelcol_exporter_enqueue_failed_*` and logged).
@@ -31,6 +35,7 @@ impl Default for QueueConfig {
             enabled: true,
             num_consumers: 10,
             queue_size: 1000,
+            sizer: Sizer::Requests,
             block_on_overflow: true,
             batch: None,
         }

@@ -23,13 +23,17 @@ use tokio::{
 };
 use weir_otlp::{Batch, Signal};
 
-use crate::{Consumer, ExportError, Exporter, WhenFull, telemetry};
+use crate::{Capacity, Consumer, ExportError, Exporter, Sizer, WhenFull, telemetry};
 
 /// The receiving end of an exporter's queue, ready to run.
 pub struct ExportQueue {
     input: mpsc::Receiver<Batch>,
     delivery: Arc<Delivery>,
+    units: Option<Arc<Capacity>>,
 }
+
+/// The most batches a queue sized in items or bytes holds, whatever their size.
+const MAX_QUEUED_BATCHES: usize = 100_000;
 
 struct Delivery {
     id: String,
@@ -40,18 +44,27 @@ struct Delivery {
 /// Creates the queue of exporter `id`; returns the sender side for pipelines and the queue to
 /// run.
 pub fn queue(id: &str, exporter: Arc<dyn Exporter>, settings: Settings) -> (Consumer, ExportQueue) {
-    let capacity = if settings.queue.enabled { settings.queue.queue_size.max(1) } else { 1 };
+    let queue = &settings.queue;
+    // With a sizer other than requests, the units bound the queue; the channel still holds
+    // at most as many batches as units (every batch takes at least one).
+    let units = (queue.enabled && queue.sizer != Sizer::Requests)
+        .then(|| Capacity::new(queue.sizer, queue.queue_size));
+    let capacity = match &units {
+        Some(_) => queue.queue_size.clamp(1, MAX_QUEUED_BATCHES),
+        None if queue.enabled => queue.queue_size.max(1),
+        None => 1,
+    };
     let (sender, input) = mpsc::channel(capacity);
     let when_full = if settings.queue.block_on_overflow || !settings.queue.enabled {
         WhenFull::Block
     } else {
         WhenFull::DropNewest
     };
-    let consumer = Consumer { name: id.to_owned(), sender, when_full };
+    let consumer = Consumer { name: id.to_owned(), sender, when_full, capacity: units.clone() };
     metrics::gauge!(telemetry::EXPORTER_QUEUE_CAPACITY, telemetry::EXPORTER => id.to_owned())
         .set(capacity as f64);
     let delivery = Arc::new(Delivery { id: id.to_owned(), exporter, settings });
-    (consumer, ExportQueue { input, delivery })
+    (consumer, ExportQueue { input, delivery, units })
 }
 
 impl ExportQueue {
@@ -69,8 +82,11 @@ impl ExportQueue {
             // A slot first, then a batch: batches wait in the bounded queue, not in tasks.
             let slot = slots.clone().acquire_owned().await.expect("the semaphore is never closed");
             let Some(first) = self.input.recv().await else { break };
+            // A batch's units are given back as it leaves the queue.
+            let units = self.units.as_deref();
+            units.inspect(|units| units.release(&first));
             let parts = match self.delivery.settings.queue.batch.clone() {
-                Some(config) => gather(&mut self.input, first, &config).await,
+                Some(config) => gather(&mut self.input, first, &config, units).await,
                 None => vec![first],
             };
             size.set(self.input.len() as f64);
@@ -103,6 +119,7 @@ async fn gather(
     input: &mut mpsc::Receiver<Batch>,
     first: Batch,
     config: &QueueBatch,
+    units: Option<&Capacity>,
 ) -> Vec<Batch> {
     let deadline = tokio::time::Instant::now() + config.flush_timeout;
     let mut items = first.item_count();
@@ -111,6 +128,7 @@ async fn gather(
     merged[signal] = Some(first);
     while items < config.min_size {
         let Ok(Some(next)) = tokio::time::timeout_at(deadline, input.recv()).await else { break };
+        units.inspect(|units| units.release(&next));
         items += next.item_count();
         let signal = next.signal() as usize;
         match &mut merged[signal] {

@@ -195,3 +195,27 @@ async fn the_queue_merges_batches_by_size_and_time_and_splits_at_max_size() {
         exporter.delivered.batches()[3..].iter().map(|b| (b.signal(), b.item_count())).collect();
     assert_eq!(last, vec![(Signal::Traces, 3), (Signal::Logs, 4)]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_queue_sized_in_items_holds_at_most_that_many() {
+    // The exporter hangs until the timeout, then succeeds: the queue fills meanwhile.
+    let exporter = Scripted::new(vec![Step::Hang]);
+    let mut settings = settings(300);
+    settings.queue.num_consumers = 1;
+    settings.queue.queue_size = 25;
+    settings.queue.sizer = crate::Sizer::Items;
+    settings.queue.block_on_overflow = false;
+    let (consumer, queue) = queue("test", exporter.clone(), settings);
+    let task = tokio::spawn(queue.run());
+    // the first batch is taken out at once (in flight); then 25 items of room: two of 10 fit
+    let mut outcomes = Vec::new();
+    for seed in 0..5 {
+        outcomes.push(consumer.send(spans("svc", 10, seed)).await.is_ok());
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(outcomes, vec![true, true, true, false, false]);
+    assert_eq!(consumer.capacity.as_ref().unwrap().available(), 5);
+    drop(consumer);
+    task.await.unwrap();
+    assert_eq!(exporter.delivered.item_count(), 30, "what was accepted is delivered");
+}

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use weir_otlp::{Batch, Signal};
 
-use crate::{Consumer, Output, Processor, WhenFull, telemetry};
+use crate::{Consumer, Output, Processor, Refused, telemetry};
 
 /// How often processors are flushed when a pipeline does not say.
 pub const DEFAULT_TICK: Duration = Duration::from_millis(100);
@@ -154,26 +154,16 @@ impl Fanout {
     }
 
     async fn send(&self, consumer: &Consumer, batch: Batch) {
-        let (batch, reason) = match consumer.when_full {
-            WhenFull::Block => match consumer.sender.send(batch).await {
-                Ok(()) => return,
-                Err(mpsc::error::SendError(batch)) => {
-                    (batch, "consumer stopped before the pipeline")
-                }
-            },
-            WhenFull::DropNewest => match consumer.sender.try_send(batch) {
-                Ok(()) => return,
-                Err(mpsc::error::TrySendError::Full(batch)) => {
-                    let signal = batch.signal();
-                    metrics::counter!(telemetry::exporter_enqueue_failed(signal),
-                        telemetry::EXPORTER => consumer.name.clone(), telemetry::SIGNAL => signal.as_str())
-                    .increment(batch.item_count() as u64);
-                    (batch, "queue full (block_on_overflow is false)")
-                }
-                Err(mpsc::error::TrySendError::Closed(batch)) => {
-                    (batch, "consumer stopped before the pipeline")
-                }
-            },
+        let (batch, reason) = match consumer.send(batch).await {
+            Ok(()) => return,
+            Err(Refused::Full(batch)) => {
+                let signal = batch.signal();
+                metrics::counter!(telemetry::exporter_enqueue_failed(signal),
+                    telemetry::EXPORTER => consumer.name.clone(), telemetry::SIGNAL => signal.as_str())
+                .increment(batch.item_count() as u64);
+                (batch, "queue full (block_on_overflow is false)")
+            }
+            Err(Refused::Closed(batch)) => (batch, "consumer stopped before the pipeline"),
         };
         let items = batch.item_count();
         self.dropped.increment(items as u64);

@@ -107,7 +107,7 @@ async fn a_full_drop_newest_consumer_loses_only_its_copy() {
     let (input_tx, input) = mpsc::channel(4);
     let (full_sender, mut full_rx) = mpsc::channel(1);
     let full =
-        Consumer { name: "drop".into(), sender: full_sender, when_full: WhenFull::DropNewest };
+        Consumer { when_full: WhenFull::DropNewest, ..Consumer::blocking("drop", full_sender) };
     let (b, mut rb) = consumer("b");
     let pipeline =
         Pipeline::new("logs", Signal::Logs, input, Vec::new(), vec![full, b], DEFAULT_TICK);

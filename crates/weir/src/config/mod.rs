@@ -157,7 +157,7 @@ fn prepare_texts(
     for (name, text) in &expanded {
         let tree: Value = serde_saphyr::from_str(text).map_err(|e| ConfigError::Parse {
             source_name: name.clone(),
-            message: e.to_string(),
+            message: saphyr_message(&e),
         })?;
         let tree = if tree.is_null() { Value::Object(Default::default()) } else { tree };
         merge::merge(&mut effective, tree);
@@ -176,7 +176,7 @@ fn prepare_texts(
         let name = format!("the merged configuration ({}{with_sets})", names.join(" + "));
         let text = serde_saphyr::to_string(&effective).map_err(|e| ConfigError::Parse {
             source_name: name.clone(),
-            message: e.to_string(),
+            message: saphyr_message(&e),
         })?;
         (name, text)
     };
@@ -188,7 +188,7 @@ impl Prepared {
     pub fn load(self) -> Result<Loaded, ConfigError> {
         let Prepared { mut warnings, effective, document: (source_name, text) } = self;
         let raw: RawConfig = serde_saphyr::from_str(&text)
-            .map_err(|e| ConfigError::Parse { source_name, message: e.to_string() })?;
+            .map_err(|e| ConfigError::Parse { source_name, message: saphyr_message(&e) })?;
         let (plan, plan_warnings) = plan::validate(raw)
             .map_err(|problems| ConfigError::Invalid { errors: problems.errors })?;
         warnings.extend(plan_warnings);
@@ -203,4 +203,10 @@ pub fn redacted_yaml(effective: &Value) -> String {
     merge::redact(&mut value);
     serde_saphyr::to_string(&value)
         .unwrap_or_else(|e| format!("# cannot print the configuration: {e}\n"))
+}
+
+/// serde-saphyr's report without its own leading `error: ` (weir's output adds one).
+fn saphyr_message(error: &dyn std::fmt::Display) -> String {
+    let text = error.to_string();
+    text.strip_prefix("error: ").map(str::to_owned).unwrap_or(text)
 }
