@@ -113,7 +113,7 @@ fn a_dead_backend_bounds_memory_and_loses_nothing_accepted() {
 #[test]
 fn shutdown_delivers_everything_queued_to_a_live_backend() {
     let backend_runtime = tokio::runtime::Runtime::new().unwrap();
-    let backend = backend_runtime.block_on(Backend::start(Mode::Slow(100)));
+    let backend = backend_runtime.block_on(Backend::start(Mode::Slow(250)));
     let weir = Weir::start_with(&forwarder(&backend, "      num_consumers: 1"));
     let addr = weir.grpc();
     weir.runtime.block_on(async {
