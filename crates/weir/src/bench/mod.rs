@@ -64,6 +64,10 @@ pub struct Args {
     /// The weir binary to run (default: this one).
     #[arg(long)]
     pub weir_binary: Option<PathBuf>,
+    /// Pin weir to these CPUs (a `taskset -c` list such as `0` or `0-1`), and the bench's own
+    /// load and sink to the others, so CPU figures are weir's alone.
+    #[arg(long)]
+    pub weir_cpus: Option<String>,
     /// Load shape and transport, as for `weir loadgen` (endpoint, rate and duration are set
     /// by the bench).
     #[command(flatten)]
@@ -179,6 +183,41 @@ impl Drop for Weir {
     }
 }
 
+/// Moves this process (load generator and sink) off the CPUs given to weir.
+fn pin_self_elsewhere(weir_cpus: &str) -> anyhow::Result<()> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let taken =
+        parse_cpu_list(weir_cpus).with_context(|| format!("invalid --weir-cpus {weir_cpus:?}"))?;
+    let rest: Vec<String> =
+        (0..cpus).filter(|c| !taken.contains(c)).map(|c| c.to_string()).collect();
+    anyhow::ensure!(
+        !rest.is_empty(),
+        "--weir-cpus {weir_cpus} leaves no CPU for the load generator"
+    );
+    let status = Command::new("taskset")
+        .args(["-a", "-c", "-p", &rest.join(",")])
+        .arg(std::process::id().to_string())
+        .stdout(Stdio::null())
+        .status()
+        .context("cannot run taskset (util-linux)")?;
+    anyhow::ensure!(status.success(), "taskset failed to pin the bench process");
+    Ok(())
+}
+
+/// A `taskset -c` list: `0`, `0-2`, `0,2`.
+fn parse_cpu_list(list: &str) -> Option<Vec<usize>> {
+    let mut cpus = Vec::new();
+    for part in list.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                cpus.extend(a.trim().parse::<usize>().ok()?..=b.trim().parse::<usize>().ok()?)
+            }
+            None => cpus.push(part.trim().parse().ok()?),
+        }
+    }
+    Some(cpus)
+}
+
 fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
@@ -255,7 +294,15 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         None => std::env::current_exe()?,
     };
     let log = std::fs::File::create(args.report.join("weir.log"))?;
-    let mut command = Command::new(&binary);
+    let mut command = match &args.weir_cpus {
+        Some(cpus) => {
+            pin_self_elsewhere(cpus)?;
+            let mut taskset = Command::new("taskset");
+            taskset.arg("-c").arg(cpus).arg(&binary);
+            taskset
+        }
+        None => Command::new(&binary),
+    };
     command.arg("run").arg("--config").arg(&args.config);
     for set in &sets {
         command.arg("--set").arg(set);
@@ -369,4 +416,16 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     let report = Report { args, steps, knee, items_per_core, sink_items: sink.items(), sizing };
     report::write(&report)?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_lists_read_as_taskset_writes_them() {
+        assert_eq!(parse_cpu_list("0"), Some(vec![0]));
+        assert_eq!(parse_cpu_list("0-2,5"), Some(vec![0, 1, 2, 5]));
+        assert_eq!(parse_cpu_list("a"), None);
+    }
 }
