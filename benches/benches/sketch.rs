@@ -9,20 +9,13 @@
 use cardinality_estimator::CardinalityEstimator;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use hyperloglogplus::{HyperLogLog, HyperLogLogPlus};
+use weir_benches::hash;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 type Hllp = HyperLogLogPlus<u64, foldhash::fast::FixedState>;
 type Cardinality = CardinalityEstimator<u64>;
-
-/// A well-mixed 64-bit hash of series number `i`.
-fn hash(i: u64) -> u64 {
-    let mut x = i.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
 
 fn hllp(n: u64) -> Hllp {
     let mut sketch = Hllp::new(12, foldhash::fast::FixedState::with_seed(7)).expect("precision 12");

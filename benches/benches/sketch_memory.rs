@@ -5,16 +5,10 @@
 
 use cardinality_estimator::CardinalityEstimator;
 use hyperloglogplus::{HyperLogLog, HyperLogLogPlus};
+use weir_benches::hash;
 
 #[global_allocator]
 static ALLOCATOR: dhat::Alloc = dhat::Alloc;
-
-fn hash(i: u64) -> u64 {
-    let mut x = i.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
 
 fn live() -> u64 {
     dhat::HeapStats::get().curr_bytes as u64

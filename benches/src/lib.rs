@@ -41,3 +41,11 @@ impl Size {
 pub fn batch(signal: Signal, size: Size, n: usize) -> Batch {
     Generator::new(size.shape(), 1).next(signal, n)
 }
+
+/// A well-mixed 64-bit hash of `i` (splitmix64's finaliser): distinct inputs for sketches.
+pub fn hash(i: u64) -> u64 {
+    let mut x = i.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}

@@ -191,17 +191,6 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The gRPC method path of each signal's export.
-pub fn grpc_path(signal: weir_otlp::Signal) -> &'static str {
-    match signal {
-        weir_otlp::Signal::Traces => "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-        weir_otlp::Signal::Metrics => {
-            "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
-        }
-        weir_otlp::Signal::Logs => "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
-    }
-}
-
 /// gzip of `len` zero bytes, compressed as it streams (never holding `len` bytes).
 pub fn gzip_of_zeros(len: usize) -> Vec<u8> {
     use std::io::Write;

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use weir_core::{Consumer, Receiver, ReceiverOutput, Signal, testing::spans};
 use weir_receivers::otlp::{Config, Grpc, Http, OtlpReceiver, Protocols};
-use weir_tests::{grpc_path, grpc_raw};
+use weir_tests::grpc_raw;
 
 #[test]
 fn a_full_pipeline_is_refused_with_a_retryable_status_after_the_deadline() {
@@ -34,7 +34,7 @@ fn a_full_pipeline_is_refused_with_a_retryable_status_after_the_deadline() {
 
         // gRPC: the client's 1 s deadline bounds the wait (weir answers 20 % early).
         let started = Instant::now();
-        let path = grpc_path(Signal::Traces);
+        let path = Signal::Traces.grpc_export_path();
         let answer = grpc_raw(grpc, path, body.clone().into(), &[("grpc-timeout", "1S")]).await;
         let waited = started.elapsed();
         assert_eq!(answer.code, 14, "UNAVAILABLE: {answer:?}");

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use prost::Message;
 use weir_otlp::Signal;
-use weir_tests::{GrpcAnswer, Weir, grpc_path, grpc_raw, gzip_of_zeros};
+use weir_tests::{GrpcAnswer, Weir, grpc_raw, gzip_of_zeros};
 
 /// One span whose trace id is 15 bytes.
 fn short_trace_id() -> Vec<u8> {
@@ -158,7 +158,7 @@ fn http_bad_input_gets_the_right_status_and_message() {
 fn grpc_bad_input_gets_the_right_status_and_message() {
     let weir = Weir::start();
     let addr = weir.grpc();
-    let path = grpc_path(Signal::Traces);
+    let path = Signal::Traces.grpc_export_path();
     let valid = Bytes::from(valid_spans());
     let send = |payload: Bytes, encoding: Option<&str>| -> GrpcAnswer {
         let headers: Vec<(&str, &str)> =

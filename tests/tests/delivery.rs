@@ -14,7 +14,7 @@ use weir_otlp::Signal;
 use weir_tests::{
     Weir,
     backend::{Backend, Mode, rss_bytes},
-    grpc_path, grpc_raw,
+    grpc_raw,
 };
 
 fn forwarder(backend: &Backend, queue: &str) -> String {
@@ -70,8 +70,13 @@ fn a_dead_backend_bounds_memory_and_loses_nothing_accepted() {
             clients.push(tokio::spawn(async move {
                 for _ in 0..requests_per_client {
                     let headers = [("grpc-timeout", "50m")];
-                    let answer =
-                        grpc_raw(addr, grpc_path(Signal::Traces), payload.clone(), &headers).await;
+                    let answer = grpc_raw(
+                        addr,
+                        Signal::Traces.grpc_export_path(),
+                        payload.clone(),
+                        &headers,
+                    )
+                    .await;
                     match answer.code {
                         0 => accepted.fetch_add(1, Ordering::SeqCst),
                         14 | 1 | 4 => refused.fetch_add(1, Ordering::SeqCst),
@@ -120,7 +125,10 @@ fn shutdown_delivers_everything_queued_to_a_live_backend() {
         for seed in 0..20 {
             let payload =
                 bytes::Bytes::from(weir_core::testing::spans("svc", 10, seed).encode_protobuf());
-            assert_eq!(grpc_raw(addr, grpc_path(Signal::Traces), payload, &[]).await.code, 0);
+            assert_eq!(
+                grpc_raw(addr, Signal::Traces.grpc_export_path(), payload, &[]).await.code,
+                0
+            );
         }
     });
     assert!(backend.spans() < 200, "most of the data is still queued when shutdown starts");

@@ -143,12 +143,3 @@ pub(crate) fn report_partial_success(exporter: &str, signal: Signal, partial: &P
     tracing::warn!(exporter, %signal, rejected = partial.rejected, message = %partial.error_message,
         "backend accepted the request partially: rejected items are not retried");
 }
-
-/// The gRPC method of each signal's export.
-pub(crate) fn grpc_path(signal: Signal) -> &'static str {
-    match signal {
-        Signal::Traces => "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-        Signal::Metrics => "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
-        Signal::Logs => "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
-    }
-}

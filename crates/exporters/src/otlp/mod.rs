@@ -21,7 +21,7 @@ use tonic::{
 use tonic_types::StatusExt;
 use weir_core::{Batch, BoxFuture, ExportError, Exporter};
 
-use crate::client::{Compression, ExportResponse, grpc_path, report_partial_success};
+use crate::client::{Compression, ExportResponse, report_partial_success};
 
 /// Exports batches to one OTLP/gRPC endpoint.
 pub struct OtlpExporter {
@@ -76,7 +76,7 @@ impl Exporter for OtlpExporter {
             for (key, value) in &self.metadata {
                 request.metadata_mut().insert(key.clone(), value.clone());
             }
-            let path = http::uri::PathAndQuery::from_static(grpc_path(signal));
+            let path = http::uri::PathAndQuery::from_static(signal.grpc_export_path());
             let response = grpc.unary(request, path, RawCodec).await.map_err(classify)?;
             let response = ExportResponse::decode(response.into_inner()).map_err(|e| {
                 ExportError::Permanent { message: format!("undecodable export response: {e}") }

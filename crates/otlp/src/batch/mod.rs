@@ -42,6 +42,15 @@ impl Signal {
         }
     }
 
+    /// The gRPC method of this signal's OTLP export service.
+    pub fn grpc_export_path(self) -> &'static str {
+        match self {
+            Signal::Traces => "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            Signal::Metrics => "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+            Signal::Logs => "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+        }
+    }
+
     /// Parses a pipeline signal name.
     pub fn parse(name: &str) -> Option<Signal> {
         match name {

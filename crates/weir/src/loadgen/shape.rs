@@ -142,10 +142,8 @@ fn text(rng: &mut Rng, size: usize) -> String {
     (0..size).map(|_| ALPHABET[(rng.next_u64() % ALPHABET.len() as u64) as usize] as char).collect()
 }
 
-fn attributes(rng: &mut Rng, shape: &Shape) -> Vec<KeyValue> {
-    (0..shape.attributes)
-        .map(|i| kv(&format!("attr.{i}"), Value::StringValue(text(rng, shape.attribute_size))))
-        .collect()
+fn attributes(rng: &mut Rng, count: usize, size: usize) -> Vec<KeyValue> {
+    (0..count).map(|i| kv(&format!("attr.{i}"), Value::StringValue(text(rng, size)))).collect()
 }
 
 /// Generates batches of one signal, continuing where the last left off.
@@ -243,7 +241,11 @@ impl Generator {
                     kind: if level == 0 { SpanKind::Server } else { SpanKind::Internal } as i32,
                     start_time_unix_nano: start,
                     end_time_unix_nano: start + (duration_ms * 1e6) as u64,
-                    attributes: attributes(&mut self.rng, &self.shape),
+                    attributes: attributes(
+                        &mut self.rng,
+                        self.shape.attributes,
+                        self.shape.attribute_size,
+                    ),
                     status: Some(Status {
                         code: if error { StatusCode::Error } else { StatusCode::Ok } as i32,
                         message: String::new(),
@@ -277,13 +279,9 @@ impl Generator {
                 attributes
                     .push(kv("request.id", Value::StringValue(format!("req-{}", self.sequence))));
             }
-            attributes.extend(self::attributes(
-                &mut self.rng,
-                &Shape {
-                    attributes: self.shape.attributes.saturating_sub(1),
-                    ..self.shape.clone()
-                },
-            ));
+            // series.id counts as one of the point's attributes
+            let others = self.shape.attributes.saturating_sub(1);
+            attributes.extend(self::attributes(&mut self.rng, others, self.shape.attribute_size));
             points.push((attributes, self.now(), self.rng.unit() * 100.0));
             self.sequence += 1;
         }
@@ -357,7 +355,11 @@ impl Generator {
                             self.sequence
                         ))),
                     }),
-                    attributes: attributes(&mut self.rng, &self.shape),
+                    attributes: attributes(
+                        &mut self.rng,
+                        self.shape.attributes,
+                        self.shape.attribute_size,
+                    ),
                     ..Default::default()
                 };
                 self.sequence += 1;

@@ -49,18 +49,8 @@ impl Client {
     pub(crate) fn new(args: &Args) -> anyhow::Result<Client> {
         let signal = Signal::from(args.signal);
         let grpc = args.protocol == Protocol::Grpc;
-        let path = if grpc {
-            match signal {
-                Signal::Traces => "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-                Signal::Metrics => {
-                    "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
-                }
-                Signal::Logs => "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
-            }
-            .to_owned()
-        } else {
-            format!("/v1/{signal}")
-        };
+        let path =
+            if grpc { signal.grpc_export_path().to_owned() } else { format!("/v1/{signal}") };
         let endpoint = args.endpoint.trim_start_matches("http://").trim_end_matches('/');
         let url = format!("http://{endpoint}{path}");
         url.parse::<http::Uri>()
