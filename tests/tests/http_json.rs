@@ -76,3 +76,25 @@ fn compressed_json_and_protobuf_are_accepted() {
     let written = weir.stop();
     assert_eq!(written, vec![batch.clone(), batch.clone(), batch]);
 }
+
+#[test]
+fn the_file_exporter_writes_batches_in_the_order_they_arrived() {
+    let weir = Weir::start();
+    let client = reqwest::blocking::Client::new();
+    let template = weir_otlp::json::decode(Signal::Logs, &example("logs.json")).unwrap();
+    let mut expected = Vec::new();
+    for i in 0..200 {
+        let mut batch = template.clone();
+        let Batch::Logs(resources) = &mut batch else { unreachable!() };
+        resources[0].scope_logs[0].log_records[0].time_unix_nano = i;
+        let response = client
+            .post(format!("http://{}/v1/logs", weir.http()))
+            .header("content-type", "application/x-protobuf")
+            .body(batch.encode_protobuf())
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        expected.push(batch);
+    }
+    assert_eq!(weir.stop(), expected);
+}

@@ -91,9 +91,8 @@ impl ExporterConfig {
     /// How the exporter's queue delivers: `sending_queue`, `retry_on_failure`, `timeout`.
     pub fn settings(&self) -> export::Settings {
         match self {
-            ExporterConfig::Nop(_) | ExporterConfig::Debug(_) | ExporterConfig::File(_) => {
-                export::Settings::default()
-            }
+            ExporterConfig::Nop(_) => export::Settings::default(),
+            ExporterConfig::Debug(_) | ExporterConfig::File(_) => export::Settings::in_order(),
             ExporterConfig::Otlp(config) => config.settings(),
             ExporterConfig::OtlpHttp(config) => config.settings(),
         }

@@ -118,6 +118,17 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// One export at a time, so batches leave in the order they arrived: for exporters that
+    /// write locally (`file`, `debug`), where order is what a reader expects and one writer
+    /// is as fast as ten.
+    pub fn in_order() -> Settings {
+        let mut settings = Settings::default();
+        settings.queue.num_consumers = 1;
+        settings
+    }
+}
+
+impl Settings {
     /// Every problem, as `(path below the exporter, message)`.
     pub fn validate(&self) -> Vec<(String, String)> {
         let mut errors = Vec::new();
