@@ -55,7 +55,7 @@ fn pipeline(c: &mut Criterion) {
                     );
                     let drain = tokio::spawn(async move { while out.recv().await.is_some() {} });
                     for batch in batches {
-                        input_tx.send(batch).await.unwrap();
+                        input_tx.send(batch.into()).await.unwrap();
                     }
                     drop(input_tx);
                     task.await.unwrap();
@@ -80,7 +80,7 @@ fn pipeline(c: &mut Criterion) {
                     let (consumer, queue) = export::queue("nop", Arc::new(Nop), settings);
                     let task = tokio::spawn(queue.run());
                     for batch in batches {
-                        consumer.sender.send(batch).await.unwrap();
+                        consumer.sender.send(batch.into()).await.unwrap();
                     }
                     drop(consumer);
                     task.await.unwrap();

@@ -25,7 +25,7 @@ fn a_full_pipeline_is_refused_with_a_retryable_status_after_the_deadline() {
         let (grpc, http) = (addrs[0].1, addrs[1].1);
         // A pipeline input of one batch, already full, that nobody reads.
         let (sender, mut input) = mpsc::channel(1);
-        sender.try_send(spans("filler", 1, 0)).unwrap();
+        sender.try_send(spans("filler", 1, 0).into()).unwrap();
         let mut output = ReceiverOutput::new();
         output.add(Signal::Traces, Consumer::blocking("traces", sender));
         let shutdown = CancellationToken::new();
@@ -57,7 +57,7 @@ fn a_full_pipeline_is_refused_with_a_retryable_status_after_the_deadline() {
         assert_eq!(response.headers()["retry-after"], "1");
 
         // Neither refused request reached the pipeline: only the filler is there.
-        assert_eq!(input.try_recv().unwrap().item_count(), 1);
+        assert_eq!(input.try_recv().unwrap().batch.item_count(), 1);
         assert!(input.try_recv().is_err());
         shutdown.cancel();
         task.await.unwrap().unwrap();

@@ -3,15 +3,20 @@ use std::{future::Future, pin::Pin, time::Duration, time::Instant};
 use tokio_util::sync::CancellationToken;
 use weir_otlp::Batch;
 
-use crate::ReceiverOutput;
+use crate::{Message, Metadata, ReceiverOutput};
 
 /// A boxed future, as returned by the object-safe async methods of the component traits.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Where a processor puts what it emits. Pushing nothing drops the input batch.
+///
+/// While a batch is processed, the output also carries that batch's request [`Metadata`]:
+/// what a processor pushes inherits it (as a Go context flows to the next consumer), and
+/// [`Output::metadata`] lets a processor read it. Batches emitted from `flush` carry none.
 #[derive(Debug, Default)]
 pub struct Output {
-    batches: Vec<Batch>,
+    messages: Vec<Message>,
+    metadata: Metadata,
 }
 
 impl Output {
@@ -20,24 +25,44 @@ impl Output {
         Output::default()
     }
 
-    /// Emits a batch to the next stage.
-    pub fn push(&mut self, batch: Batch) {
-        self.batches.push(batch);
+    /// An empty output for a batch of a request with `metadata`.
+    pub fn with_metadata(metadata: Metadata) -> Output {
+        Output { messages: Vec::new(), metadata }
     }
 
-    /// Takes every batch emitted so far, leaving the output empty (and its buffer allocated).
-    pub fn drain(&mut self) -> std::vec::Drain<'_, Batch> {
-        self.batches.drain(..)
+    /// The metadata of the request whose batch is being processed (empty while flushing).
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// Sets the metadata that pushed batches inherit.
+    pub fn set_metadata(&mut self, metadata: Metadata) {
+        self.metadata = metadata;
+    }
+
+    /// Emits a batch to the next stage, with the current request's metadata.
+    pub fn push(&mut self, batch: Batch) {
+        self.messages.push(Message { batch, metadata: self.metadata.clone() });
+    }
+
+    /// Emits a batch with metadata of its own (none, for a batch merged from many requests).
+    pub fn push_message(&mut self, message: Message) {
+        self.messages.push(message);
+    }
+
+    /// Takes everything emitted so far, leaving the output empty (and its buffer allocated).
+    pub fn drain(&mut self) -> std::vec::Drain<'_, Message> {
+        self.messages.drain(..)
     }
 
     /// Whether nothing was emitted.
     pub fn is_empty(&self) -> bool {
-        self.batches.is_empty()
+        self.messages.is_empty()
     }
 
     /// The batches emitted so far.
-    pub fn batches(&self) -> &[Batch] {
-        &self.batches
+    pub fn batches(&self) -> impl Iterator<Item = &Batch> {
+        self.messages.iter().map(|m| &m.batch)
     }
 }
 

@@ -26,5 +26,7 @@ pub mod testing;
 pub use component::{
     BoxFuture, ComponentInfo, ExportError, Exporter, Output, Processor, Receiver, ReceiverError,
 };
-pub use output::{Capacity, Consumer, ReceiverOutput, Refused, SendError, Sizer, WhenFull};
+pub use output::{
+    Capacity, Consumer, Message, Metadata, ReceiverOutput, Refused, SendError, Sizer, WhenFull,
+};
 pub use weir_otlp::{Batch, Signal};

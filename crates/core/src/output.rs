@@ -5,6 +5,46 @@ use weir_otlp::{Batch, Signal};
 
 use crate::memory::MemoryLimiter;
 
+/// The metadata of the request a batch came in (the client's headers, kept by a receiver with
+/// `include_metadata: true`), shared by every batch cut from that request. Keys are lowercase.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Metadata(Option<Arc<[(String, String)]>>);
+
+impl Metadata {
+    /// Metadata from `(key, value)` pairs; keys are lowercased.
+    pub fn new(pairs: impl IntoIterator<Item = (String, String)>) -> Metadata {
+        let pairs: Vec<(String, String)> =
+            pairs.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+        if pairs.is_empty() { Metadata(None) } else { Metadata(Some(pairs.into())) }
+    }
+
+    /// The first value of `key` (case-insensitive).
+    pub fn get(&self, key: &str) -> Option<&str> {
+        let pairs = self.0.as_deref()?;
+        pairs.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.as_str())
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+}
+
+/// What flows through pipelines and queues: a batch and the metadata of its request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// The telemetry.
+    pub batch: Batch,
+    /// The request's metadata.
+    pub metadata: Metadata,
+}
+
+impl From<Batch> for Message {
+    fn from(batch: Batch) -> Message {
+        Message { batch, metadata: Metadata::default() }
+    }
+}
+
 /// What a pipeline does when a consumer's input is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WhenFull {
@@ -70,7 +110,7 @@ pub struct Consumer {
     /// The component id or pipeline id behind the sender, for logs.
     pub name: String,
     /// The bounded input.
-    pub sender: mpsc::Sender<Batch>,
+    pub sender: mpsc::Sender<Message>,
     /// The policy when the input is full.
     pub when_full: WhenFull,
     /// A bound in items or bytes on top of the channel's bound in batches.
@@ -81,34 +121,34 @@ pub struct Consumer {
 #[derive(Debug)]
 pub enum Refused {
     /// It is full and its policy is to drop.
-    Full(Batch),
+    Full(Message),
     /// It has stopped.
-    Closed(Batch),
+    Closed(Message),
 }
 
 impl Consumer {
     /// A consumer that makes its senders wait when full.
-    pub fn blocking(name: impl Into<String>, sender: mpsc::Sender<Batch>) -> Consumer {
+    pub fn blocking(name: impl Into<String>, sender: mpsc::Sender<Message>) -> Consumer {
         Consumer { name: name.into(), sender, when_full: WhenFull::Block, capacity: None }
     }
 
-    /// Enqueues `batch` following the consumer's policy: waits for room (`Block`) or refuses
-    /// when full (`DropNewest`).
-    pub async fn send(&self, batch: Batch) -> Result<(), Refused> {
+    /// Enqueues `message` following the consumer's policy: waits for room (`Block`) or
+    /// refuses when full (`DropNewest`).
+    pub async fn send(&self, message: Message) -> Result<(), Refused> {
         let taken = match &self.capacity {
             Some(capacity) => {
-                let units = capacity.units(&batch);
+                let units = capacity.units(&message.batch);
                 let permit = match self.when_full {
                     WhenFull::Block => capacity.units.acquire_many(units).await.ok(),
                     WhenFull::DropNewest => match capacity.units.try_acquire_many(units) {
                         Ok(permit) => Some(permit),
                         Err(tokio::sync::TryAcquireError::NoPermits) => {
-                            return Err(Refused::Full(batch));
+                            return Err(Refused::Full(message));
                         }
                         Err(tokio::sync::TryAcquireError::Closed) => None,
                     },
                 };
-                let Some(permit) = permit else { return Err(Refused::Closed(batch)) };
+                let Some(permit) = permit else { return Err(Refused::Closed(message)) };
                 // The reader gives the units back when it takes the batch out.
                 permit.forget();
                 Some((capacity, units))
@@ -116,10 +156,10 @@ impl Consumer {
             None => None,
         };
         let result = match self.when_full {
-            WhenFull::Block => self.sender.send(batch).await.map_err(|e| Refused::Closed(e.0)),
-            WhenFull::DropNewest => self.sender.try_send(batch).map_err(|e| match e {
-                mpsc::error::TrySendError::Full(batch) => Refused::Full(batch),
-                mpsc::error::TrySendError::Closed(batch) => Refused::Closed(batch),
+            WhenFull::Block => self.sender.send(message).await.map_err(|e| Refused::Closed(e.0)),
+            WhenFull::DropNewest => self.sender.try_send(message).map_err(|e| match e {
+                mpsc::error::TrySendError::Full(m) => Refused::Full(m),
+                mpsc::error::TrySendError::Closed(m) => Refused::Closed(m),
             }),
         };
         if result.is_err()
@@ -202,7 +242,13 @@ impl ReceiverOutput {
     /// pipeline input first (waiting until `deadline`), and only then is the batch sent, so a
     /// refusal never leaves a copy behind in some pipelines. Success means the data is in the
     /// pipelines, which is when the client may be told it was accepted.
-    pub async fn send(&self, batch: Batch, deadline: Instant) -> Result<(), SendError> {
+    pub async fn send(
+        &self,
+        message: impl Into<Message>,
+        deadline: Instant,
+    ) -> Result<(), SendError> {
+        let message = message.into();
+        let batch = &message.batch;
         let signal = batch.signal();
         let consumers = self.consumers(signal);
         if consumers.is_empty() {
@@ -229,9 +275,9 @@ impl ReceiverOutput {
         // Clone for every pipeline but the last, which takes the batch itself.
         let last = permits.pop().expect("at least one consumer");
         for permit in permits {
-            permit.send(batch.clone());
+            permit.send(message.clone());
         }
-        last.send(batch);
+        last.send(message);
         Ok(())
     }
 }
@@ -242,7 +288,7 @@ mod tests {
 
     use super::*;
 
-    fn consumer(name: &str, capacity: usize) -> (Consumer, mpsc::Receiver<Batch>) {
+    fn consumer(name: &str, capacity: usize) -> (Consumer, mpsc::Receiver<Message>) {
         let (sender, receiver) = mpsc::channel(capacity);
         (Consumer::blocking(name, sender), receiver)
     }
@@ -256,15 +302,15 @@ mod tests {
         out.add(Signal::Logs, b);
         let deadline = Instant::now() + Duration::from_secs(1);
         out.send(Batch::empty(Signal::Logs), deadline).await.unwrap();
-        assert_eq!(ra.recv().await, Some(Batch::empty(Signal::Logs)));
-        assert_eq!(rb.recv().await, Some(Batch::empty(Signal::Logs)));
+        assert_eq!(ra.recv().await, Some(Batch::empty(Signal::Logs).into()));
+        assert_eq!(rb.recv().await, Some(Batch::empty(Signal::Logs).into()));
     }
 
     #[tokio::test]
     async fn a_full_pipeline_refuses_for_all() {
         let (a, mut ra) = consumer("a", 1);
         let (b, _rb) = consumer("b", 1);
-        b.sender.try_send(Batch::empty(Signal::Traces)).unwrap();
+        b.sender.try_send(Batch::empty(Signal::Traces).into()).unwrap();
         let mut out = ReceiverOutput::new();
         out.add(Signal::Traces, a);
         out.add(Signal::Traces, b);

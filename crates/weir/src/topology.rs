@@ -106,7 +106,7 @@ pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
     // Pipeline inputs.
     let mut inputs: HashMap<
         &str,
-        (mpsc::Sender<weir_core::Batch>, mpsc::Receiver<weir_core::Batch>),
+        (mpsc::Sender<weir_core::Message>, mpsc::Receiver<weir_core::Message>),
     > = HashMap::new();
     for pipeline in &plan.pipelines {
         inputs.insert(&pipeline.id, mpsc::channel(PIPELINE_CAPACITY));

@@ -23,11 +23,11 @@ use tokio::{
 };
 use weir_otlp::{Batch, Signal};
 
-use crate::{Capacity, Consumer, ExportError, Exporter, Sizer, WhenFull, telemetry};
+use crate::{Capacity, Consumer, ExportError, Exporter, Message, Sizer, WhenFull, telemetry};
 
 /// The receiving end of an exporter's queue, ready to run.
 pub struct ExportQueue {
-    input: mpsc::Receiver<Batch>,
+    input: mpsc::Receiver<Message>,
     delivery: Arc<Delivery>,
     units: Option<Arc<Capacity>>,
 }
@@ -81,7 +81,7 @@ impl ExportQueue {
         loop {
             // A slot first, then a batch: batches wait in the bounded queue, not in tasks.
             let slot = slots.clone().acquire_owned().await.expect("the semaphore is never closed");
-            let Some(first) = self.input.recv().await else { break };
+            let Some(Message { batch: first, .. }) = self.input.recv().await else { break };
             // A batch's units are given back as it leaves the queue.
             let units = self.units.as_deref();
             units.inspect(|units| units.release(&first));
@@ -116,7 +116,7 @@ impl ExportQueue {
 /// Merges queued batches after `first` until `min_size` items wait or `flush_timeout`
 /// passes, one merged batch per signal, each split at `max_size` items.
 async fn gather(
-    input: &mut mpsc::Receiver<Batch>,
+    input: &mut mpsc::Receiver<Message>,
     first: Batch,
     config: &QueueBatch,
     units: Option<&Capacity>,
@@ -127,7 +127,11 @@ async fn gather(
     let signal = first.signal() as usize;
     merged[signal] = Some(first);
     while items < config.min_size {
-        let Ok(Some(next)) = tokio::time::timeout_at(deadline, input.recv()).await else { break };
+        let Ok(Some(Message { batch: next, .. })) =
+            tokio::time::timeout_at(deadline, input.recv()).await
+        else {
+            break;
+        };
         units.inspect(|units| units.release(&next));
         items += next.item_count();
         let signal = next.signal() as usize;

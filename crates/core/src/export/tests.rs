@@ -78,7 +78,7 @@ async fn run(exporter: Arc<Scripted>, settings: Settings, batches: usize) {
     let (consumer, queue) = queue("test", exporter, settings);
     let task = tokio::spawn(queue.run());
     for seed in 0..batches {
-        consumer.sender.send(spans("svc", 10, seed as u64)).await.unwrap();
+        consumer.sender.send(spans("svc", 10, seed as u64).into()).await.unwrap();
     }
     drop(consumer);
     task.await.unwrap();
@@ -174,21 +174,21 @@ async fn the_queue_merges_batches_by_size_and_time_and_splits_at_max_size() {
     let task = tokio::spawn(queue.run());
     // three batches of 10 arrive together: 30 >= 25 leave at once, as 20 + 10
     for seed in 0..3 {
-        consumer.sender.send(spans("svc", 10, seed)).await.unwrap();
+        consumer.sender.send(spans("svc", 10, seed).into()).await.unwrap();
     }
     tokio::time::sleep(Duration::from_millis(10)).await;
     let sizes =
         |e: &Scripted| e.delivered.batches().iter().map(Batch::item_count).collect::<Vec<_>>();
     assert_eq!(sizes(&exporter), vec![20, 10]);
     // a lone small batch waits for the flush timeout
-    consumer.sender.send(spans("svc", 5, 9)).await.unwrap();
+    consumer.sender.send(spans("svc", 5, 9).into()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(sizes(&exporter).len(), 2, "still waiting");
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert_eq!(sizes(&exporter), vec![20, 10, 5]);
     // signals are merged apart
-    consumer.sender.send(spans("svc", 3, 10)).await.unwrap();
-    consumer.sender.send(crate::testing::logs("svc", 4)).await.unwrap();
+    consumer.sender.send(spans("svc", 3, 10).into()).await.unwrap();
+    consumer.sender.send(crate::testing::logs("svc", 4).into()).await.unwrap();
     drop(consumer);
     task.await.unwrap();
     let last: Vec<(Signal, usize)> =
@@ -210,7 +210,7 @@ async fn a_queue_sized_in_items_holds_at_most_that_many() {
     // the first batch is taken out at once (in flight); then 25 items of room: two of 10 fit
     let mut outcomes = Vec::new();
     for seed in 0..5 {
-        outcomes.push(consumer.send(spans("svc", 10, seed)).await.is_ok());
+        outcomes.push(consumer.send(spans("svc", 10, seed).into()).await.is_ok());
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     assert_eq!(outcomes, vec![true, true, true, false, false]);

@@ -9,9 +9,9 @@
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
-use weir_otlp::{Batch, Signal};
+use weir_otlp::Signal;
 
-use crate::{Consumer, Output, Processor, Refused, telemetry};
+use crate::{Consumer, Message, Output, Processor, Refused, telemetry};
 
 /// How often processors are flushed when a pipeline does not say.
 pub const DEFAULT_TICK: Duration = Duration::from_millis(100);
@@ -24,15 +24,15 @@ struct Stage {
 }
 
 impl Stage {
-    fn count_outgoing(&self, batches: &[Batch]) {
-        let items: usize = batches.iter().map(Batch::item_count).sum();
+    fn count_outgoing(&self, messages: &[Message]) {
+        let items: usize = messages.iter().map(|m| m.batch.item_count()).sum();
         self.outgoing.increment(items as u64);
     }
 }
 
 /// A pipeline ready to run.
 pub struct Pipeline {
-    input: mpsc::Receiver<Batch>,
+    input: mpsc::Receiver<Message>,
     stages: Vec<Stage>,
     fanout: Fanout,
     tick: Duration,
@@ -53,7 +53,7 @@ impl Pipeline {
     pub fn new(
         id: impl Into<String>,
         signal: Signal,
-        input: mpsc::Receiver<Batch>,
+        input: mpsc::Receiver<Message>,
         processors: Vec<(String, Box<dyn Processor>)>,
         consumers: Vec<Consumer>,
         tick: Duration,
@@ -89,8 +89,8 @@ impl Pipeline {
                 // the input, while a busy input could otherwise delay flushes indefinitely.
                 biased;
                 _ = ticker.tick() => self.flush(Instant::now(), false).await,
-                batch = self.input.recv() => match batch {
-                    Some(batch) => self.process(0, vec![batch]).await,
+                message = self.input.recv() => match message {
+                    Some(message) => self.process(0, vec![message]).await,
                     None => break,
                 },
             }
@@ -100,18 +100,21 @@ impl Pipeline {
     }
 
     /// Runs `batches` through the stages from `first` on, then fans out what comes out.
-    async fn process(&mut self, first: usize, mut batches: Vec<Batch>) {
+    async fn process(&mut self, first: usize, mut messages: Vec<Message>) {
         let mut out = Output::new();
+        let mut next = Vec::new();
         for stage in &mut self.stages[first..] {
-            for batch in batches.drain(..) {
-                stage.incoming.increment(batch.item_count() as u64);
-                stage.processor.process(batch, &mut out);
+            for message in messages.drain(..) {
+                stage.incoming.increment(message.batch.item_count() as u64);
+                out.set_metadata(message.metadata);
+                stage.processor.process(message.batch, &mut out);
+                next.extend(out.drain());
             }
-            batches.extend(out.drain());
-            stage.count_outgoing(&batches);
+            std::mem::swap(&mut messages, &mut next);
+            stage.count_outgoing(&messages);
         }
-        for batch in batches {
-            self.fanout.emit(batch).await;
+        for message in messages {
+            self.fanout.emit(message).await;
         }
     }
 
@@ -129,9 +132,9 @@ impl Pipeline {
             if out.is_empty() {
                 continue;
             }
-            let batches: Vec<Batch> = out.drain().collect();
-            stage.count_outgoing(&batches);
-            Box::pin(self.process(i + 1, batches)).await;
+            let messages: Vec<Message> = out.drain().collect();
+            stage.count_outgoing(&messages);
+            Box::pin(self.process(i + 1, messages)).await;
         }
     }
 }
@@ -140,30 +143,31 @@ impl Fanout {
     /// Hands one batch to every consumer, waiting while a consumer's input is full: a full
     /// export queue blocks the pipeline, which in turn fills the pipeline input and makes
     /// receivers refuse with a retryable status.
-    async fn emit(&self, batch: Batch) {
-        if batch.is_empty() {
+    async fn emit(&self, message: Message) {
+        if message.batch.is_empty() {
             return;
         }
         let Some((last, rest)) = self.consumers.split_last() else {
             return;
         };
         for consumer in rest {
-            self.send(consumer, batch.clone()).await;
+            self.send(consumer, message.clone()).await;
         }
-        self.send(last, batch).await;
+        self.send(last, message).await;
     }
 
-    async fn send(&self, consumer: &Consumer, batch: Batch) {
-        let (batch, reason) = match consumer.send(batch).await {
+    async fn send(&self, consumer: &Consumer, message: Message) {
+        let (Message { batch, .. }, reason) = match consumer.send(message).await {
             Ok(()) => return,
-            Err(Refused::Full(batch)) => {
+            Err(Refused::Full(message)) => {
+                let batch = &message.batch;
                 let signal = batch.signal();
                 metrics::counter!(telemetry::exporter_enqueue_failed(signal),
                     telemetry::EXPORTER => consumer.name.clone(), telemetry::SIGNAL => signal.as_str())
                 .increment(batch.item_count() as u64);
-                (batch, "queue full (block_on_overflow is false)")
+                (message, "queue full (block_on_overflow is false)")
             }
-            Err(Refused::Closed(batch)) => (batch, "consumer stopped before the pipeline"),
+            Err(Refused::Closed(message)) => (message, "consumer stopped before the pipeline"),
         };
         let items = batch.item_count();
         self.dropped.increment(items as u64);

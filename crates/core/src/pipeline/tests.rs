@@ -1,10 +1,10 @@
 use std::sync::{Arc, Mutex};
 
-use weir_otlp::Signal;
+use weir_otlp::{Batch, Signal};
 
 use super::*;
-use crate::WhenFull;
 use crate::testing::spans;
+use crate::{Metadata, WhenFull};
 
 /// Tags each batch's first span name with its id, so the order of stages is visible.
 struct Tag(&'static str);
@@ -36,7 +36,7 @@ impl Processor for Hold {
     }
 }
 
-fn consumer(name: &str) -> (Consumer, mpsc::Receiver<Batch>) {
+fn consumer(name: &str) -> (Consumer, mpsc::Receiver<Message>) {
     let (sender, receiver) = mpsc::channel(16);
     (Consumer::blocking(name, sender), receiver)
 }
@@ -55,11 +55,11 @@ async fn processors_run_in_order_and_every_consumer_gets_each_batch() {
         vec![("tag/1".into(), Box::new(Tag("+1"))), ("tag/2".into(), Box::new(Tag("+2")))];
     let pipeline = Pipeline::new("traces", Signal::Traces, input, stages, vec![a, b], DEFAULT_TICK);
     let task = tokio::spawn(pipeline.run());
-    input_tx.send(spans("svc", 3, 1)).await.unwrap();
+    input_tx.send(spans("svc", 3, 1).into()).await.unwrap();
     drop(input_tx);
     task.await.unwrap();
     for rx in [&mut ra, &mut rb] {
-        let batch = rx.recv().await.expect("a batch");
+        let batch = rx.recv().await.expect("a batch").batch;
         assert_eq!(first_name(&batch), "span-0+1+2");
         assert_eq!(batch.item_count(), 3);
         assert!(rx.recv().await.is_none(), "consumer closed after the pipeline ended");
@@ -77,14 +77,14 @@ async fn ticks_flush_and_shutdown_releases_what_is_held() {
     let pipeline =
         Pipeline::new("traces", Signal::Traces, input, stages, vec![a], Duration::from_secs(1));
     let task = tokio::spawn(pipeline.run());
-    input_tx.send(spans("svc", 2, 1)).await.unwrap();
+    input_tx.send(spans("svc", 2, 1).into()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(3500)).await;
     assert!(ra.try_recv().is_err(), "held until shutdown");
     // the first tick fires at once, then one per second
     assert_eq!(*flushes.lock().unwrap(), 4);
     drop(input_tx);
     task.await.unwrap();
-    let batch = ra.recv().await.expect("released at shutdown");
+    let batch = ra.recv().await.expect("released at shutdown").batch;
     assert_eq!(first_name(&batch), "span-0!", "released data still runs through later stages");
 }
 
@@ -96,10 +96,10 @@ async fn a_consumer_gone_counts_a_drop_without_stopping_the_others() {
     drop(ra);
     let pipeline = Pipeline::new("logs", Signal::Logs, input, Vec::new(), vec![a, b], DEFAULT_TICK);
     let task = tokio::spawn(pipeline.run());
-    input_tx.send(crate::testing::logs("svc", 2)).await.unwrap();
+    input_tx.send(crate::testing::logs("svc", 2).into()).await.unwrap();
     drop(input_tx);
     task.await.unwrap();
-    assert_eq!(rb.recv().await.map(|b| b.item_count()), Some(2));
+    assert_eq!(rb.recv().await.map(|m| m.batch.item_count()), Some(2));
 }
 
 #[tokio::test]
@@ -113,13 +113,40 @@ async fn a_full_drop_newest_consumer_loses_only_its_copy() {
         Pipeline::new("logs", Signal::Logs, input, Vec::new(), vec![full, b], DEFAULT_TICK);
     let task = tokio::spawn(pipeline.run());
     for n in 1..=3 {
-        input_tx.send(crate::testing::logs("svc", n)).await.unwrap();
+        input_tx.send(crate::testing::logs("svc", n).into()).await.unwrap();
     }
     drop(input_tx);
     task.await.unwrap();
-    assert_eq!(full_rx.recv().await.map(|b| b.item_count()), Some(1), "the first fit");
+    assert_eq!(full_rx.recv().await.map(|m| m.batch.item_count()), Some(1), "the first fit");
     assert!(full_rx.recv().await.is_none(), "the others were dropped, not waited for");
     let counts: Vec<usize> =
-        std::iter::from_fn(|| rb.try_recv().ok()).map(|b| b.item_count()).collect();
+        std::iter::from_fn(|| rb.try_recv().ok()).map(|m| m.batch.item_count()).collect();
     assert_eq!(counts, vec![1, 2, 3], "the blocking consumer got everything");
+}
+
+#[tokio::test]
+async fn request_metadata_follows_its_batch_but_not_what_is_flushed_later() {
+    let flushes = Arc::new(Mutex::new(0));
+    let (input_tx, input) = mpsc::channel(4);
+    let (a, mut ra) = consumer("a");
+    let stages: Vec<(String, Box<dyn Processor>)> = vec![("tag".into(), Box::new(Tag("!")))];
+    let pipeline = Pipeline::new("traces", Signal::Traces, input, stages, vec![a], DEFAULT_TICK);
+    let task = tokio::spawn(pipeline.run());
+    let metadata = Metadata::new([("X-Scope-OrgID".to_owned(), "acme".to_owned())]);
+    input_tx.send(Message { batch: spans("svc", 1, 1), metadata }).await.unwrap();
+    let message = ra.recv().await.unwrap();
+    assert_eq!(message.metadata.get("x-scope-orgid"), Some("acme"));
+
+    let hold = Hold { held: Vec::new(), flushes };
+    let (input_tx, input) = mpsc::channel(4);
+    let (b, mut rb) = consumer("b");
+    let stages: Vec<(String, Box<dyn Processor>)> = vec![("hold".into(), Box::new(hold))];
+    let pipeline = Pipeline::new("traces", Signal::Traces, input, stages, vec![b], DEFAULT_TICK);
+    let held = tokio::spawn(pipeline.run());
+    let metadata = Metadata::new([("x-scope-orgid".to_owned(), "acme".to_owned())]);
+    input_tx.send(Message { batch: spans("svc", 1, 1), metadata }).await.unwrap();
+    drop(input_tx);
+    held.await.unwrap();
+    assert!(rb.recv().await.unwrap().metadata.is_empty(), "released at shutdown, not in a request");
+    drop(task);
 }

@@ -5,6 +5,9 @@
 //! - items pending for `timeout` leave regardless of their number;
 //! - `timeout: 0` sends every batch at once, split only by `send_batch_max_size`.
 //!
+//! A batch merges many requests, so what leaves carries no request metadata (as in the
+//! Collector without `metadata_keys`): put processors that read metadata before `batch`.
+//!
 //! Processors have no clock: the timeout runs from the first pipeline tick that sees items
 //! pending, so a batch waits between `timeout` and `timeout` + one tick (100 ms by default).
 
@@ -40,10 +43,10 @@ impl Batcher {
         while self.pending_items >= min.max(1) {
             let Some(pending) = self.pending.as_mut() else { break };
             if max == 0 || self.pending_items <= max {
-                out.push(self.pending.take().expect("checked above"));
+                out.push_message(self.pending.take().expect("checked above").into());
                 self.pending_items = 0;
             } else {
-                out.push(pending.split_front(max));
+                out.push_message(pending.split_front(max).into());
                 self.pending_items -= max;
             }
         }

@@ -13,7 +13,7 @@ fn batcher(size: usize, max: usize, timeout_ms: u64) -> Batcher {
 }
 
 fn sizes(out: &Output) -> Vec<usize> {
-    out.batches().iter().map(Batch::item_count).collect()
+    out.batches().map(Batch::item_count).collect()
 }
 
 #[test]

@@ -33,11 +33,18 @@ pub struct Grpc {
     pub endpoint: String,
     /// `max_recv_msg_size_mib`: the largest request accepted, after decompression.
     pub max_recv_msg_size_mib: usize,
+    /// `include_metadata`: keep the request's headers with its data, for processors that
+    /// read them (the `cardinality_limiter`'s tenant).
+    pub include_metadata: bool,
 }
 
 impl Default for Grpc {
     fn default() -> Grpc {
-        Grpc { endpoint: "127.0.0.1:4317".into(), max_recv_msg_size_mib: 4 }
+        Grpc {
+            endpoint: "127.0.0.1:4317".into(),
+            max_recv_msg_size_mib: 4,
+            include_metadata: false,
+        }
     }
 }
 
@@ -62,6 +69,8 @@ pub struct Http {
     pub metrics_url_path: String,
     /// `logs_url_path`.
     pub logs_url_path: String,
+    /// `include_metadata`: keep the request's headers with its data.
+    pub include_metadata: bool,
 }
 
 impl Default for Http {
@@ -72,6 +81,7 @@ impl Default for Http {
             traces_url_path: "/v1/traces".into(),
             metrics_url_path: "/v1/metrics".into(),
             logs_url_path: "/v1/logs".into(),
+            include_metadata: false,
         }
     }
 }

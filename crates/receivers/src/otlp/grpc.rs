@@ -16,14 +16,21 @@ use weir_otlp::{
     },
 };
 
+use weir_core::Metadata;
+
 use super::intake::{Intake, Refusal};
 
 #[derive(Clone)]
 struct Service(Arc<Intake>);
 
 impl Service {
-    async fn accept(&self, batch: Batch, deadline: Option<Instant>) -> Result<(), Status> {
-        self.0.accept(batch, deadline).await.map_err(|refusal| match refusal {
+    async fn accept(
+        &self,
+        batch: Batch,
+        metadata: Metadata,
+        deadline: Option<Instant>,
+    ) -> Result<(), Status> {
+        self.0.accept(batch, metadata, deadline).await.map_err(|refusal| match refusal {
             Refusal::Invalid(message) => Status::invalid_argument(message),
             Refusal::Unavailable(message) => Status::unavailable(message),
             Refusal::Unsupported(signal) => {
@@ -66,8 +73,9 @@ impl TraceService for Service {
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
         let deadline = deadline(&request);
+        let metadata = self.0.metadata(request.metadata().as_ref());
         let batch = Batch::Traces(request.into_inner().resource_spans);
-        self.accept(batch, deadline).await?;
+        self.accept(batch, metadata, deadline).await?;
         Ok(Response::new(ExportTraceServiceResponse { partial_success: None }))
     }
 }
@@ -79,8 +87,9 @@ impl MetricsService for Service {
         request: Request<ExportMetricsServiceRequest>,
     ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
         let deadline = deadline(&request);
+        let metadata = self.0.metadata(request.metadata().as_ref());
         let batch = Batch::Metrics(request.into_inner().resource_metrics);
-        self.accept(batch, deadline).await?;
+        self.accept(batch, metadata, deadline).await?;
         Ok(Response::new(ExportMetricsServiceResponse { partial_success: None }))
     }
 }
@@ -92,8 +101,9 @@ impl LogsService for Service {
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
         let deadline = deadline(&request);
+        let metadata = self.0.metadata(request.metadata().as_ref());
         let batch = Batch::Logs(request.into_inner().resource_logs);
-        self.accept(batch, deadline).await?;
+        self.accept(batch, metadata, deadline).await?;
         Ok(Response::new(ExportLogsServiceResponse { partial_success: None }))
     }
 }

@@ -144,10 +144,12 @@ async fn export(shared: Arc<Shared>, signal: Signal, headers: HeaderMap, body: B
         Err(failure) => return failure.into_response(None),
     };
     match decode(&shared, signal, format, &headers, body).await {
-        Ok(batch) => match shared.intake.accept(batch, None).await {
-            Ok(()) => success(format),
-            Err(refusal) => refusal_failure(refusal).into_response(Some(format)),
-        },
+        Ok(batch) => {
+            match shared.intake.accept(batch, shared.intake.metadata(&headers), None).await {
+                Ok(()) => success(format),
+                Err(refusal) => refusal_failure(refusal).into_response(Some(format)),
+            }
+        }
         Err(failure) => failure.into_response(Some(format)),
     }
 }

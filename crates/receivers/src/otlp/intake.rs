@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use weir_core::{ReceiverOutput, SendError, Signal, telemetry};
+use weir_core::{Message, Metadata, ReceiverOutput, SendError, Signal, telemetry};
 use weir_otlp::Batch;
 
 /// How long a request may wait for room in the pipelines when the client set no deadline.
@@ -26,10 +26,16 @@ pub(crate) struct Intake {
     receiver: String,
     output: ReceiverOutput,
     counters: [(metrics::Counter, metrics::Counter); 3],
+    include_metadata: bool,
 }
 
 impl Intake {
-    pub(crate) fn new(receiver: &str, transport: &'static str, output: ReceiverOutput) -> Intake {
+    pub(crate) fn new(
+        receiver: &str,
+        transport: &'static str,
+        output: ReceiverOutput,
+        include_metadata: bool,
+    ) -> Intake {
         let counters = Signal::ALL.map(|signal| {
             let labels = [
                 (telemetry::RECEIVER, receiver.to_owned()),
@@ -40,7 +46,18 @@ impl Intake {
                 metrics::counter!(telemetry::receiver_refused(signal), &labels),
             )
         });
-        Intake { receiver: receiver.to_owned(), output, counters }
+        Intake { receiver: receiver.to_owned(), output, counters, include_metadata }
+    }
+
+    /// The request's metadata to keep with its data: its headers with `include_metadata`,
+    /// else none.
+    pub(crate) fn metadata(&self, headers: &http::HeaderMap) -> Metadata {
+        if !self.include_metadata {
+            return Metadata::default();
+        }
+        Metadata::new(headers.iter().filter_map(|(name, value)| {
+            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+        }))
     }
 
     pub(crate) fn accepts(&self, signal: Signal) -> bool {
@@ -52,6 +69,7 @@ impl Intake {
     pub(crate) async fn accept(
         &self,
         batch: Batch,
+        metadata: Metadata,
         deadline: Option<Instant>,
     ) -> Result<(), Refusal> {
         let signal = batch.signal();
@@ -63,7 +81,7 @@ impl Intake {
         }
         let latest = Instant::now() + DEFAULT_WAIT;
         let deadline = deadline.map_or(latest, |d| d.min(latest));
-        match self.output.send(batch, deadline).await {
+        match self.output.send(Message { batch, metadata }, deadline).await {
             Ok(()) => {
                 accepted.increment(items);
                 Ok(())

@@ -71,7 +71,7 @@ impl Receiver for OtlpReceiver {
         Box::pin(async move {
             let OtlpReceiver { id, grpc, http } = *self;
             let grpc = grpc.map(|(listener, config)| {
-                let intake = Intake::new(&id, "grpc", output.clone());
+                let intake = Intake::new(&id, "grpc", output.clone(), config.include_metadata);
                 let shutdown = shutdown.clone();
                 tokio::spawn(async move {
                     grpc::serve(listener, intake, config.max_recv_msg_size(), shutdown)
@@ -80,7 +80,7 @@ impl Receiver for OtlpReceiver {
                 })
             });
             let http = http.map(|(listener, config)| {
-                let intake = Intake::new(&id, "http", output.clone());
+                let intake = Intake::new(&id, "http", output.clone(), config.include_metadata);
                 let shutdown = shutdown.clone();
                 tokio::spawn(async move {
                     http::serve(listener, intake, &config, shutdown)
