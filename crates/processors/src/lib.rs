@@ -3,6 +3,7 @@
 //! closed sets of each kind.
 
 pub mod batch;
+pub mod cardinality_limiter;
 pub mod forward;
 pub mod memory_limiter;
 
@@ -17,12 +18,20 @@ pub enum ProcessorConfig {
     Batch(batch::Config),
     /// `memory_limiter`: refuses data at the receivers while memory is over the limit.
     MemoryLimiter(memory_limiter::Config),
+    /// `cardinality_limiter`: bounds metric series, keeping totals in overflow series.
+    CardinalityLimiter(Box<cardinality_limiter::Config>),
 }
 
 /// Every processor type.
 pub const PROCESSORS: &[ComponentInfo] = &[
     ComponentInfo { name: "batch", aliases: &[], signals: ALL_SIGNALS, stability: "beta" },
     ComponentInfo { name: "memory_limiter", aliases: &[], signals: ALL_SIGNALS, stability: "beta" },
+    ComponentInfo {
+        name: "cardinality_limiter",
+        aliases: &[],
+        signals: &[Signal::Metrics],
+        stability: "alpha",
+    },
 ];
 
 impl ProcessorConfig {
@@ -38,13 +47,19 @@ impl ProcessorConfig {
         Some(match kind {
             "batch" => or_default(deserializer).map(ProcessorConfig::Batch),
             "memory_limiter" => or_default(deserializer).map(ProcessorConfig::MemoryLimiter),
+            "cardinality_limiter" => {
+                or_default(deserializer).map(ProcessorConfig::CardinalityLimiter)
+            }
             _ => return None,
         })
     }
 
     /// The signals this processor handles.
     pub fn signals(&self) -> &'static [Signal] {
-        ALL_SIGNALS
+        match self {
+            ProcessorConfig::CardinalityLimiter(_) => &[Signal::Metrics],
+            _ => ALL_SIGNALS,
+        }
     }
 
     /// Every problem of this configuration, as `(path below the component, message)`.
@@ -52,14 +67,18 @@ impl ProcessorConfig {
         match self {
             ProcessorConfig::Batch(config) => config.validate(),
             ProcessorConfig::MemoryLimiter(config) => config.validate(),
+            ProcessorConfig::CardinalityLimiter(config) => config.validate(),
         }
     }
 
-    /// A new processor instance (one per pipeline that lists it, as in the Collector).
-    pub fn build(&self) -> Box<dyn Processor> {
+    /// A new instance of processor `id` (one per pipeline that lists it, as in the Collector).
+    pub fn build(&self, id: &str) -> Box<dyn Processor> {
         match self {
             ProcessorConfig::Batch(config) => Box::new(batch::Batcher::new(config)),
             ProcessorConfig::MemoryLimiter(_) => Box::new(memory_limiter::PassThrough),
+            ProcessorConfig::CardinalityLimiter(config) => {
+                Box::new(cardinality_limiter::Limiter::new(config, id))
+            }
         }
     }
 }

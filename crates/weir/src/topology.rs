@@ -178,7 +178,7 @@ pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
         let stages: Vec<(String, Box<dyn Processor>)> = pipeline
             .processors
             .iter()
-            .map(|id| (id.to_string(), plan.processor(id).build()))
+            .map(|id| (id.to_string(), plan.processor(id).build(&id.to_string())))
             .collect();
         let consumers = pipeline
             .exporters
