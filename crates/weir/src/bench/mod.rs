@@ -20,6 +20,7 @@ use std::{
 use anyhow::Context;
 use serde::Serialize;
 use weir_exporters::ExporterConfig;
+use weir_processors::ProcessorConfig;
 use weir_receivers::ReceiverConfig;
 
 use crate::{
@@ -238,6 +239,15 @@ async fn scrape(
     String::from_utf8_lossy(&body.to_bytes()).into_owned()
 }
 
+/// The sum of every sample on a Prometheus text page whose name starts with one of
+/// `prefixes`.
+fn sum_of(page: &str, prefixes: &[&str]) -> f64 {
+    page.lines()
+        .filter(|l| prefixes.iter().any(|p| l.starts_with(p)))
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum()
+}
+
 /// The `--set` overrides that put the configuration's receiver, exporters and self-metrics
 /// where the bench can reach them. Returns them with the receiver's address and protocol.
 fn overrides(
@@ -287,6 +297,13 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         .exporters
         .iter()
         .any(|(_, e)| matches!(e, ExporterConfig::Otlp(_) | ExporterConfig::OtlpHttp(_)));
+    // Processors that aggregate (the cardinality limiter's overflow series) send on fewer
+    // items than they take: then delivery means that everything exported reached the sink and
+    // no queue holds anything.
+    let reshapes =
+        loaded.plan.processors.iter().any(|(_, p)| {
+            !matches!(p, ProcessorConfig::Batch(_) | ProcessorConfig::MemoryLimiter(_))
+        });
     std::fs::create_dir_all(&args.report)
         .with_context(|| format!("cannot create {}", args.report.display()))?;
     let binary = match &args.weir_binary {
@@ -326,19 +343,14 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     let scraper = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http();
     let dropped_of = |page: &str| {
-        [
-            "otelcol_exporter_send_failed",
-            "otelcol_exporter_enqueue_failed",
-            "weir_pipeline_dropped_items_total",
-        ]
-        .iter()
-        .map(|prefix| {
-            page.lines()
-                .filter(|l| l.starts_with(prefix))
-                .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
-                .sum::<f64>()
-        })
-        .sum::<f64>()
+        sum_of(
+            page,
+            &[
+                "otelcol_exporter_send_failed",
+                "otelcol_exporter_enqueue_failed",
+                "weir_pipeline_dropped_items_total",
+            ],
+        )
     };
 
     let mut steps = Vec::new();
@@ -355,7 +367,21 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         let result = loadgen::run(load).await?;
         // Let the pipeline drain what it accepted, up to two seconds.
         let drain_until = Instant::now() + Duration::from_secs(2);
-        while sink.items() - sink_before < result.items_ok && Instant::now() < drain_until {
+        let mut last = (sink.items(), Instant::now());
+        while Instant::now() < drain_until {
+            let items = sink.items();
+            if !reshapes && items - sink_before >= result.items_ok {
+                break;
+            }
+            if items != last.0 {
+                last = (items, Instant::now());
+            } else if reshapes
+                && last.1.elapsed() > Duration::from_millis(300)
+                && sum_of(&scrape(&scraper, metrics_port).await, &["otelcol_exporter_queue_size"])
+                    == 0.0
+            {
+                break;
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let seconds = wall.elapsed().as_secs_f64();
@@ -365,7 +391,14 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         let errors: u64 = result.errors.values().sum();
         let dropped = dropped_of(&after_page) - dropped_of(&before_page);
         // Only otlp and otlphttp exporters reach the sink; with others delivery is not measured.
-        let delivered_all = !measures_delivery || delivered >= result.items_ok;
+        let sent = |page: &str| sum_of(page, &["otelcol_exporter_sent_"]);
+        let delivered_all = !measures_delivery
+            || if reshapes {
+                sum_of(&after_page, &["otelcol_exporter_queue_size"]) == 0.0
+                    && delivered as f64 >= sent(&after_page) - sent(&before_page)
+            } else {
+                delivered >= result.items_ok
+            };
         let sustainable = errors == 0
             && dropped == 0.0
             && delivered_all
