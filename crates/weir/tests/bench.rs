@@ -61,3 +61,31 @@ fn a_tiny_bench_writes_reports_that_agree_with_the_sink() {
         assert!(svg.starts_with("<svg") && svg.contains("<polyline"), "{plot}");
     }
 }
+
+/// The cardinality scenario with loadgen's explosion mode: the limiter sends on fewer points
+/// than it takes (overflow series), and the bench still judges delivery, by what weir's
+/// exporter sent and its empty queue.
+#[test]
+fn the_cardinality_scenario_runs_with_exploding_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/bench/cardinality.yaml");
+    let output = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["bench", "--config"])
+        .arg(&config)
+        .args(["--signal", "metrics", "--explode", "--cardinality", "5000"])
+        .args(["--temporality", "delta", "--start-rate", "5000", "--steps", "1"])
+        .args(["--step-duration", "2s", "--report"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    let step = &report["steps"][0];
+    assert_eq!(step["sustainable"], true, "{step}");
+    let (accepted, delivered) =
+        (step["accepted"].as_u64().unwrap(), step["delivered"].as_u64().unwrap());
+    assert!(delivered > 0 && delivered < accepted, "overflow series fold points: {step}");
+}

@@ -21,7 +21,8 @@ fn repository() -> PathBuf {
 #[test]
 fn every_example_configuration_validates() {
     let mut checked = 0;
-    for entry in std::fs::read_dir(repository().join("config")).unwrap() {
+    let dirs = [repository().join("config"), repository().join("config/bench")];
+    for entry in dirs.iter().flat_map(|dir| std::fs::read_dir(dir).unwrap()) {
         let path = entry.unwrap().path();
         if path.extension().is_none_or(|e| e != "yaml") {
             continue;
@@ -35,7 +36,7 @@ fn every_example_configuration_validates() {
         );
         checked += 1;
     }
-    assert!(checked >= 3, "the example configurations were found");
+    assert!(checked >= 6, "the example configurations were found: {checked}");
 }
 
 #[test]

@@ -457,6 +457,25 @@ fn demand_is_estimated_within_three_sigma_and_the_exploding_label_is_named() {
 }
 
 #[test]
+fn a_window_rotation_keeps_the_demand_estimate() {
+    let mut config = config(1000);
+    config.reporting.window = Duration::from_secs(60);
+    let mut limiter = Limiter::new(&config, "cardinality_limiter");
+    let start = Instant::now();
+    limiter.flush(start, &mut Output::new());
+    explode(&mut limiter, 50_000);
+    let steady = limiter.demand("default", "requests").unwrap().estimate();
+    // the next window starts: the previous one still counts
+    limiter.flush(start + Duration::from_secs(61), &mut Output::new());
+    let after = limiter.demand("default", "requests").unwrap().estimate();
+    assert!(after as f64 >= 0.5 * steady as f64, "{after} after rotation, {steady} before");
+    assert_eq!(after, steady, "nothing new yet: the same union");
+    // two windows later with nothing offered, the rejected series are forgotten
+    limiter.flush(start + Duration::from_secs(121), &mut Output::new());
+    assert_eq!(limiter.demand("default", "requests").unwrap().rejected_estimate, 0);
+}
+
+#[test]
 fn shadow_mode_changes_nothing_and_reports_what_enforce_does() {
     let build = |mode| {
         let mut config = config(50);
