@@ -6,6 +6,7 @@ pub mod batch;
 pub mod cardinality_limiter;
 pub mod forward;
 pub mod memory_limiter;
+pub mod sampling;
 
 use weir_core::{ComponentInfo, Processor, Signal, options::or_default};
 
