@@ -6,6 +6,7 @@ pub mod batch;
 pub mod cardinality_limiter;
 pub mod forward;
 pub mod memory_limiter;
+pub mod probabilistic_sampler;
 pub mod sampling;
 
 use weir_core::{ComponentInfo, Processor, Signal, options::or_default};
@@ -21,6 +22,8 @@ pub enum ProcessorConfig {
     MemoryLimiter(memory_limiter::Config),
     /// `cardinality_limiter`: bounds metric series, keeping totals in overflow series.
     CardinalityLimiter(Box<cardinality_limiter::Config>),
+    /// `probabilistic_sampler`: consistent probability sampling of spans and log records.
+    ProbabilisticSampler(Box<probabilistic_sampler::Config>),
 }
 
 /// Every processor type.
@@ -32,6 +35,12 @@ pub const PROCESSORS: &[ComponentInfo] = &[
         aliases: &[],
         signals: &[Signal::Metrics],
         stability: "alpha",
+    },
+    ComponentInfo {
+        name: "probabilistic_sampler",
+        aliases: &[],
+        signals: &[Signal::Traces, Signal::Logs],
+        stability: "beta",
     },
 ];
 
@@ -51,6 +60,9 @@ impl ProcessorConfig {
             "cardinality_limiter" => {
                 or_default(deserializer).map(ProcessorConfig::CardinalityLimiter)
             }
+            "probabilistic_sampler" => {
+                or_default(deserializer).map(ProcessorConfig::ProbabilisticSampler)
+            }
             _ => return None,
         })
     }
@@ -59,6 +71,7 @@ impl ProcessorConfig {
     pub fn signals(&self) -> &'static [Signal] {
         match self {
             ProcessorConfig::CardinalityLimiter(_) => &[Signal::Metrics],
+            ProcessorConfig::ProbabilisticSampler(_) => &[Signal::Traces, Signal::Logs],
             _ => ALL_SIGNALS,
         }
     }
@@ -69,6 +82,7 @@ impl ProcessorConfig {
             ProcessorConfig::Batch(config) => config.validate(),
             ProcessorConfig::MemoryLimiter(config) => config.validate(),
             ProcessorConfig::CardinalityLimiter(config) => config.validate(),
+            ProcessorConfig::ProbabilisticSampler(config) => config.validate(),
         }
     }
 
@@ -79,6 +93,9 @@ impl ProcessorConfig {
             ProcessorConfig::MemoryLimiter(_) => Box::new(memory_limiter::PassThrough),
             ProcessorConfig::CardinalityLimiter(config) => {
                 Box::new(cardinality_limiter::Limiter::new(config, id))
+            }
+            ProcessorConfig::ProbabilisticSampler(config) => {
+                Box::new(probabilistic_sampler::Sampler::new(config, id))
             }
         }
     }
