@@ -8,6 +8,7 @@ pub mod forward;
 pub mod memory_limiter;
 pub mod probabilistic_sampler;
 pub mod sampling;
+pub mod tail_sampling;
 
 use weir_core::{ComponentInfo, Processor, Signal, options::or_default};
 
@@ -24,6 +25,8 @@ pub enum ProcessorConfig {
     CardinalityLimiter(Box<cardinality_limiter::Config>),
     /// `probabilistic_sampler`: consistent probability sampling of spans and log records.
     ProbabilisticSampler(Box<probabilistic_sampler::Config>),
+    /// `tail_sampling`: whole-trace decisions by policies, memory-bounded.
+    TailSampling(Box<tail_sampling::Config>),
 }
 
 /// Every processor type.
@@ -40,6 +43,12 @@ pub const PROCESSORS: &[ComponentInfo] = &[
         name: "probabilistic_sampler",
         aliases: &[],
         signals: &[Signal::Traces, Signal::Logs],
+        stability: "beta",
+    },
+    ComponentInfo {
+        name: "tail_sampling",
+        aliases: &[],
+        signals: &[Signal::Traces],
         stability: "beta",
     },
 ];
@@ -63,6 +72,7 @@ impl ProcessorConfig {
             "probabilistic_sampler" => {
                 or_default(deserializer).map(ProcessorConfig::ProbabilisticSampler)
             }
+            "tail_sampling" => or_default(deserializer).map(ProcessorConfig::TailSampling),
             _ => return None,
         })
     }
@@ -72,6 +82,7 @@ impl ProcessorConfig {
         match self {
             ProcessorConfig::CardinalityLimiter(_) => &[Signal::Metrics],
             ProcessorConfig::ProbabilisticSampler(_) => &[Signal::Traces, Signal::Logs],
+            ProcessorConfig::TailSampling(_) => &[Signal::Traces],
             _ => ALL_SIGNALS,
         }
     }
@@ -83,6 +94,7 @@ impl ProcessorConfig {
             ProcessorConfig::MemoryLimiter(config) => config.validate(),
             ProcessorConfig::CardinalityLimiter(config) => config.validate(),
             ProcessorConfig::ProbabilisticSampler(config) => config.validate(),
+            ProcessorConfig::TailSampling(config) => config.validate(),
         }
     }
 
@@ -96,6 +108,9 @@ impl ProcessorConfig {
             }
             ProcessorConfig::ProbabilisticSampler(config) => {
                 Box::new(probabilistic_sampler::Sampler::new(config, id))
+            }
+            ProcessorConfig::TailSampling(config) => {
+                Box::new(tail_sampling::TailSampler::new(config, id))
             }
         }
     }
