@@ -34,7 +34,8 @@ pub struct Config {
     /// `policies`.
     pub policies: Vec<PolicyConfig>,
     /// `max_buffered_bytes` (weir): the most span bytes (protobuf-encoded) held (default
-    /// 512 MiB).
+    /// 512 MiB). Decoded spans take several times their encoded size in memory: measured,
+    /// 101 MB encoded (49,760 traces of five realistic spans) held in 630 MB of RSS.
     pub max_buffered_bytes: usize,
     /// `on_memory_pressure` (weir): what happens to the oldest traces when a bound is
     /// reached: `decide_oldest` (default) or `drop_oldest`.
