@@ -110,6 +110,11 @@ pub trait Exporter: Send + Sync + 'static {
     /// Delivers one batch.
     fn export<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>>;
 
+    /// The address the exporter serves on, if it serves (a scrape endpoint).
+    fn local_addr(&self) -> Option<std::net::SocketAddr> {
+        None
+    }
+
     /// Called once after the last export: flush and close what the exporter holds open.
     fn shutdown(&self) -> BoxFuture<'_, Result<(), ExportError>> {
         Box::pin(async { Ok(()) })

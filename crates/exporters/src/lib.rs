@@ -9,6 +9,7 @@ pub mod file;
 pub mod nop;
 pub mod otlp;
 pub mod otlphttp;
+pub mod prometheus;
 
 pub use client::{ClientTls, Compression, Headers};
 
@@ -32,6 +33,8 @@ pub enum ExporterConfig {
     Otlp(otlp::Config),
     /// `otlphttp` (alias `otlp_http`): OTLP over HTTP.
     OtlpHttp(otlphttp::Config),
+    /// `prometheus`: metrics served for scraping.
+    Prometheus(Box<prometheus::Config>),
 }
 
 /// Every exporter type.
@@ -49,6 +52,12 @@ pub const EXPORTERS: &[ComponentInfo] = &[
         name: "otlphttp",
         aliases: &["otlp_http"],
         signals: ALL_SIGNALS,
+        stability: "beta",
+    },
+    ComponentInfo {
+        name: "prometheus",
+        aliases: &[],
+        signals: &[Signal::Metrics],
         stability: "beta",
     },
 ];
@@ -69,13 +78,17 @@ impl ExporterConfig {
             "file" => or_default(deserializer).map(ExporterConfig::File),
             "otlp" | "otlp_grpc" => or_default(deserializer).map(ExporterConfig::Otlp),
             "otlphttp" | "otlp_http" => or_default(deserializer).map(ExporterConfig::OtlpHttp),
+            "prometheus" => or_default(deserializer).map(ExporterConfig::Prometheus),
             _ => return None,
         })
     }
 
     /// The signals this exporter takes.
     pub fn signals(&self) -> &'static [Signal] {
-        ALL_SIGNALS
+        match self {
+            ExporterConfig::Prometheus(_) => &[Signal::Metrics],
+            _ => ALL_SIGNALS,
+        }
     }
 
     /// Every problem of this configuration, as `(path below the component, message)`.
@@ -85,6 +98,7 @@ impl ExporterConfig {
             ExporterConfig::File(config) => config.validate(),
             ExporterConfig::Otlp(config) => config.validate(),
             ExporterConfig::OtlpHttp(config) => config.validate(),
+            ExporterConfig::Prometheus(config) => config.validate(),
         }
     }
 
@@ -92,7 +106,9 @@ impl ExporterConfig {
     pub fn settings(&self) -> export::Settings {
         match self {
             ExporterConfig::Nop(_) => export::Settings::default(),
-            ExporterConfig::Debug(_) | ExporterConfig::File(_) => export::Settings::in_order(),
+            ExporterConfig::Debug(_) | ExporterConfig::File(_) | ExporterConfig::Prometheus(_) => {
+                export::Settings::in_order()
+            }
             ExporterConfig::Otlp(config) => config.settings(),
             ExporterConfig::OtlpHttp(config) => config.settings(),
         }
@@ -107,6 +123,9 @@ impl ExporterConfig {
             ExporterConfig::Otlp(config) => Arc::new(otlp::OtlpExporter::new(id, config)?),
             ExporterConfig::OtlpHttp(config) => {
                 Arc::new(otlphttp::OtlpHttpExporter::new(id, config)?)
+            }
+            ExporterConfig::Prometheus(config) => {
+                Arc::new(prometheus::PrometheusExporter::start(id, config).await?)
             }
         })
     }

@@ -98,6 +98,9 @@ pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
     let mut queues = Vec::new();
     for (id, config) in &plan.exporters {
         let exporter = config.build(id.as_str()).await.with_context(|| format!("exporter {id}"))?;
+        if let Some(addr) = exporter.local_addr() {
+            addrs.push((id.to_string(), "http", addr));
+        }
         let (consumer, queue) = export::queue(id.as_str(), exporter, config.settings());
         exporter_inputs.insert(id, consumer);
         queues.push(queue);

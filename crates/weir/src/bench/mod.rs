@@ -277,6 +277,9 @@ fn overrides(
             ExporterConfig::OtlpHttp(_) => {
                 sets.push(format!("exporters::{id}::endpoint=http://{}", sink.http))
             }
+            ExporterConfig::Prometheus(_) => {
+                sets.push(format!("exporters::{id}::endpoint=127.0.0.1:{}", free_port()?))
+            }
             ExporterConfig::Nop(_) | ExporterConfig::Debug(_) | ExporterConfig::File(_) => {}
         }
     }
