@@ -17,6 +17,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub struct Output {
     messages: Vec<Message>,
     metadata: Metadata,
+    unix_nanos: u64,
 }
 
 impl Output {
@@ -27,7 +28,24 @@ impl Output {
 
     /// An empty output for a batch of a request with `metadata`.
     pub fn with_metadata(metadata: Metadata) -> Output {
-        Output { messages: Vec::new(), metadata }
+        Output { messages: Vec::new(), metadata, unix_nanos: 0 }
+    }
+
+    /// An empty output for a call made at wall-clock time `unix_nanos`.
+    pub fn at(unix_nanos: u64) -> Output {
+        Output { unix_nanos, ..Output::default() }
+    }
+
+    /// The wall-clock time of this call, in nanoseconds since the Unix epoch (0 when the
+    /// caller gave none): processors read no clock, the pipeline passes the time in, for
+    /// timestamps of what they emit.
+    pub fn unix_nanos(&self) -> u64 {
+        self.unix_nanos
+    }
+
+    /// Sets the wall-clock time of the next calls.
+    pub fn set_unix_nanos(&mut self, unix_nanos: u64) {
+        self.unix_nanos = unix_nanos;
     }
 
     /// The metadata of the request whose batch is being processed (empty while flushing).

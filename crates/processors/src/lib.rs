@@ -8,6 +8,7 @@ pub mod forward;
 pub mod memory_limiter;
 pub mod probabilistic_sampler;
 pub mod sampling;
+pub mod spanmetrics;
 pub mod tail_sampling;
 
 use weir_core::{ComponentInfo, Processor, Signal, options::or_default};
@@ -121,11 +122,20 @@ impl ProcessorConfig {
 pub enum ConnectorConfig {
     /// `forward`: passes data unchanged from pipelines of one signal to others of the same.
     Forward(forward::Config),
+    /// `spanmetrics`: RED metrics from spans.
+    SpanMetrics(Box<spanmetrics::Config>),
 }
 
 /// Every connector type.
-pub const CONNECTORS: &[ComponentInfo] =
-    &[ComponentInfo { name: "forward", aliases: &[], signals: ALL_SIGNALS, stability: "beta" }];
+pub const CONNECTORS: &[ComponentInfo] = &[
+    ComponentInfo { name: "forward", aliases: &[], signals: ALL_SIGNALS, stability: "beta" },
+    ComponentInfo {
+        name: "spanmetrics",
+        aliases: &[],
+        signals: &[Signal::Traces],
+        stability: "alpha",
+    },
+];
 
 impl ConnectorConfig {
     /// Deserialises the configuration of a connector of type `kind`; `None` when no connector
@@ -139,6 +149,7 @@ impl ConnectorConfig {
     {
         Some(match kind {
             "forward" => or_default(deserializer).map(ConnectorConfig::Forward),
+            "spanmetrics" => or_default(deserializer).map(ConnectorConfig::SpanMetrics),
             _ => return None,
         })
     }
@@ -147,12 +158,16 @@ impl ConnectorConfig {
     pub fn connects(&self, from: Signal, to: Signal) -> bool {
         match self {
             ConnectorConfig::Forward(_) => from == to,
+            ConnectorConfig::SpanMetrics(_) => from == Signal::Traces && to == Signal::Metrics,
         }
     }
 
     /// Every problem of this configuration, as `(path below the component, message)`.
     pub fn validate(&self) -> Vec<(String, String)> {
-        Vec::new()
+        match self {
+            ConnectorConfig::Forward(_) => Vec::new(),
+            ConnectorConfig::SpanMetrics(config) => config.validate(),
+        }
     }
 
     /// A new connector instance: a processor whose output feeds the pipelines that list the
@@ -160,6 +175,7 @@ impl ConnectorConfig {
     pub fn build(&self) -> Box<dyn Processor> {
         match self {
             ConnectorConfig::Forward(_) => Box::new(forward::Forward),
+            ConnectorConfig::SpanMetrics(config) => Box::new(spanmetrics::SpanMetrics::new(config)),
         }
     }
 }

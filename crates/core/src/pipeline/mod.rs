@@ -16,6 +16,13 @@ use crate::{Consumer, Message, Output, Processor, Refused, telemetry};
 /// How often processors are flushed when a pipeline does not say.
 pub const DEFAULT_TICK: Duration = Duration::from_millis(100);
 
+/// The wall clock, for processors that timestamp what they emit.
+fn unix_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
 /// A processor with its counters.
 struct Stage {
     processor: Box<dyn Processor>,
@@ -101,7 +108,7 @@ impl Pipeline {
 
     /// Runs `batches` through the stages from `first` on, then fans out what comes out.
     async fn process(&mut self, first: usize, mut messages: Vec<Message>) {
-        let mut out = Output::new();
+        let mut out = Output::at(unix_nanos());
         let mut next = Vec::new();
         for stage in &mut self.stages[first..] {
             for message in messages.drain(..) {
@@ -121,7 +128,7 @@ impl Pipeline {
     /// Flushes (or, at shutdown, shuts down) each processor in order; what one emits runs
     /// through the processors after it before they are flushed in turn.
     async fn flush(&mut self, now: Instant, shutdown: bool) {
-        let mut out = Output::new();
+        let mut out = Output::at(unix_nanos());
         for i in 0..self.stages.len() {
             let stage = &mut self.stages[i];
             if shutdown {

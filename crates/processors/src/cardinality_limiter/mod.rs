@@ -64,7 +64,7 @@
 
 mod config;
 mod identity;
-mod points;
+pub(crate) mod points;
 mod report;
 #[cfg(test)]
 mod tests;
