@@ -8,6 +8,7 @@ pub mod forward;
 pub mod memory_limiter;
 pub mod probabilistic_sampler;
 pub mod sampling;
+pub mod slo;
 pub mod spanmetrics;
 pub mod tail_sampling;
 
@@ -124,6 +125,8 @@ pub enum ConnectorConfig {
     Forward(forward::Config),
     /// `spanmetrics`: RED metrics from spans.
     SpanMetrics(Box<spanmetrics::Config>),
+    /// `slo`: service-level objectives from spans, logs or metrics, as metrics.
+    Slo(Box<slo::Config>),
 }
 
 /// Every connector type.
@@ -135,6 +138,7 @@ pub const CONNECTORS: &[ComponentInfo] = &[
         signals: &[Signal::Traces],
         stability: "alpha",
     },
+    ComponentInfo { name: "slo", aliases: &[], signals: ALL_SIGNALS, stability: "development" },
 ];
 
 impl ConnectorConfig {
@@ -150,6 +154,7 @@ impl ConnectorConfig {
         Some(match kind {
             "forward" => or_default(deserializer).map(ConnectorConfig::Forward),
             "spanmetrics" => or_default(deserializer).map(ConnectorConfig::SpanMetrics),
+            "slo" => or_default(deserializer).map(ConnectorConfig::Slo),
             _ => return None,
         })
     }
@@ -159,6 +164,7 @@ impl ConnectorConfig {
         match self {
             ConnectorConfig::Forward(_) => from == to,
             ConnectorConfig::SpanMetrics(_) => from == Signal::Traces && to == Signal::Metrics,
+            ConnectorConfig::Slo(_) => to == Signal::Metrics,
         }
     }
 
@@ -167,15 +173,17 @@ impl ConnectorConfig {
         match self {
             ConnectorConfig::Forward(_) => Vec::new(),
             ConnectorConfig::SpanMetrics(config) => config.validate(),
+            ConnectorConfig::Slo(config) => config.validate(),
         }
     }
 
     /// A new connector instance: a processor whose output feeds the pipelines that list the
     /// connector as a receiver.
-    pub fn build(&self) -> Box<dyn Processor> {
+    pub fn build(&self, id: &str) -> Box<dyn Processor> {
         match self {
             ConnectorConfig::Forward(_) => Box::new(forward::Forward),
             ConnectorConfig::SpanMetrics(config) => Box::new(spanmetrics::SpanMetrics::new(config)),
+            ConnectorConfig::Slo(config) => Box::new(slo::SloConnector::new(config, id)),
         }
     }
 }

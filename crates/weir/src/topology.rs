@@ -137,7 +137,7 @@ pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
             let name = format!("{id}/{from}");
             connector_inputs.insert((id, from), Consumer::blocking(name.clone(), sender));
             let stages: Vec<(String, Box<dyn Processor>)> =
-                vec![(id.to_string(), connector.build())];
+                vec![(id.to_string(), connector.build(&id.to_string()))];
             runnable.push(Pipeline::new(name, from, receiver, stages, consumers, DEFAULT_TICK));
         }
     }
