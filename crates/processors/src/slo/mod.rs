@@ -417,10 +417,10 @@ impl SloConnector {
                         slice_target,
                     );
                 }
-                let mut attributes = vec![
-                    ("slo.name".to_owned(), slo.name.clone()),
-                    ("slo.service".to_owned(), slo.service.clone()),
-                ];
+                let mut attributes = vec![("slo.name".to_owned(), slo.name.clone())];
+                if !slo.service.is_empty() {
+                    attributes.push(("slo.service".to_owned(), slo.service.clone()));
+                }
                 attributes.extend(group.attributes.iter().cloned());
                 let estimated = w.estimated;
                 if estimated {
@@ -463,11 +463,12 @@ impl SloConnector {
             if metrics.0.is_empty() {
                 continue;
             }
+            let resource = match slo.service.as_str() {
+                "" => Vec::new(),
+                service => vec![string_kv("service.name", service)],
+            };
             resources.push(ResourceMetrics {
-                resource: Some(Resource {
-                    attributes: vec![string_kv("service.name", &slo.service)],
-                    ..Resource::default()
-                }),
+                resource: Some(Resource { attributes: resource, ..Resource::default() }),
                 scope_metrics: vec![ScopeMetrics {
                     scope: Some(InstrumentationScope {
                         name: "weir.slo".into(),

@@ -40,8 +40,14 @@ service:
 #[test]
 fn the_embedded_default_is_valid() {
     let loaded = load(&[], &[]).unwrap();
-    assert_eq!(loaded.plan.pipelines.len(), 3);
+    assert_eq!(loaded.plan.pipelines.len(), 4, "traces, metrics, logs and the derived metrics");
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let exporters: Vec<String> =
+        loaded.plan.exporters.iter().map(|(id, _)| id.to_string()).collect();
+    assert_eq!(exporters, vec!["debug", "prometheus"]);
+    let connectors: Vec<String> =
+        loaded.plan.connectors.iter().map(|(id, _)| id.to_string()).collect();
+    assert_eq!(connectors, vec!["spanmetrics", "slo"]);
 }
 
 #[test]
