@@ -351,3 +351,32 @@ fn calendar_windows_and_bad_configurations() {
         ]
     );
 }
+
+#[test]
+fn log_records_are_events_too_and_a_group_costs_69_kb() {
+    use weir_otlp::proto::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    let config = config(
+        "slos: [{name: jobs, service: worker, objectives: [{target: 0.9}], indicator: {source: logs}}]",
+    );
+    let mut connector = SloConnector::new(&config, "slo");
+    let records = (0..10)
+        .map(|i| LogRecord {
+            time_unix_nano: T0,
+            severity_number: if i < 2 { 17 } else { 9 },
+            ..LogRecord::default()
+        })
+        .collect();
+    let batch = Batch::Logs(vec![ResourceLogs {
+        resource: Some(Resource {
+            attributes: vec![string("service.name", "worker")],
+            ..Resource::default()
+        }),
+        scope_logs: vec![ScopeLogs { log_records: records, ..ScopeLogs::default() }],
+        schema_url: String::new(),
+    }]);
+    connector.process(batch, &mut Output::at(T0));
+    let counts = connector.windows("jobs", &[]).unwrap().counts(T0 + SECOND, HOUR);
+    assert_eq!((counts.good, counts.total), (8.0, 10.0));
+    let bytes = connector.bytes_per_group();
+    assert!((69_000..70_000).contains(&bytes), "{bytes} bytes per SLO × group for 30 days");
+}
