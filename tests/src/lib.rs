@@ -5,6 +5,7 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 pub mod backend;
+pub mod prometheus;
 pub mod sdk;
 
 use bytes::Bytes;

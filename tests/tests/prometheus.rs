@@ -2,15 +2,13 @@
 //! exporter while the OpenTelemetry Rust SDK sends traces through `spanmetrics` and `slo`:
 //! the series it stores carry the values weir derived.
 
-use std::{
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
-
 use opentelemetry::trace::{Span as _, SpanKind, Status, Tracer as _, TracerProvider as _};
 use opentelemetry_otlp::{SpanExporter, WithExportConfig};
 use opentelemetry_sdk::{Resource, trace::SdkTracerProvider};
-use weir_tests::Weir;
+use weir_tests::{
+    Weir,
+    prometheus::{query, start_prometheus},
+};
 
 const CONFIG: &str = "
 receivers:
@@ -40,79 +38,10 @@ service:
       exporters: [prometheus]
 ";
 
-/// A Prometheus server that stops with the test.
-struct Prometheus {
-    child: Child,
-    address: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn start_prometheus(target: std::net::SocketAddr) -> Prometheus {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!("global: {{scrape_interval: 1s}}\nscrape_configs:\n  - job_name: weir\n    static_configs: [{{targets: ['{target}']}}]\n"),
-    )
-    .unwrap();
-    let address = format!("127.0.0.1:{}", free_port());
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
-        .arg(format!("--web.listen-address={address}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("prometheus (Debian package prometheus) is installed: scripts/test installs it");
-    Prometheus { child, address, _dir: dir }
-}
-
-/// The value of an instant PromQL query, once Prometheus has one.
-fn query(prometheus: &Prometheus, promql: &str, want: impl Fn(f64) -> bool) -> f64 {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut last = None;
-    while Instant::now() < deadline {
-        let encoded: String = promql
-            .bytes()
-            .map(|b| match b {
-                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect();
-        let url = format!("http://{}/api/v1/query?query={encoded}", prometheus.address);
-        if let Ok(response) = reqwest::blocking::get(&url)
-            && let Ok(text) = response.text()
-            && let Ok(body) = serde_json::from_str::<serde_json::Value>(&text)
-            && let Some(value) = body["data"]["result"][0]["value"][1].as_str()
-        {
-            let value: f64 = value.parse().unwrap();
-            if want(value) {
-                return value;
-            }
-            last = Some(value);
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    panic!("{promql}: no wanted value within 60 s (last {last:?})");
-}
-
 #[test]
 fn prometheus_scrapes_the_derived_metrics() {
     let weir = Weir::start_with(CONFIG);
-    let prometheus = start_prometheus(weir.addr("prometheus", "http"));
+    let prometheus = start_prometheus(Some(weir.addr("prometheus", "http")), &[]);
     let exporter = {
         let _runtime = weir.runtime.enter();
         SpanExporter::builder()

@@ -143,3 +143,9 @@ pub(crate) fn report_partial_success(exporter: &str, signal: Signal, partial: &P
     tracing::warn!(exporter, %signal, rejected = partial.rejected, message = %partial.error_message,
         "backend accepted the request partially: rejected items are not retried");
 }
+
+/// `Retry-After` in seconds (the HTTP-date form is not honoured: the backoff applies).
+pub(crate) fn retry_after(headers: &http::HeaderMap) -> Option<std::time::Duration> {
+    let value = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(std::time::Duration::from_secs)
+}

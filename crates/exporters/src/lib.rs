@@ -10,6 +10,7 @@ pub mod nop;
 pub mod otlp;
 pub mod otlphttp;
 pub mod prometheus;
+pub mod prometheusremotewrite;
 
 pub use client::{ClientTls, Compression, Headers};
 
@@ -35,6 +36,8 @@ pub enum ExporterConfig {
     OtlpHttp(otlphttp::Config),
     /// `prometheus`: metrics served for scraping.
     Prometheus(Box<prometheus::Config>),
+    /// `prometheusremotewrite`: Prometheus remote write 1.0.
+    PrometheusRemoteWrite(Box<prometheusremotewrite::Config>),
 }
 
 /// Every exporter type.
@@ -60,6 +63,12 @@ pub const EXPORTERS: &[ComponentInfo] = &[
         signals: &[Signal::Metrics],
         stability: "beta",
     },
+    ComponentInfo {
+        name: "prometheusremotewrite",
+        aliases: &[],
+        signals: &[Signal::Metrics],
+        stability: "beta",
+    },
 ];
 
 impl ExporterConfig {
@@ -79,6 +88,9 @@ impl ExporterConfig {
             "otlp" | "otlp_grpc" => or_default(deserializer).map(ExporterConfig::Otlp),
             "otlphttp" | "otlp_http" => or_default(deserializer).map(ExporterConfig::OtlpHttp),
             "prometheus" => or_default(deserializer).map(ExporterConfig::Prometheus),
+            "prometheusremotewrite" => {
+                or_default(deserializer).map(ExporterConfig::PrometheusRemoteWrite)
+            }
             _ => return None,
         })
     }
@@ -86,7 +98,9 @@ impl ExporterConfig {
     /// The signals this exporter takes.
     pub fn signals(&self) -> &'static [Signal] {
         match self {
-            ExporterConfig::Prometheus(_) => &[Signal::Metrics],
+            ExporterConfig::Prometheus(_) | ExporterConfig::PrometheusRemoteWrite(_) => {
+                &[Signal::Metrics]
+            }
             _ => ALL_SIGNALS,
         }
     }
@@ -99,6 +113,7 @@ impl ExporterConfig {
             ExporterConfig::Otlp(config) => config.validate(),
             ExporterConfig::OtlpHttp(config) => config.validate(),
             ExporterConfig::Prometheus(config) => config.validate(),
+            ExporterConfig::PrometheusRemoteWrite(config) => config.validate(),
         }
     }
 
@@ -111,6 +126,7 @@ impl ExporterConfig {
             }
             ExporterConfig::Otlp(config) => config.settings(),
             ExporterConfig::OtlpHttp(config) => config.settings(),
+            ExporterConfig::PrometheusRemoteWrite(config) => config.settings(),
         }
     }
 
@@ -126,6 +142,9 @@ impl ExporterConfig {
             }
             ExporterConfig::Prometheus(config) => {
                 Arc::new(prometheus::PrometheusExporter::start(id, config).await?)
+            }
+            ExporterConfig::PrometheusRemoteWrite(config) => {
+                Arc::new(prometheusremotewrite::RemoteWriteExporter::new(id, config)?)
             }
         })
     }

@@ -8,7 +8,7 @@
 
 mod config;
 
-use std::{io::Write, time::Duration};
+use std::io::Write;
 
 use bytes::Bytes;
 pub use config::{Config, Encoding};
@@ -22,7 +22,7 @@ use prost::Message;
 use weir_core::{Batch, BoxFuture, ExportError, Exporter, Signal};
 
 use crate::client::{
-    Compression, ExportResponse, PartialSuccess, RpcStatus, report_partial_success,
+    Compression, ExportResponse, PartialSuccess, RpcStatus, report_partial_success, retry_after,
 };
 
 /// Exports batches to an OTLP/HTTP endpoint.
@@ -145,12 +145,6 @@ impl Exporter for OtlpHttpExporter {
             }
         })
     }
-}
-
-/// `Retry-After` in seconds (the HTTP-date form is not honoured: the backoff applies).
-fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
-    let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 fn partial_success(body: &[u8], is_json: bool, signal: Signal) -> Option<PartialSuccess> {

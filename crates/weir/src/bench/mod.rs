@@ -280,6 +280,9 @@ fn overrides(
             ExporterConfig::Prometheus(_) => {
                 sets.push(format!("exporters::{id}::endpoint=127.0.0.1:{}", free_port()?))
             }
+            ExporterConfig::PrometheusRemoteWrite(_) => {
+                sets.push(format!("exporters::{id}::endpoint=http://{}/api/v1/write", sink.http))
+            }
             ExporterConfig::Nop(_) | ExporterConfig::Debug(_) | ExporterConfig::File(_) => {}
         }
     }

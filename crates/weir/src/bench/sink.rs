@@ -89,6 +89,15 @@ fn count(signal: Signal, body: &[u8], grpc: bool, encoding: Option<&str>) -> u64
     total
 }
 
+/// Samples and histograms in a snappy-compressed remote-write request.
+fn remote_write_samples(body: &[u8]) -> u64 {
+    use prost::Message;
+    use weir_exporters::prometheusremotewrite::proto::WriteRequest;
+    let Ok(raw) = snap::raw::Decoder::new().decompress_vec(body) else { return 0 };
+    let Ok(request) = WriteRequest::decode(raw.as_slice()) else { return 0 };
+    request.timeseries.iter().map(|s| (s.samples.len() + s.histograms.len()) as u64).sum()
+}
+
 async fn serve(listener: tokio::net::TcpListener, items: Arc<AtomicU64>, grpc: bool) {
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
@@ -99,6 +108,7 @@ async fn serve(listener: tokio::net::TcpListener, items: Arc<AtomicU64>, grpc: b
                 let items = items.clone();
                 async move {
                     let signal = signal_of(request.uri().path());
+                    let remote_write = request.uri().path() == "/api/v1/write";
                     let header = if grpc { "grpc-encoding" } else { "content-encoding" };
                     let encoding = request
                         .headers()
@@ -116,6 +126,8 @@ async fn serve(listener: tokio::net::TcpListener, items: Arc<AtomicU64>, grpc: b
                             count(signal, &body, grpc, encoding.as_deref()),
                             Ordering::Relaxed,
                         );
+                    } else if remote_write {
+                        items.fetch_add(remote_write_samples(&body), Ordering::Relaxed);
                     }
                     let mut trailers = HeaderMap::new();
                     trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
