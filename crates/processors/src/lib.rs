@@ -4,6 +4,7 @@
 
 pub mod batch;
 pub mod cardinality_limiter;
+pub mod deltatocumulative;
 pub mod forward;
 pub mod memory_limiter;
 pub mod probabilistic_sampler;
@@ -29,6 +30,8 @@ pub enum ProcessorConfig {
     ProbabilisticSampler(Box<probabilistic_sampler::Config>),
     /// `tail_sampling`: whole-trace decisions by policies, memory-bounded.
     TailSampling(Box<tail_sampling::Config>),
+    /// `deltatocumulative`: delta sums and histograms to cumulative, bounded by `max_streams`.
+    DeltaToCumulative(deltatocumulative::Config),
 }
 
 /// Every processor type.
@@ -46,6 +49,12 @@ pub const PROCESSORS: &[ComponentInfo] = &[
         aliases: &[],
         signals: &[Signal::Traces, Signal::Logs],
         stability: "beta",
+    },
+    ComponentInfo {
+        name: "deltatocumulative",
+        aliases: &[],
+        signals: &[Signal::Metrics],
+        stability: "alpha",
     },
     ComponentInfo {
         name: "tail_sampling",
@@ -75,6 +84,7 @@ impl ProcessorConfig {
                 or_default(deserializer).map(ProcessorConfig::ProbabilisticSampler)
             }
             "tail_sampling" => or_default(deserializer).map(ProcessorConfig::TailSampling),
+            "deltatocumulative" => or_default(deserializer).map(ProcessorConfig::DeltaToCumulative),
             _ => return None,
         })
     }
@@ -85,6 +95,7 @@ impl ProcessorConfig {
             ProcessorConfig::CardinalityLimiter(_) => &[Signal::Metrics],
             ProcessorConfig::ProbabilisticSampler(_) => &[Signal::Traces, Signal::Logs],
             ProcessorConfig::TailSampling(_) => &[Signal::Traces],
+            ProcessorConfig::DeltaToCumulative(_) => &[Signal::Metrics],
             _ => ALL_SIGNALS,
         }
     }
@@ -97,6 +108,7 @@ impl ProcessorConfig {
             ProcessorConfig::CardinalityLimiter(config) => config.validate(),
             ProcessorConfig::ProbabilisticSampler(config) => config.validate(),
             ProcessorConfig::TailSampling(config) => config.validate(),
+            ProcessorConfig::DeltaToCumulative(config) => config.validate(),
         }
     }
 
@@ -113,6 +125,9 @@ impl ProcessorConfig {
             }
             ProcessorConfig::TailSampling(config) => {
                 Box::new(tail_sampling::TailSampler::new(config, id))
+            }
+            ProcessorConfig::DeltaToCumulative(config) => {
+                Box::new(deltatocumulative::DeltaToCumulative::new(config, id))
             }
         }
     }

@@ -63,7 +63,7 @@
 //! 22 B per admitted series; bound 4.02 MB), the same after saturation as at 200,000.
 
 mod config;
-mod identity;
+pub(crate) mod identity;
 pub(crate) mod points;
 mod report;
 #[cfg(test)]
