@@ -149,3 +149,31 @@ pub(crate) fn retry_after(headers: &http::HeaderMap) -> Option<std::time::Durati
     let value = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?;
     value.trim().parse::<u64>().ok().map(std::time::Duration::from_secs)
 }
+
+/// An HTTP/1.1 client with `TCP_NODELAY` and a connect timeout, and the configured headers
+/// parsed; shared by the exporters that POST over HTTP.
+pub(crate) type HttpClient = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    http_body_util::Full<bytes::Bytes>,
+>;
+
+/// Builds an [`HttpClient`] and parses `headers`.
+pub(crate) fn http_client(
+    timeout: std::time::Duration,
+    headers: &Headers,
+) -> std::io::Result<(HttpClient, Vec<(http::HeaderName, http::HeaderValue)>)> {
+    let invalid = |e: &dyn std::fmt::Display| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
+    };
+    let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(timeout));
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(connector);
+    let mut parsed = Vec::new();
+    for (name, value) in headers {
+        let name = http::HeaderName::from_bytes(name.as_bytes()).map_err(|e| invalid(&e))?;
+        parsed.push((name, http::HeaderValue::from_str(value).map_err(|e| invalid(&e))?));
+    }
+    Ok((client, parsed))
+}

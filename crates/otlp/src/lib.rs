@@ -5,6 +5,7 @@
 //! representation can change in one place.
 
 mod batch;
+pub mod exponential;
 pub mod json;
 mod split;
 mod validate;

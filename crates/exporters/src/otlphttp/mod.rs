@@ -14,10 +14,6 @@ use bytes::Bytes;
 pub use config::{Config, Encoding};
 use http::{HeaderName, HeaderValue, Request, StatusCode, header};
 use http_body_util::{BodyExt, Full};
-use hyper_util::{
-    client::legacy::{Client, connect::HttpConnector},
-    rt::TokioExecutor,
-};
 use prost::Message;
 use weir_core::{Batch, BoxFuture, ExportError, Exporter, Signal};
 
@@ -28,7 +24,7 @@ use crate::client::{
 /// Exports batches to an OTLP/HTTP endpoint.
 pub struct OtlpHttpExporter {
     id: String,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: crate::client::HttpClient,
     config: Config,
     headers: Vec<(HeaderName, HeaderValue)>,
 }
@@ -36,18 +32,7 @@ pub struct OtlpHttpExporter {
 impl OtlpHttpExporter {
     /// An exporter with its own connection pool.
     pub fn new(id: &str, config: &Config) -> std::io::Result<OtlpHttpExporter> {
-        let invalid = |e: &dyn std::fmt::Display| {
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
-        };
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(config.timeout));
-        let client = Client::builder(TokioExecutor::new()).build(connector);
-        let mut headers = Vec::new();
-        for (name, value) in &config.headers {
-            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| invalid(&e))?;
-            headers.push((name, HeaderValue::from_str(value).map_err(|e| invalid(&e))?));
-        }
+        let (client, headers) = crate::client::http_client(config.timeout, &config.headers)?;
         Ok(OtlpHttpExporter { id: id.to_owned(), client, config: config.clone(), headers })
     }
 

@@ -33,17 +33,13 @@ use bytes::Bytes;
 pub use config::{Config, Enabled, RemoteWriteQueue, TargetInfo};
 use http::{HeaderName, HeaderValue, Request, StatusCode, header};
 use http_body_util::{BodyExt, Full};
-use hyper_util::{
-    client::legacy::{Client, connect::HttpConnector},
-    rt::TokioExecutor,
-};
 use prost::Message;
 use proto::{BucketSpan, Histogram, Label, MetricMetadata, Sample, TimeSeries, WriteRequest};
 use weir_core::{Batch, BoxFuture, ExportError, Exporter};
 use weir_otlp::proto::{
     common::v1::{AnyValue, any_value::Value},
     metrics::v1::{
-        AggregationTemporality, ExponentialHistogramDataPoint, Metric,
+        AggregationTemporality, ExponentialHistogramDataPoint, Metric, NumberDataPoint,
         exponential_histogram_data_point::Buckets, metric::Data, number_data_point,
     },
 };
@@ -59,7 +55,7 @@ const MAX_SCHEMA: i32 = 8;
 /// Exports metrics with remote write.
 pub struct RemoteWriteExporter {
     id: String,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: crate::client::HttpClient,
     config: Config,
     headers: Vec<(HeaderName, HeaderValue)>,
     dropped_delta: metrics::Counter,
@@ -88,18 +84,7 @@ pub struct Converted {
 impl RemoteWriteExporter {
     /// An exporter with its own connection pool.
     pub fn new(id: &str, config: &Config) -> std::io::Result<RemoteWriteExporter> {
-        let invalid = |e: &dyn std::fmt::Display| {
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
-        };
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(config.timeout));
-        let client = Client::builder(TokioExecutor::new()).build(connector);
-        let mut headers = Vec::new();
-        for (name, value) in &config.headers {
-            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| invalid(&e))?;
-            headers.push((name, HeaderValue::from_str(value).map_err(|e| invalid(&e))?));
-        }
+        let (client, headers) = crate::client::http_client(config.timeout, &config.headers)?;
         let counter = |reason: &'static str| metrics::counter!("weir_exporter_prometheusremotewrite_dropped_points_total", "exporter" => id.to_owned(), "reason" => reason);
         Ok(RemoteWriteExporter {
             id: id.to_owned(),
@@ -149,6 +134,28 @@ impl RemoteWriteExporter {
 impl Converted {
     fn push(&mut self, labels: Vec<(String, String)>, sample: Sample) {
         self.series.entry(labels).or_default().samples.push(sample);
+    }
+
+    /// One sample per number point; returns the latest point time.
+    fn numbers(
+        &mut self,
+        name: &str,
+        base: &[(String, String)],
+        points: &[NumberDataPoint],
+    ) -> u64 {
+        let mut latest = 0;
+        for p in points {
+            let Some(value) = number(p.value) else {
+                self.other += 1;
+                continue;
+            };
+            latest = latest.max(p.time_unix_nano);
+            self.push(
+                labels(name, base, &p.attributes, None),
+                Sample { value, timestamp: ms(p.time_unix_nano) },
+            );
+        }
+        latest
     }
 
     fn histogram(&mut self, labels: Vec<(String, String)>, histogram: Histogram) {
@@ -279,17 +286,7 @@ pub fn convert(config: &Config, batch: &Batch) -> Converted {
                 Some(Data::Gauge(g)) => {
                     let name = name(Kind::Gauge);
                     out.describe(&name, T::Gauge, metric);
-                    for p in &g.data_points {
-                        let Some(value) = number(p.value) else {
-                            out.other += 1;
-                            continue;
-                        };
-                        latest = latest.max(p.time_unix_nano);
-                        out.push(
-                            labels(&name, &base, &p.attributes, None),
-                            Sample { value, timestamp: ms(p.time_unix_nano) },
-                        );
-                    }
+                    latest = latest.max(out.numbers(&name, &base, &g.data_points));
                 }
                 Some(Data::Sum(s)) => {
                     if !cumulative(s.aggregation_temporality) {
@@ -299,17 +296,7 @@ pub fn convert(config: &Config, batch: &Batch) -> Converted {
                     let kind = if s.is_monotonic { Kind::Counter } else { Kind::Gauge };
                     let name = name(kind);
                     out.describe(&name, if s.is_monotonic { T::Counter } else { T::Gauge }, metric);
-                    for p in &s.data_points {
-                        let Some(value) = number(p.value) else {
-                            out.other += 1;
-                            continue;
-                        };
-                        latest = latest.max(p.time_unix_nano);
-                        out.push(
-                            labels(&name, &base, &p.attributes, None),
-                            Sample { value, timestamp: ms(p.time_unix_nano) },
-                        );
-                    }
+                    latest = latest.max(out.numbers(&name, &base, &s.data_points));
                 }
                 Some(Data::Histogram(h)) => {
                     if !cumulative(h.aggregation_temporality) {
@@ -426,7 +413,7 @@ fn native(p: &ExponentialHistogramDataPoint) -> Histogram {
     let mut p = p.clone();
     while p.scale > MAX_SCHEMA {
         for buckets in [&mut p.positive, &mut p.negative].into_iter().flatten() {
-            downscale_once(buckets);
+            weir_otlp::exponential::downscale(buckets, 1);
         }
         p.scale -= 1;
     }
@@ -447,21 +434,6 @@ fn native(p: &ExponentialHistogramDataPoint) -> Histogram {
         reset_hint: proto::histogram::ResetHint::Unknown as i32,
         timestamp: ms(p.time_unix_nano),
     }
-}
-
-fn downscale_once(buckets: &mut Buckets) {
-    if buckets.bucket_counts.is_empty() {
-        return;
-    }
-    let first = i64::from(buckets.offset);
-    let offset = first >> 1;
-    let last = (first + buckets.bucket_counts.len() as i64 - 1) >> 1;
-    let mut counts = vec![0u64; (last - offset + 1) as usize];
-    for (i, c) in buckets.bucket_counts.iter().enumerate() {
-        counts[(((first + i as i64) >> 1) - offset) as usize] += c;
-    }
-    buckets.offset = offset as i32;
-    buckets.bucket_counts = counts;
 }
 
 /// One span per run of buckets (runs of more than two empty buckets split spans) and the

@@ -282,25 +282,9 @@ pub(crate) fn downscale_point(point: &mut ExponentialHistogramDataPoint, scale: 
     }
     let by = (point.scale - scale) as u32;
     for buckets in [&mut point.positive, &mut point.negative].into_iter().flatten() {
-        downscale(buckets, by);
+        weir_otlp::exponential::downscale(buckets, by);
     }
     point.scale = scale;
-}
-
-fn downscale(buckets: &mut Buckets, by: u32) {
-    if buckets.bucket_counts.is_empty() || by == 0 {
-        return;
-    }
-    let by = by.min(63);
-    let first = i64::from(buckets.offset);
-    let offset = first >> by;
-    let last = (first + buckets.bucket_counts.len() as i64 - 1) >> by;
-    let mut counts = vec![0u64; (last - offset + 1) as usize];
-    for (i, count) in buckets.bucket_counts.iter().enumerate() {
-        counts[(((first + i as i64) >> by) - offset) as usize] += count;
-    }
-    buckets.offset = offset as i32;
-    buckets.bucket_counts = counts;
 }
 
 /// Adds two bucket ranges of the same scale.
