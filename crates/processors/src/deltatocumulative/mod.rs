@@ -186,6 +186,12 @@ impl Processor for DeltaToCumulative {
                         _ => {}
                     }
                 }
+                scope.metrics.retain(|m| match &m.data {
+                    Some(Data::Sum(s)) => !s.data_points.is_empty(),
+                    Some(Data::Histogram(h)) => !h.data_points.is_empty(),
+                    Some(Data::ExponentialHistogram(e)) => !e.data_points.is_empty(),
+                    _ => true,
+                });
             }
         }
         if dropped > 0 {
