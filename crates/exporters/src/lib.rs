@@ -6,6 +6,7 @@
 mod client;
 pub mod debug;
 pub mod file;
+pub mod loadbalancing;
 pub mod nop;
 pub mod otlp;
 pub mod otlphttp;
@@ -38,12 +39,20 @@ pub enum ExporterConfig {
     Prometheus(Box<prometheus::Config>),
     /// `prometheusremotewrite`: Prometheus remote write 1.0.
     PrometheusRemoteWrite(Box<prometheusremotewrite::Config>),
+    /// `loadbalancing`: OTLP to one backend per trace (or service, metric...) over a ring.
+    LoadBalancing(Box<loadbalancing::Config>),
 }
 
 /// Every exporter type.
 pub const EXPORTERS: &[ComponentInfo] = &[
     ComponentInfo { name: "debug", aliases: &[], signals: ALL_SIGNALS, stability: "development" },
     ComponentInfo { name: "file", aliases: &[], signals: ALL_SIGNALS, stability: "alpha" },
+    ComponentInfo {
+        name: "loadbalancing",
+        aliases: &[],
+        signals: ALL_SIGNALS,
+        stability: "development",
+    },
     ComponentInfo { name: "nop", aliases: &[], signals: ALL_SIGNALS, stability: "beta" },
     ComponentInfo {
         name: "otlp",
@@ -88,6 +97,7 @@ impl ExporterConfig {
             "otlp" | "otlp_grpc" => or_default(deserializer).map(ExporterConfig::Otlp),
             "otlphttp" | "otlp_http" => or_default(deserializer).map(ExporterConfig::OtlpHttp),
             "prometheus" => or_default(deserializer).map(ExporterConfig::Prometheus),
+            "loadbalancing" => or_default(deserializer).map(ExporterConfig::LoadBalancing),
             "prometheusremotewrite" => {
                 or_default(deserializer).map(ExporterConfig::PrometheusRemoteWrite)
             }
@@ -114,6 +124,7 @@ impl ExporterConfig {
             ExporterConfig::OtlpHttp(config) => config.validate(),
             ExporterConfig::Prometheus(config) => config.validate(),
             ExporterConfig::PrometheusRemoteWrite(config) => config.validate(),
+            ExporterConfig::LoadBalancing(config) => config.validate(),
         }
     }
 
@@ -127,6 +138,9 @@ impl ExporterConfig {
             ExporterConfig::Otlp(config) => config.settings(),
             ExporterConfig::OtlpHttp(config) => config.settings(),
             ExporterConfig::PrometheusRemoteWrite(config) => config.settings(),
+            // each backend has its own queue with the protocol's settings; this one only
+            // hands batches over, in order
+            ExporterConfig::LoadBalancing(_) => export::Settings::in_order(),
         }
     }
 
@@ -145,6 +159,9 @@ impl ExporterConfig {
             }
             ExporterConfig::PrometheusRemoteWrite(config) => {
                 Arc::new(prometheusremotewrite::RemoteWriteExporter::new(id, config)?)
+            }
+            ExporterConfig::LoadBalancing(config) => {
+                Arc::new(loadbalancing::LoadBalancingExporter::start(id, config).await?)
             }
         })
     }

@@ -283,7 +283,10 @@ fn overrides(
             ExporterConfig::PrometheusRemoteWrite(_) => {
                 sets.push(format!("exporters::{id}::endpoint=http://{}/api/v1/write", sink.http))
             }
-            ExporterConfig::Nop(_) | ExporterConfig::Debug(_) | ExporterConfig::File(_) => {}
+            ExporterConfig::Nop(_)
+            | ExporterConfig::Debug(_)
+            | ExporterConfig::File(_)
+            | ExporterConfig::LoadBalancing(_) => {}
         }
     }
     for extension in &config.extensions {

@@ -1,0 +1,450 @@
+//! The `loadbalancing` exporter: routes each trace (or service, resource, metric, stream) to
+//! one backend of a consistent-hash ring, over OTLP/gRPC, so that a tier of gateways sees
+//! whole traces and each derived series has a single writer.
+//!
+//! Every endpoint has its own export queue (the `protocol.otlp` exporter's `sending_queue`,
+//! `retry_on_failure` and `timeout`), labelled `loadbalancing/<endpoint>` in the self-metrics:
+//! a failing endpoint's data is retried there while the others flow. Endpoints come from
+//! `resolver.static.hostnames` or from `resolver.dns` (`hostname`, `port`, `interval`,
+//! `timeout`), re-resolved periodically; a membership change rebuilds the ring, which moves
+//! about 1/N of the keys, and an endpoint that leaves drains its queue before it stops.
+
+pub(crate) mod ring;
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use ring::{Ring, key_hash};
+use serde::Deserialize;
+use tokio::task::JoinHandle;
+use weir_core::{Batch, BoxFuture, Consumer, ExportError, Exporter, Message, Refused, export};
+use weir_otlp::proto::{
+    common::v1::{AnyValue, KeyValue, any_value::Value},
+    logs::v1::{ResourceLogs, ScopeLogs},
+    metrics::v1::{ResourceMetrics, ScopeMetrics},
+    trace::v1::{ResourceSpans, ScopeSpans},
+};
+
+use crate::otlp;
+
+/// `exporters.loadbalancing`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `routing_key`: `traceID` (default), `service`, `resource`, `metric` or `streamID`.
+    pub routing_key: RoutingKey,
+    /// `protocol.otlp`: the `otlp` exporter's options for every endpoint (its `endpoint` is
+    /// set per backend).
+    pub protocol: Protocol,
+    /// `resolver`.
+    pub resolver: Resolver,
+}
+
+/// `routing_key`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum RoutingKey {
+    /// The trace id (spans and logs).
+    #[default]
+    #[serde(rename = "traceID")]
+    TraceId,
+    /// The resource's `service.name`.
+    #[serde(rename = "service")]
+    Service,
+    /// All resource attributes.
+    #[serde(rename = "resource")]
+    Resource,
+    /// The metric name.
+    #[serde(rename = "metric")]
+    Metric,
+    /// The metric stream (resource, metric and point attributes).
+    #[serde(rename = "streamID")]
+    StreamId,
+}
+
+/// `protocol`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Protocol {
+    /// `otlp`.
+    pub otlp: otlp::Config,
+}
+
+/// `resolver`: exactly one of `static` and `dns`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Resolver {
+    /// `static`.
+    #[serde(rename = "static")]
+    pub static_: Option<StaticResolver>,
+    /// `dns`.
+    pub dns: Option<DnsResolver>,
+}
+
+/// `resolver.static`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticResolver {
+    /// `hostnames`: `host:port` of every backend.
+    pub hostnames: Vec<String>,
+}
+
+/// `resolver.dns`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsResolver {
+    /// `hostname`: e.g. a headless Service's name.
+    pub hostname: String,
+    /// `port` (default 4317).
+    #[serde(default = "otlp_port")]
+    pub port: u16,
+    /// `interval` (default 5s).
+    #[serde(default = "five_seconds", with = "weir_core::duration")]
+    pub interval: Duration,
+    /// `timeout` (default 1s).
+    #[serde(default = "one_second", with = "weir_core::duration")]
+    pub timeout: Duration,
+}
+
+fn otlp_port() -> u16 {
+    4317
+}
+
+fn five_seconds() -> Duration {
+    Duration::from_secs(5)
+}
+
+fn one_second() -> Duration {
+    Duration::from_secs(1)
+}
+
+impl Config {
+    /// Every problem, as `(path below the exporter, message)`.
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let mut errors = Vec::new();
+        match (&self.resolver.static_, &self.resolver.dns) {
+            (None, None) => errors.push(("resolver".into(), "set static or dns".into())),
+            (Some(_), Some(_)) => {
+                errors.push(("resolver".into(), "set static or dns, not both".into()))
+            }
+            (Some(s), None) if s.hostnames.is_empty() => errors.push((
+                "resolver.static.hostnames".into(),
+                "must name at least one backend".into(),
+            )),
+            (None, Some(d)) if d.hostname.is_empty() => {
+                errors.push(("resolver.dns.hostname".into(), "must be set".into()))
+            }
+            _ => {}
+        }
+        let mut protocol = self.protocol.otlp.clone();
+        protocol.endpoint = "127.0.0.1:4317".into();
+        errors.extend(
+            protocol.validate().into_iter().map(|(p, m)| (format!("protocol.otlp.{p}"), m)),
+        );
+        errors
+    }
+}
+
+/// One backend: its queue's input and the task draining it.
+struct Backend {
+    consumer: Consumer,
+    task: JoinHandle<()>,
+}
+
+struct State {
+    ring: Ring,
+    backends: HashMap<String, Backend>,
+}
+
+/// The `loadbalancing` exporter.
+pub struct LoadBalancingExporter {
+    id: String,
+    config: Config,
+    state: Arc<Mutex<State>>,
+    resolver: Option<JoinHandle<()>>,
+}
+
+impl LoadBalancingExporter {
+    /// Starts with the static endpoints, or resolves the DNS name once and then every
+    /// `interval`.
+    pub async fn start(id: &str, config: &Config) -> std::io::Result<LoadBalancingExporter> {
+        let state = Arc::new(Mutex::new(State { ring: Ring::default(), backends: HashMap::new() }));
+        let mut exporter = LoadBalancingExporter {
+            id: id.to_owned(),
+            config: config.clone(),
+            state,
+            resolver: None,
+        };
+        if let Some(s) = &config.resolver.static_ {
+            exporter.set_endpoints(s.hostnames.clone())?;
+        }
+        if let Some(dns) = config.resolver.dns.clone() {
+            let endpoints = resolve(&dns).await.unwrap_or_default();
+            exporter.set_endpoints(endpoints)?;
+            let (id, config, state) =
+                (exporter.id.clone(), exporter.config.clone(), exporter.state.clone());
+            exporter.resolver = Some(tokio::spawn(async move {
+                let mut ticker = tokio::time::interval(dns.interval);
+                ticker.tick().await;
+                loop {
+                    ticker.tick().await;
+                    match resolve(&dns).await {
+                        Ok(endpoints) => {
+                            if let Err(error) = set_endpoints(&id, &config, &state, endpoints) {
+                                tracing::warn!(exporter = %id, %error, "loadbalancing: endpoints not updated");
+                            }
+                        }
+                        Err(error) => {
+                            tracing::warn!(exporter = %id, hostname = %dns.hostname, %error, "loadbalancing: DNS lookup failed; keeping the last endpoints")
+                        }
+                    }
+                }
+            }));
+        }
+        Ok(exporter)
+    }
+
+    fn set_endpoints(&self, endpoints: Vec<String>) -> std::io::Result<()> {
+        set_endpoints(&self.id, &self.config, &self.state, endpoints)
+    }
+
+    /// The endpoints on the ring now.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.state.lock().expect("not poisoned").ring.endpoints().to_vec()
+    }
+}
+
+async fn resolve(dns: &DnsResolver) -> std::io::Result<Vec<String>> {
+    let lookup = tokio::net::lookup_host((dns.hostname.as_str(), dns.port));
+    let addrs = tokio::time::timeout(dns.timeout, lookup)
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "DNS lookup timed out"))??;
+    let mut endpoints: Vec<String> = addrs.map(|a| a.to_string()).collect();
+    endpoints.sort();
+    endpoints.dedup();
+    Ok(endpoints)
+}
+
+/// Rebuilds the ring; starts queues for new endpoints and lets removed ones drain.
+fn set_endpoints(
+    id: &str,
+    config: &Config,
+    state: &Mutex<State>,
+    endpoints: Vec<String>,
+) -> std::io::Result<()> {
+    let ring = Ring::new(&endpoints);
+    let mut state = state.lock().expect("not poisoned");
+    if state.ring.endpoints() == ring.endpoints() {
+        return Ok(());
+    }
+    for endpoint in ring.endpoints() {
+        if state.backends.contains_key(endpoint) {
+            continue;
+        }
+        let mut otlp = config.protocol.otlp.clone();
+        otlp.endpoint = endpoint.clone();
+        let name = format!("{id}/{endpoint}");
+        let exporter = Arc::new(otlp::OtlpExporter::new(&name, &otlp)?);
+        let (consumer, queue) = export::queue(&name, exporter, otlp.settings());
+        let task = tokio::spawn(queue.run());
+        state.backends.insert(endpoint.clone(), Backend { consumer, task });
+    }
+    // dropping a consumer lets its queue deliver what it holds and stop
+    state.backends.retain(|endpoint, _| ring.endpoints().contains(endpoint));
+    tracing::info!(exporter = id, endpoints = ?ring.endpoints(), "loadbalancing: ring updated");
+    state.ring = ring;
+    Ok(())
+}
+
+fn string<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a str> {
+    attributes.iter().find(|kv| kv.key == key).and_then(|kv| {
+        match kv.value.as_ref()?.value.as_ref()? {
+            Value::StringValue(s) => Some(s.as_str()),
+            _ => None,
+        }
+    })
+}
+
+fn attributes_key(attributes: &[KeyValue]) -> Vec<u8> {
+    let mut pairs: Vec<String> = attributes
+        .iter()
+        .map(|kv| format!("{}={:?}", kv.key, kv.value.as_ref().map(|v: &AnyValue| &v.value)))
+        .collect();
+    pairs.sort();
+    pairs.join("\u{0}").into_bytes()
+}
+
+/// Splits a batch by backend.
+fn split(ring: &Ring, routing: RoutingKey, batch: &Batch) -> BTreeMap<String, Batch> {
+    let mut parts: BTreeMap<String, Batch> = BTreeMap::new();
+    let owner = |key: &[u8]| ring.endpoint(key_hash(key)).map(str::to_owned);
+    match batch {
+        Batch::Traces(resources) => {
+            let mut out: BTreeMap<String, Vec<ResourceSpans>> = BTreeMap::new();
+            for r in resources {
+                let attributes = r.resource.as_ref().map_or(&[][..], |x| &x.attributes[..]);
+                let by_resource = match routing {
+                    RoutingKey::Service => {
+                        owner(string(attributes, "service.name").unwrap_or("").as_bytes())
+                    }
+                    RoutingKey::TraceId => None,
+                    _ => owner(&attributes_key(attributes)),
+                };
+                let mut per: BTreeMap<String, Vec<ScopeSpans>> = BTreeMap::new();
+                for s in &r.scope_spans {
+                    let mut by: BTreeMap<String, Vec<_>> = BTreeMap::new();
+                    for span in &s.spans {
+                        let Some(endpoint) = by_resource.clone().or_else(|| owner(&span.trace_id))
+                        else {
+                            continue;
+                        };
+                        by.entry(endpoint).or_default().push(span.clone());
+                    }
+                    for (endpoint, spans) in by {
+                        per.entry(endpoint).or_default().push(ScopeSpans {
+                            scope: s.scope.clone(),
+                            spans,
+                            schema_url: s.schema_url.clone(),
+                        });
+                    }
+                }
+                for (endpoint, scope_spans) in per {
+                    out.entry(endpoint).or_default().push(ResourceSpans {
+                        resource: r.resource.clone(),
+                        scope_spans,
+                        schema_url: r.schema_url.clone(),
+                    });
+                }
+            }
+            parts.extend(out.into_iter().map(|(e, r)| (e, Batch::Traces(r))));
+        }
+        Batch::Logs(resources) => {
+            let mut out: BTreeMap<String, Vec<ResourceLogs>> = BTreeMap::new();
+            for r in resources {
+                let attributes = r.resource.as_ref().map_or(&[][..], |x| &x.attributes[..]);
+                let service = owner(string(attributes, "service.name").unwrap_or("").as_bytes());
+                let mut per: BTreeMap<String, Vec<ScopeLogs>> = BTreeMap::new();
+                for s in &r.scope_logs {
+                    let mut by: BTreeMap<String, Vec<_>> = BTreeMap::new();
+                    for record in &s.log_records {
+                        let endpoint = match routing {
+                            RoutingKey::TraceId if !record.trace_id.is_empty() => {
+                                owner(&record.trace_id)
+                            }
+                            _ => service.clone(),
+                        };
+                        let Some(endpoint) = endpoint else { continue };
+                        by.entry(endpoint).or_default().push(record.clone());
+                    }
+                    for (endpoint, log_records) in by {
+                        per.entry(endpoint).or_default().push(ScopeLogs {
+                            scope: s.scope.clone(),
+                            log_records,
+                            schema_url: s.schema_url.clone(),
+                        });
+                    }
+                }
+                for (endpoint, scope_logs) in per {
+                    out.entry(endpoint).or_default().push(ResourceLogs {
+                        resource: r.resource.clone(),
+                        scope_logs,
+                        schema_url: r.schema_url.clone(),
+                    });
+                }
+            }
+            parts.extend(out.into_iter().map(|(e, r)| (e, Batch::Logs(r))));
+        }
+        Batch::Metrics(resources) => {
+            let mut out: BTreeMap<String, Vec<ResourceMetrics>> = BTreeMap::new();
+            for r in resources {
+                let attributes = r.resource.as_ref().map_or(&[][..], |x| &x.attributes[..]);
+                let resource_key = attributes_key(attributes);
+                let mut per: BTreeMap<String, Vec<ScopeMetrics>> = BTreeMap::new();
+                for s in &r.scope_metrics {
+                    let mut by: BTreeMap<String, Vec<_>> = BTreeMap::new();
+                    for metric in &s.metrics {
+                        let key: Vec<u8> = match routing {
+                            RoutingKey::Service | RoutingKey::TraceId => {
+                                string(attributes, "service.name").unwrap_or("").as_bytes().to_vec()
+                            }
+                            RoutingKey::Resource => resource_key.clone(),
+                            RoutingKey::Metric | RoutingKey::StreamId => {
+                                [resource_key.as_slice(), metric.name.as_bytes()].concat()
+                            }
+                        };
+                        let Some(endpoint) = owner(&key) else { continue };
+                        by.entry(endpoint).or_default().push(metric.clone());
+                    }
+                    for (endpoint, metrics) in by {
+                        per.entry(endpoint).or_default().push(ScopeMetrics {
+                            scope: s.scope.clone(),
+                            metrics,
+                            schema_url: s.schema_url.clone(),
+                        });
+                    }
+                }
+                for (endpoint, scope_metrics) in per {
+                    out.entry(endpoint).or_default().push(ResourceMetrics {
+                        resource: r.resource.clone(),
+                        scope_metrics,
+                        schema_url: r.schema_url.clone(),
+                    });
+                }
+            }
+            parts.extend(out.into_iter().map(|(e, r)| (e, Batch::Metrics(r))));
+        }
+    }
+    parts
+}
+
+impl Exporter for LoadBalancingExporter {
+    fn export<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
+        Box::pin(async move {
+            let (parts, consumers) = {
+                let state = self.state.lock().expect("not poisoned");
+                if state.ring.endpoints().is_empty() {
+                    return Err(ExportError::Retryable {
+                        after: None,
+                        message: "loadbalancing: no endpoint resolved yet".into(),
+                    });
+                }
+                let parts = split(&state.ring, self.config.routing_key, batch);
+                let consumers: HashMap<String, Consumer> = parts
+                    .keys()
+                    .filter_map(|e| Some((e.clone(), state.backends.get(e)?.consumer.clone())))
+                    .collect();
+                (parts, consumers)
+            };
+            for (endpoint, part) in parts {
+                let Some(consumer) = consumers.get(&endpoint) else { continue };
+                match consumer.send(Message::from(part)).await {
+                    Ok(()) => {}
+                    Err(Refused::Full(_) | Refused::Closed(_)) => {
+                        return Err(ExportError::Retryable {
+                            after: None,
+                            message: format!("loadbalancing: {endpoint} refused the batch"),
+                        });
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, Result<(), ExportError>> {
+        Box::pin(async move {
+            if let Some(resolver) = &self.resolver {
+                resolver.abort();
+            }
+            let backends: Vec<Backend> =
+                self.state.lock().expect("not poisoned").backends.drain().map(|(_, b)| b).collect();
+            for backend in backends {
+                drop(backend.consumer);
+                let _ = backend.task.await;
+            }
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,96 @@
+//! An agent weir routes traces by trace id over a ring of three gateway weirs (the
+//! `loadbalancing` exporter with the static resolver): every span arrives once, and every
+//! trace's spans land on exactly one gateway.
+
+use std::collections::{HashMap, HashSet};
+
+use weir::loadgen::shape::{Generator, Shape};
+use weir_otlp::{Batch, Signal};
+use weir_tests::Weir;
+
+const GATEWAY: &str = "
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:0
+exporters:
+  file:
+    path: {output}
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [file]
+";
+
+fn agent(gateways: &[String]) -> String {
+    format!(
+        "
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:0
+exporters:
+  loadbalancing:
+    routing_key: traceID
+    protocol:
+      otlp:
+        tls: {{insecure: true}}
+        compression: none
+    resolver:
+      static:
+        hostnames: [{}]
+  file:
+    path: {{output}}
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [loadbalancing]
+",
+        gateways.join(", ")
+    )
+}
+
+#[test]
+fn every_trace_lands_whole_on_one_gateway() {
+    let gateways: Vec<Weir> = (0..3).map(|_| Weir::start_with(GATEWAY)).collect();
+    let addresses: Vec<String> = gateways.iter().map(|g| g.grpc().to_string()).collect();
+    let agent = Weir::start_with(&agent(&addresses));
+    let mut generator = Generator::new(Shape { spans_per_trace: 5, ..Shape::default() }, 7);
+    let client = reqwest::blocking::Client::new();
+    let mut sent: HashMap<Vec<u8>, usize> = HashMap::new();
+    for _ in 0..20 {
+        let batch = generator.next(Signal::Traces, 500);
+        let Batch::Traces(resources) = &batch else { unreachable!() };
+        for span in resources.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans) {
+            *sent.entry(span.trace_id.clone()).or_default() += 1;
+        }
+        let response = client
+            .post(format!("http://{}/v1/traces", agent.http()))
+            .header("content-type", "application/x-protobuf")
+            .body(batch.encode_protobuf())
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    agent.stop();
+    let mut owner: HashMap<Vec<u8>, usize> = HashMap::new();
+    let mut received: HashMap<Vec<u8>, usize> = HashMap::new();
+    let mut used = HashSet::new();
+    for (index, gateway) in gateways.into_iter().enumerate() {
+        for batch in gateway.stop() {
+            let Batch::Traces(resources) = batch else { panic!("traces") };
+            for span in resources.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans) {
+                let first = *owner.entry(span.trace_id.clone()).or_insert(index);
+                assert_eq!(first, index, "a trace's spans all on one gateway");
+                *received.entry(span.trace_id.clone()).or_default() += 1;
+                used.insert(index);
+            }
+        }
+    }
+    assert_eq!(received, sent, "every span once");
+    assert_eq!(used.len(), 3, "all three gateways got traces");
+}
