@@ -166,10 +166,38 @@ pub struct LoadBalancingExporter {
     resolver: Option<JoinHandle<()>>,
 }
 
+/// Looks a name up: `(hostname, port)` to `host:port` endpoints.
+pub type Lookup =
+    Arc<dyn Fn(String, u16) -> BoxFuture<'static, std::io::Result<Vec<String>>> + Send + Sync>;
+
+/// The system resolver.
+pub fn system_lookup() -> Lookup {
+    Arc::new(|hostname, port| {
+        Box::pin(async move {
+            let mut endpoints: Vec<String> = tokio::net::lookup_host((hostname.as_str(), port))
+                .await?
+                .map(|a| a.to_string())
+                .collect();
+            endpoints.sort();
+            endpoints.dedup();
+            Ok(endpoints)
+        })
+    })
+}
+
 impl LoadBalancingExporter {
     /// Starts with the static endpoints, or resolves the DNS name once and then every
     /// `interval`.
     pub async fn start(id: &str, config: &Config) -> std::io::Result<LoadBalancingExporter> {
+        LoadBalancingExporter::start_with(id, config, system_lookup()).await
+    }
+
+    /// As [`LoadBalancingExporter::start`], resolving names with `lookup`.
+    pub async fn start_with(
+        id: &str,
+        config: &Config,
+        lookup: Lookup,
+    ) -> std::io::Result<LoadBalancingExporter> {
         let state = Arc::new(Mutex::new(State { ring: Ring::default(), backends: HashMap::new() }));
         let mut exporter = LoadBalancingExporter {
             id: id.to_owned(),
@@ -181,7 +209,7 @@ impl LoadBalancingExporter {
             exporter.set_endpoints(s.hostnames.clone())?;
         }
         if let Some(dns) = config.resolver.dns.clone() {
-            let endpoints = resolve(&dns).await.unwrap_or_default();
+            let endpoints = resolve(&lookup, &dns).await.unwrap_or_default();
             exporter.set_endpoints(endpoints)?;
             let (id, config, state) =
                 (exporter.id.clone(), exporter.config.clone(), exporter.state.clone());
@@ -190,7 +218,7 @@ impl LoadBalancingExporter {
                 ticker.tick().await;
                 loop {
                     ticker.tick().await;
-                    match resolve(&dns).await {
+                    match resolve(&lookup, &dns).await {
                         Ok(endpoints) => {
                             if let Err(error) = set_endpoints(&id, &config, &state, endpoints) {
                                 tracing::warn!(exporter = %id, %error, "loadbalancing: endpoints not updated");
@@ -216,15 +244,10 @@ impl LoadBalancingExporter {
     }
 }
 
-async fn resolve(dns: &DnsResolver) -> std::io::Result<Vec<String>> {
-    let lookup = tokio::net::lookup_host((dns.hostname.as_str(), dns.port));
-    let addrs = tokio::time::timeout(dns.timeout, lookup)
+async fn resolve(lookup: &Lookup, dns: &DnsResolver) -> std::io::Result<Vec<String>> {
+    tokio::time::timeout(dns.timeout, lookup(dns.hostname.clone(), dns.port))
         .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "DNS lookup timed out"))??;
-    let mut endpoints: Vec<String> = addrs.map(|a| a.to_string()).collect();
-    endpoints.sort();
-    endpoints.dedup();
-    Ok(endpoints)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "DNS lookup timed out"))?
 }
 
 /// Rebuilds the ring; starts queues for new endpoints and lets removed ones drain.
@@ -446,5 +469,39 @@ impl Exporter for LoadBalancingExporter {
             }
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn dns_membership_changes_rebuild_the_ring() {
+        let answers =
+            Arc::new(Mutex::new(vec!["10.0.0.1:4317".to_owned(), "10.0.0.2:4317".to_owned()]));
+        let served = answers.clone();
+        let lookup: Lookup = Arc::new(move |hostname, port| {
+            let answer = served.lock().unwrap().clone();
+            Box::pin(async move {
+                assert_eq!((hostname.as_str(), port), ("gateway.ns.svc", 4317));
+                Ok(answer)
+            })
+        });
+        let config: Config = serde_saphyr::from_str(
+            "resolver: {dns: {hostname: gateway.ns.svc, interval: 100ms}}\nprotocol: {otlp: {tls: {insecure: true}}}",
+        )
+        .unwrap();
+        assert_eq!(config.validate(), Vec::<(String, String)>::new());
+        let exporter = LoadBalancingExporter::start_with("lb", &config, lookup).await.unwrap();
+        assert_eq!(exporter.endpoints(), vec!["10.0.0.1:4317", "10.0.0.2:4317"]);
+        *answers.lock().unwrap() = vec!["10.0.0.2:4317".into(), "10.0.0.3:4317".into()];
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(
+            exporter.endpoints(),
+            vec!["10.0.0.2:4317", "10.0.0.3:4317"],
+            "pods came and went"
+        );
+        exporter.shutdown().await.unwrap();
     }
 }
