@@ -94,3 +94,29 @@ fn every_trace_lands_whole_on_one_gateway() {
     assert_eq!(received, sent, "every span once");
     assert_eq!(used.len(), 3, "all three gateways got traces");
 }
+
+#[test]
+fn a_backend_that_is_down_gets_its_traces_when_it_returns() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let endpoint = format!("127.0.0.1:{port}");
+    let agent_config = agent(std::slice::from_ref(&endpoint)).replace(
+        "        compression: none",
+        "        compression: none\n        retry_on_failure: {initial_interval: 100ms, max_interval: 200ms, max_elapsed_time: 0s}",
+    );
+    let agent = Weir::start_with(&agent_config);
+    let mut generator = Generator::new(Shape { spans_per_trace: 3, ..Shape::default() }, 9);
+    let batch = generator.next(Signal::Traces, 300);
+    let response = reqwest::blocking::Client::new()
+        .post(format!("http://{}/v1/traces", agent.http()))
+        .header("content-type", "application/x-protobuf")
+        .body(batch.encode_protobuf())
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200, "accepted while the backend is down");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let gateway = Weir::start_with(&GATEWAY.replace("127.0.0.1:0", &endpoint));
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    agent.stop();
+    let spans: usize = gateway.stop().iter().map(Batch::item_count).sum();
+    assert_eq!(spans, 300, "retried and delivered once the backend came back");
+}
