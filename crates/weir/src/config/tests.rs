@@ -83,10 +83,11 @@ fn unknown_option_names_its_line_and_the_expected_fields() {
 fn unknown_component_type_is_named() {
     let text = MINIMAL.replace("  nop:\n", "  nop:\n  kafka/x:\n");
     let message = parse_error(&text);
-    assert!(
-        message.contains("unknown exporter type \"kafka\": known types are debug, file, nop"),
-        "{message}"
-    );
+    let mut known: Vec<&str> = weir_exporters::EXPORTERS.iter().map(|c| c.name).collect();
+    known.sort_unstable();
+    let expected = format!("unknown exporter type \"kafka\": known types are {}", known.join(", "));
+    assert!(message.contains(&expected), "{message}");
+    assert!(message.contains("debug, file, loadbalancing, nop, otlp"), "{message}");
 }
 
 #[test]
