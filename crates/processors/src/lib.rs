@@ -8,6 +8,7 @@ pub mod deltatocumulative;
 pub mod forward;
 pub mod memory_limiter;
 pub mod probabilistic_sampler;
+pub mod resource;
 pub mod sampling;
 pub mod slo;
 pub mod spanmetrics;
@@ -32,6 +33,8 @@ pub enum ProcessorConfig {
     TailSampling(Box<tail_sampling::Config>),
     /// `deltatocumulative`: delta sums and histograms to cumulative, bounded by `max_streams`.
     DeltaToCumulative(deltatocumulative::Config),
+    /// `resource`: inserts, updates, upserts or deletes resource attributes.
+    Resource(resource::Config),
 }
 
 /// Every processor type.
@@ -50,6 +53,7 @@ pub const PROCESSORS: &[ComponentInfo] = &[
         signals: &[Signal::Traces, Signal::Logs],
         stability: "beta",
     },
+    ComponentInfo { name: "resource", aliases: &[], signals: ALL_SIGNALS, stability: "beta" },
     ComponentInfo {
         name: "deltatocumulative",
         aliases: &[],
@@ -85,6 +89,7 @@ impl ProcessorConfig {
             }
             "tail_sampling" => or_default(deserializer).map(ProcessorConfig::TailSampling),
             "deltatocumulative" => or_default(deserializer).map(ProcessorConfig::DeltaToCumulative),
+            "resource" => or_default(deserializer).map(ProcessorConfig::Resource),
             _ => return None,
         })
     }
@@ -109,6 +114,7 @@ impl ProcessorConfig {
             ProcessorConfig::ProbabilisticSampler(config) => config.validate(),
             ProcessorConfig::TailSampling(config) => config.validate(),
             ProcessorConfig::DeltaToCumulative(config) => config.validate(),
+            ProcessorConfig::Resource(config) => config.validate(),
         }
     }
 
@@ -129,6 +135,7 @@ impl ProcessorConfig {
             ProcessorConfig::DeltaToCumulative(config) => {
                 Box::new(deltatocumulative::DeltaToCumulative::new(config, id))
             }
+            ProcessorConfig::Resource(config) => Box::new(resource::ResourceProcessor::new(config)),
         }
     }
 }
