@@ -1086,10 +1086,12 @@ impl Router<'_, '_> {
             Kind::Summary => self.stats.summary_points_dropped += 1,
             Kind::Gauge => match self.shared.config.overflow.gauge_policy {
                 GaugePolicy::Drop => self.stats.gauge_points_dropped += 1,
-                policy => self.overflow.gauge(key, &self.header, resource, keep, point, policy),
+                policy => self
+                    .overflow
+                    .add(key, &self.header, resource, keep, point, |m, p| keep_gauge(m, p, policy)),
             },
             Kind::DeltaSum | Kind::DeltaHistogram => {
-                self.overflow.merge(key, &self.header, resource, keep, point)
+                self.overflow.add(key, &self.header, resource, keep, point, merge_into)
             }
             Kind::CumulativeSum { .. } | Kind::CumulativeHistogram => {
                 let monotonic = matches!(self.kind, Kind::CumulativeSum { monotonic: true })
@@ -1141,7 +1143,9 @@ impl Router<'_, '_> {
                 if *created != batch {
                     total.set_start(start);
                 }
-                self.overflow.set(key, &self.header, resource, keep, total.clone());
+                let header = &self.header;
+                self.overflow
+                    .add(key, header, resource, keep, total.clone(), |m, p| *m = header.metric(p));
             }
         }
     }
@@ -1163,81 +1167,26 @@ struct Collector {
 }
 
 impl Collector {
-    fn insert(
+    /// Puts `point` into the overflow series `key` of this batch: a new series is created
+    /// with it; an existing one takes it through `combine`.
+    fn add(
         &mut self,
         key: u64,
         header: &Header<'_>,
         resource: &[KeyValue],
         keep: &[String],
         point: Point,
+        combine: impl FnOnce(&mut Metric, Point),
     ) {
+        if let Some(&i) = self.index.get(&key) {
+            combine(&mut self.entries[i].2, point);
+            return;
+        }
         let attributes: Vec<KeyValue> =
             resource.iter().filter(|kv| keep.contains(&kv.key)).cloned().collect();
         let resource_key = Hasher::default().set(&attributes, |_| true);
         self.index.insert(key, self.entries.len());
         self.entries.push((resource_key, attributes, header.metric(point)));
-    }
-
-    /// Adds `point` to the overflow series `key` of this batch.
-    fn merge(
-        &mut self,
-        key: u64,
-        header: &Header<'_>,
-        resource: &[KeyValue],
-        keep: &[String],
-        point: Point,
-    ) {
-        match self.index.get(&key) {
-            Some(&i) => merge_into(&mut self.entries[i].2, point),
-            None => self.insert(key, header, resource, keep, point),
-        }
-    }
-
-    /// Makes `point` the overflow series `key`'s point in this batch.
-    fn set(
-        &mut self,
-        key: u64,
-        header: &Header<'_>,
-        resource: &[KeyValue],
-        keep: &[String],
-        point: Point,
-    ) {
-        match self.index.get(&key) {
-            Some(&i) => self.entries[i].2 = header.metric(point),
-            None => self.insert(key, header, resource, keep, point),
-        }
-    }
-
-    fn gauge(
-        &mut self,
-        key: u64,
-        header: &Header<'_>,
-        resource: &[KeyValue],
-        keep: &[String],
-        point: Point,
-        policy: GaugePolicy,
-    ) {
-        let Some(&i) = self.index.get(&key) else {
-            self.insert(key, header, resource, keep, point);
-            return;
-        };
-        let Some(Data::Gauge(gauge)) = &mut self.entries[i].2.data else { return };
-        let (Some(current), Point::Number(mut new)) = (gauge.data_points.first_mut(), point) else {
-            return;
-        };
-        let value = |p: &NumberDataPoint| points::as_f64(p.value);
-        let replace = match policy {
-            GaugePolicy::Last => new.time_unix_nano >= current.time_unix_nano,
-            GaugePolicy::Min => value(&new) < value(current),
-            GaugePolicy::Max => value(&new) > value(current),
-            GaugePolicy::Drop => false,
-        };
-        let time = current.time_unix_nano.max(new.time_unix_nano);
-        if replace {
-            new.attributes = std::mem::take(&mut current.attributes);
-            *current = new;
-        }
-        current.time_unix_nano = time;
     }
 
     /// The overflow series grouped by resource.
@@ -1262,6 +1211,27 @@ impl Collector {
         }
         resources.into_iter().map(|(_, r)| r).collect()
     }
+}
+
+/// Keeps in a gauge overflow metric the point `policy` prefers (its time the latest seen).
+fn keep_gauge(metric: &mut Metric, point: Point, policy: GaugePolicy) {
+    let Some(Data::Gauge(gauge)) = &mut metric.data else { return };
+    let (Some(current), Point::Number(mut new)) = (gauge.data_points.first_mut(), point) else {
+        return;
+    };
+    let value = |p: &NumberDataPoint| points::as_f64(p.value);
+    let replace = match policy {
+        GaugePolicy::Last => new.time_unix_nano >= current.time_unix_nano,
+        GaugePolicy::Min => value(&new) < value(current),
+        GaugePolicy::Max => value(&new) > value(current),
+        GaugePolicy::Drop => false,
+    };
+    let time = current.time_unix_nano.max(new.time_unix_nano);
+    if replace {
+        new.attributes = std::mem::take(&mut current.attributes);
+        *current = new;
+    }
+    current.time_unix_nano = time;
 }
 
 /// Merges `point` into the one point of an overflow metric.
