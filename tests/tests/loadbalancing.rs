@@ -120,3 +120,97 @@ fn a_backend_that_is_down_gets_its_traces_when_it_returns() {
     let spans: usize = gateway.stop().iter().map(Batch::item_count).sum();
     assert_eq!(spans, 300, "retried and delivered once the backend came back");
 }
+
+/// Tail sampling on a gateway tier: whole traces, and the same decisions as one gateway.
+const TAIL_SAMPLING_GATEWAY: &str = "
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:0
+processors:
+  tail_sampling:
+    decision_wait: 2s
+    num_traces: 50000
+    policies:
+      - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}
+      - {name: slow, type: latency, latency: {threshold_ms: 60}}
+      - {name: baseline, type: probabilistic, probabilistic: {sampling_percentage: 5}}
+exporters:
+  file:
+    path: {output}
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [tail_sampling]
+      exporters: [file]
+";
+
+/// Spans per kept trace id.
+fn kept_traces(batches: Vec<Batch>) -> HashMap<Vec<u8>, usize> {
+    let mut kept: HashMap<Vec<u8>, usize> = HashMap::new();
+    for batch in batches {
+        let Batch::Traces(resources) = batch else { panic!("traces") };
+        for span in resources.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans) {
+            *kept.entry(span.trace_id.clone()).or_default() += 1;
+        }
+    }
+    kept
+}
+
+#[test]
+fn tail_sampling_across_gateways_keeps_what_one_gateway_would() {
+    const SPANS_PER_TRACE: usize = 5;
+    let gateways: Vec<Weir> = (0..3).map(|_| Weir::start_with(TAIL_SAMPLING_GATEWAY)).collect();
+    let reference = Weir::start_with(TAIL_SAMPLING_GATEWAY);
+    let addresses: Vec<String> = gateways.iter().map(|g| g.grpc().to_string()).collect();
+    // The agent sends everything twice: over the ring, and whole to the reference gateway.
+    let config = agent(&addresses)
+        .replace(
+            "  file:\n    path: {output}",
+            &format!(
+                "  otlp/reference:\n    endpoint: {}\n    tls: {{insecure: true}}\n    compression: none",
+                reference.grpc()
+            ),
+        )
+        .replace("exporters: [loadbalancing]", "exporters: [loadbalancing, otlp/reference]");
+    let agent = Weir::start_with(&config);
+    let shape = Shape { spans_per_trace: SPANS_PER_TRACE, error_ratio: 0.01, ..Shape::default() };
+    let mut generator = Generator::new(shape, 11);
+    let client = reqwest::blocking::Client::new();
+    for _ in 0..100 {
+        let batch = generator.next(Signal::Traces, 100 * SPANS_PER_TRACE);
+        let response = client
+            .post(format!("http://{}/v1/traces", agent.http()))
+            .header("content-type", "application/x-protobuf")
+            .body(batch.encode_protobuf())
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    agent.stop();
+
+    let expected = kept_traces(reference.stop());
+    let mut union: HashMap<Vec<u8>, usize> = HashMap::new();
+    for gateway in gateways {
+        for (trace, spans) in kept_traces(gateway.stop()) {
+            assert!(union.insert(trace, spans).is_none(), "a trace kept by two gateways");
+        }
+    }
+    for (trace, spans) in &union {
+        assert_eq!(*spans, SPANS_PER_TRACE, "trace {} kept incomplete", hex(trace));
+    }
+    let kept_share = union.len() as f64 / 10_000.0;
+    eprintln!("kept {} of 10000 traces", union.len());
+    assert!(
+        (0.05..0.9).contains(&kept_share),
+        "the policies keep some and drop some: {kept_share}"
+    );
+    assert_eq!(union.len(), expected.len(), "as many traces kept as by one gateway");
+    assert_eq!(union, expected, "the same traces kept as by one gateway");
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
