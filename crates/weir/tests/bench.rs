@@ -89,3 +89,29 @@ fn the_cardinality_scenario_runs_with_exploding_metrics() {
         (step["accepted"].as_u64().unwrap(), step["delivered"].as_u64().unwrap());
     assert!(delivered > 0 && delivered < accepted, "overflow series fold points: {step}");
 }
+
+/// The Kubernetes agent's own configuration: the bench puts its `loadbalancing` ring (DNS
+/// resolver) on the sink, and every span arrives through memory limiter, resource and batch.
+#[test]
+fn the_agent_configuration_runs_under_the_bench() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/agent.yaml");
+    let output = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["bench", "--config"])
+        .arg(&config)
+        .args(["--signal", "traces", "--start-rate", "5000", "--steps", "1"])
+        .args(["--step-duration", "2s", "--report"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    let step = &report["steps"][0];
+    assert_eq!(step["sustainable"], true, "{step}");
+    let (accepted, delivered) =
+        (step["accepted"].as_u64().unwrap(), step["delivered"].as_u64().unwrap());
+    assert!(accepted > 0 && delivered == accepted, "every span through the ring: {step}");
+}

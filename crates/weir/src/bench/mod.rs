@@ -283,10 +283,23 @@ fn overrides(
             ExporterConfig::PrometheusRemoteWrite(_) => {
                 sets.push(format!("exporters::{id}::endpoint=http://{}/api/v1/write", sink.http))
             }
-            ExporterConfig::Nop(_)
-            | ExporterConfig::Debug(_)
-            | ExporterConfig::File(_)
-            | ExporterConfig::LoadBalancing(_) => {}
+            // A ring of one backend, the sink: every routing step runs, on one endpoint.
+            ExporterConfig::LoadBalancing(lb) => {
+                sets.push(format!("exporters::{id}::protocol::otlp::tls::insecure=true"));
+                if lb.resolver.dns.is_some() {
+                    sets.push(format!(
+                        "exporters::{id}::resolver::dns::hostname={}",
+                        sink.grpc.ip()
+                    ));
+                    sets.push(format!("exporters::{id}::resolver::dns::port={}", sink.grpc.port()));
+                } else {
+                    sets.push(format!(
+                        "exporters::{id}::resolver::static::hostnames=[{}]",
+                        sink.grpc
+                    ));
+                }
+            }
+            ExporterConfig::Nop(_) | ExporterConfig::Debug(_) | ExporterConfig::File(_) => {}
         }
     }
     for extension in &config.extensions {
@@ -301,18 +314,25 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     let sink = sink::Sink::start().await?;
     let metrics_port = free_port()?;
     let (sets, endpoint, protocol) = overrides(&loaded.plan, &sink, metrics_port)?;
-    let measures_delivery = loaded
-        .plan
-        .exporters
-        .iter()
-        .any(|(_, e)| matches!(e, ExporterConfig::Otlp(_) | ExporterConfig::OtlpHttp(_)));
+    let measures_delivery = loaded.plan.exporters.iter().any(|(_, e)| {
+        matches!(
+            e,
+            ExporterConfig::Otlp(_)
+                | ExporterConfig::OtlpHttp(_)
+                | ExporterConfig::LoadBalancing(_)
+        )
+    });
     // Processors that aggregate (the cardinality limiter's overflow series) send on fewer
     // items than they take: then delivery means that everything exported reached the sink and
     // no queue holds anything.
-    let reshapes =
-        loaded.plan.processors.iter().any(|(_, p)| {
-            !matches!(p, ProcessorConfig::Batch(_) | ProcessorConfig::MemoryLimiter(_))
-        });
+    let reshapes = loaded.plan.processors.iter().any(|(_, p)| {
+        !matches!(
+            p,
+            ProcessorConfig::Batch(_)
+                | ProcessorConfig::MemoryLimiter(_)
+                | ProcessorConfig::Resource(_)
+        )
+    });
     std::fs::create_dir_all(&args.report)
         .with_context(|| format!("cannot create {}", args.report.display()))?;
     let binary = match &args.weir_binary {
@@ -399,7 +419,8 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         let delivered = sink.items() - sink_before;
         let errors: u64 = result.errors.values().sum();
         let dropped = dropped_of(&after_page) - dropped_of(&before_page);
-        // Only otlp and otlphttp exporters reach the sink; with others delivery is not measured.
+        // Only otlp, otlphttp and loadbalancing exporters reach the sink; with others delivery
+        // is not measured.
         let sent = |page: &str| sum_of(page, &["otelcol_exporter_sent_"]);
         let delivered_all = !measures_delivery
             || if reshapes {
