@@ -214,3 +214,52 @@ fn tail_sampling_across_gateways_keeps_what_one_gateway_would() {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// A gateway pod that is gone for good: once DNS stops naming it, what its queue holds and
+/// the batch it is retrying go to the pods that remain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_that_leaves_the_ring_hands_its_traces_to_the_others() {
+    use std::sync::{Arc, Mutex};
+
+    use weir_core::Exporter;
+    use weir_exporters::loadbalancing::{Config, LoadBalancingExporter, Lookup};
+    use weir_tests::backend::{Backend, Mode};
+
+    let down = Backend::start(Mode::Unavailable).await;
+    let up = Backend::start(Mode::Accept).await;
+    let answer = Arc::new(Mutex::new(vec![down.grpc.to_string(), up.grpc.to_string()]));
+    let served = answer.clone();
+    let lookup: Lookup = Arc::new(move |_, _| {
+        let endpoints = served.lock().unwrap().clone();
+        Box::pin(async move { Ok(endpoints) })
+    });
+    let config: Config = serde_saphyr::from_str(
+        "resolver: {dns: {hostname: gateway.test, interval: 100ms}}
+protocol:
+  otlp:
+    tls: {insecure: true}
+    compression: none
+    retry_on_failure: {initial_interval: 50ms, max_interval: 100ms, max_elapsed_time: 0s}",
+    )
+    .unwrap();
+    let exporter = LoadBalancingExporter::start_with("loadbalancing", &config, lookup).await.unwrap();
+    let mut generator = Generator::new(Shape { spans_per_trace: 4, ..Shape::default() }, 5);
+    let mut sent = 0;
+    for _ in 0..10 {
+        let batch = generator.next(Signal::Traces, 400);
+        sent += batch.item_count();
+        exporter.export(&batch).await.unwrap();
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(down.attempts() > 0, "the dead pod's share was tried there first");
+    assert!(up.spans() < sent, "and is still held for it");
+
+    *answer.lock().unwrap() = vec![up.grpc.to_string()];
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while up.spans() < sent && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    exporter.shutdown().await.unwrap();
+    assert_eq!(up.spans(), sent, "every span reached the pod that remains, once");
+    assert_eq!(down.spans(), 0);
+}

@@ -7,20 +7,25 @@
 //! a failing endpoint's data is retried there while the others flow. Endpoints come from
 //! `resolver.static.hostnames` or from `resolver.dns` (`hostname`, `port`, `interval`,
 //! `timeout`), re-resolved periodically; a membership change rebuilds the ring, which moves
-//! about 1/N of the keys, and an endpoint that leaves drains its queue before it stops.
+//! about 1/N of the keys. An endpoint that leaves the ring hands what its queue still holds
+//! (and any batch it is retrying) back to the ring: each attempt of its queue first checks
+//! that the endpoint is still a member, and otherwise routes the batch anew, so a pod that is
+//! gone for good does not keep its share until `max_elapsed_time` drops it.
 
 pub(crate) mod ring;
 
 use std::{
     collections::{BTreeMap, HashMap},
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, Weak},
     time::Duration,
 };
 
 use ring::{Ring, key_hash};
 use serde::Deserialize;
 use tokio::task::JoinHandle;
-use weir_core::{Batch, BoxFuture, Consumer, ExportError, Exporter, Message, Refused, export};
+use weir_core::{
+    Batch, BoxFuture, Consumer, ExportError, Exporter, Message, Refused, export, telemetry,
+};
 use weir_otlp::proto::{
     common::v1::{AnyValue, KeyValue, any_value::Value},
     logs::v1::{ResourceLogs, ScopeLogs},
@@ -254,11 +259,11 @@ async fn resolve(lookup: &Lookup, dns: &DnsResolver) -> std::io::Result<Vec<Stri
 fn set_endpoints(
     id: &str,
     config: &Config,
-    state: &Mutex<State>,
+    shared: &Arc<Mutex<State>>,
     endpoints: Vec<String>,
 ) -> std::io::Result<()> {
     let ring = Ring::new(&endpoints);
-    let mut state = state.lock().expect("not poisoned");
+    let mut state = shared.lock().expect("not poisoned");
     if state.ring.endpoints() == ring.endpoints() {
         return Ok(());
     }
@@ -269,7 +274,13 @@ fn set_endpoints(
         let mut otlp = config.protocol.otlp.clone();
         otlp.endpoint = endpoint.clone();
         let name = format!("{id}/{endpoint}");
-        let exporter = Arc::new(otlp::OtlpExporter::new(&name, &otlp)?);
+        let exporter = Arc::new(Member {
+            name: name.clone(),
+            endpoint: endpoint.clone(),
+            otlp: otlp::OtlpExporter::new(&name, &otlp)?,
+            routing: config.routing_key,
+            state: Arc::downgrade(shared),
+        });
         let (consumer, queue) = export::queue(&name, exporter, otlp.settings());
         let task = tokio::spawn(queue.run());
         state.backends.insert(endpoint.clone(), Backend { consumer, task });
@@ -422,38 +433,81 @@ fn split(ring: &Ring, routing: RoutingKey, batch: &Batch) -> BTreeMap<String, Ba
     parts
 }
 
-impl Exporter for LoadBalancingExporter {
+/// Splits `batch` over the ring and hands each part to its endpoint's queue.
+async fn route(
+    state: &Mutex<State>,
+    routing: RoutingKey,
+    batch: &Batch,
+) -> Result<(), ExportError> {
+    let (parts, consumers) = {
+        let state = state.lock().expect("not poisoned");
+        if state.ring.endpoints().is_empty() {
+            return Err(ExportError::Retryable {
+                after: None,
+                message: "loadbalancing: no endpoint resolved yet".into(),
+            });
+        }
+        let parts = split(&state.ring, routing, batch);
+        let consumers: HashMap<String, Consumer> = parts
+            .keys()
+            .filter_map(|e| Some((e.clone(), state.backends.get(e)?.consumer.clone())))
+            .collect();
+        (parts, consumers)
+    };
+    for (endpoint, part) in parts {
+        let refused = || ExportError::Retryable {
+            after: None,
+            message: format!("loadbalancing: {endpoint} refused the batch"),
+        };
+        // no queue: the exporter is shutting down
+        let consumer = consumers.get(&endpoint).ok_or_else(refused)?;
+        if let Err(Refused::Full(_) | Refused::Closed(_)) = consumer.send(Message::from(part)).await
+        {
+            return Err(refused());
+        }
+    }
+    Ok(())
+}
+
+/// The exporter behind one endpoint's queue: OTLP to the endpoint while it is on the ring,
+/// back to the ring once it has left.
+struct Member {
+    /// The queue's name, `<exporter id>/<endpoint>`.
+    name: String,
+    endpoint: String,
+    otlp: otlp::OtlpExporter,
+    routing: RoutingKey,
+    state: Weak<Mutex<State>>,
+}
+
+impl Exporter for Member {
     fn export<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
         Box::pin(async move {
-            let (parts, consumers) = {
-                let state = self.state.lock().expect("not poisoned");
-                if state.ring.endpoints().is_empty() {
-                    return Err(ExportError::Retryable {
-                        after: None,
-                        message: "loadbalancing: no endpoint resolved yet".into(),
-                    });
-                }
-                let parts = split(&state.ring, self.config.routing_key, batch);
-                let consumers: HashMap<String, Consumer> = parts
-                    .keys()
-                    .filter_map(|e| Some((e.clone(), state.backends.get(e)?.consumer.clone())))
-                    .collect();
-                (parts, consumers)
+            let Some(state) = self.state.upgrade() else {
+                return self.otlp.export(batch).await;
             };
-            for (endpoint, part) in parts {
-                let Some(consumer) = consumers.get(&endpoint) else { continue };
-                match consumer.send(Message::from(part)).await {
-                    Ok(()) => {}
-                    Err(Refused::Full(_) | Refused::Closed(_)) => {
-                        return Err(ExportError::Retryable {
-                            after: None,
-                            message: format!("loadbalancing: {endpoint} refused the batch"),
-                        });
-                    }
-                }
+            let member =
+                state.lock().expect("not poisoned").ring.endpoints().contains(&self.endpoint);
+            if member {
+                return self.otlp.export(batch).await;
             }
-            Ok(())
+            metrics::counter!(telemetry::EXPORTER_REROUTED_ITEMS,
+                telemetry::EXPORTER => self.name.clone(), telemetry::SIGNAL => batch.signal().as_str())
+            .increment(batch.item_count() as u64);
+            tracing::info!(exporter = %self.name, items = batch.item_count(),
+                "loadbalancing: endpoint left the ring; routing its batch anew");
+            route(&state, self.routing, batch).await
         })
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, Result<(), ExportError>> {
+        self.otlp.shutdown()
+    }
+}
+
+impl Exporter for LoadBalancingExporter {
+    fn export<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
+        Box::pin(route(&self.state, self.config.routing_key, batch))
     }
 
     fn shutdown(&self) -> BoxFuture<'_, Result<(), ExportError>> {
