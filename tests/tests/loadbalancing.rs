@@ -242,7 +242,8 @@ protocol:
     retry_on_failure: {initial_interval: 50ms, max_interval: 100ms, max_elapsed_time: 0s}",
     )
     .unwrap();
-    let exporter = LoadBalancingExporter::start_with("loadbalancing", &config, lookup).await.unwrap();
+    let exporter =
+        LoadBalancingExporter::start_with("loadbalancing", &config, lookup).await.unwrap();
     let mut generator = Generator::new(Shape { spans_per_trace: 4, ..Shape::default() }, 5);
     let mut sent = 0;
     for _ in 0..10 {

@@ -3,7 +3,7 @@ use std::{future::Future, pin::Pin, time::Duration, time::Instant};
 use tokio_util::sync::CancellationToken;
 use weir_otlp::Batch;
 
-use crate::{Message, Metadata, ReceiverOutput};
+use crate::{Ack, Message, Metadata, ReceiverOutput};
 
 /// A boxed future, as returned by the object-safe async methods of the component traits.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -17,6 +17,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub struct Output {
     messages: Vec<Message>,
     metadata: Metadata,
+    ack: Ack,
     unix_nanos: u64,
 }
 
@@ -28,7 +29,7 @@ impl Output {
 
     /// An empty output for a batch of a request with `metadata`.
     pub fn with_metadata(metadata: Metadata) -> Output {
-        Output { messages: Vec::new(), metadata, unix_nanos: 0 }
+        Output { metadata, ..Output::default() }
     }
 
     /// An empty output for a call made at wall-clock time `unix_nanos`.
@@ -58,9 +59,21 @@ impl Output {
         self.metadata = metadata;
     }
 
-    /// Emits a batch to the next stage, with the current request's metadata.
+    /// The acknowledgements waiting on the batch being processed.
+    pub fn ack(&self) -> &Ack {
+        &self.ack
+    }
+
+    /// Sets the acknowledgements that pushed batches inherit.
+    pub fn set_ack(&mut self, ack: Ack) {
+        self.ack = ack;
+    }
+
+    /// Emits a batch to the next stage, with the current request's metadata and
+    /// acknowledgements.
     pub fn push(&mut self, batch: Batch) {
-        self.messages.push(Message { batch, metadata: self.metadata.clone() });
+        let (metadata, ack) = (self.metadata.clone(), self.ack.clone());
+        self.messages.push(Message { batch, metadata, ack });
     }
 
     /// Emits a batch with metadata of its own (none, for a batch merged from many requests).

@@ -12,6 +12,7 @@
 //! pipeline drains its input, flushes its processors once and drops its own senders, and so on
 //! down to the exporters. Nothing here is unbounded.
 
+mod ack;
 mod component;
 pub mod duration;
 pub mod export;
@@ -23,6 +24,7 @@ pub mod telemetry;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 
+pub use ack::{Ack, AckWait};
 pub use component::{
     BoxFuture, ComponentInfo, ExportError, Exporter, Output, Processor, Receiver, ReceiverError,
 };

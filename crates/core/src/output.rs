@@ -3,6 +3,8 @@ use std::{sync::Arc, time::Instant};
 use tokio::sync::mpsc;
 use weir_otlp::{Batch, Signal};
 
+use crate::Ack;
+
 use crate::memory::MemoryLimiter;
 
 /// The metadata of the request a batch came in (the client's headers, kept by a receiver with
@@ -30,18 +32,21 @@ impl Metadata {
     }
 }
 
-/// What flows through pipelines and queues: a batch and the metadata of its request.
+/// What flows through pipelines and queues: a batch, the metadata of its request and the
+/// acknowledgements waiting on it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     /// The telemetry.
     pub batch: Batch,
     /// The request's metadata.
     pub metadata: Metadata,
+    /// Receivers waiting for this batch to be kept durably (see [`crate::Ack`]).
+    pub ack: Ack,
 }
 
 impl From<Batch> for Message {
     fn from(batch: Batch) -> Message {
-        Message { batch, metadata: Metadata::default() }
+        Message { batch, metadata: Metadata::default(), ack: Ack::default() }
     }
 }
 
@@ -183,6 +188,10 @@ pub enum SendError {
     /// The receiver feeds no pipeline of this signal.
     #[error("no pipeline accepts {0}")]
     NoPipeline(Signal),
+    /// A persistent queue did not write the data (full, or the disk failed), or did not
+    /// before the deadline: the client should retry.
+    #[error("the persistent queue did not keep the data: try again later")]
+    NotPersisted,
     /// A pipeline's `memory_limiter` is over its soft limit: retry after the given time.
     #[error("memory usage is over the limit: try again later")]
     MemoryLimited {
@@ -198,6 +207,7 @@ pub struct ReceiverOutput {
     metrics: Vec<Consumer>,
     logs: Vec<Consumer>,
     limiters: Vec<(Signal, Arc<MemoryLimiter>)>,
+    durable: Vec<Signal>,
 }
 
 impl ReceiverOutput {
@@ -215,6 +225,12 @@ impl ReceiverOutput {
     /// the `memory_limiter` processor).
     pub fn add_limiter(&mut self, signal: Signal, limiter: Arc<MemoryLimiter>) {
         self.limiters.push((signal, limiter));
+    }
+
+    /// Makes requests of `signal` wait until every copy is written by the persistent queues
+    /// downstream (some pipeline of that signal reaches an exporter with `storage`).
+    pub fn set_durable(&mut self, signal: Signal) {
+        self.durable.push(signal);
     }
 
     /// Whether some pipeline takes `signal` from this receiver.
@@ -241,13 +257,19 @@ impl ReceiverOutput {
     /// Hands `batch` to every pipeline of its signal, or to none: a slot is reserved in every
     /// pipeline input first (waiting until `deadline`), and only then is the batch sent, so a
     /// refusal never leaves a copy behind in some pipelines. Success means the data is in the
-    /// pipelines, which is when the client may be told it was accepted.
+    /// pipelines, which is when the client may be told it was accepted — or, for a durable
+    /// signal, that every copy is in its persistent queues.
     pub async fn send(
         &self,
         message: impl Into<Message>,
         deadline: Instant,
     ) -> Result<(), SendError> {
-        let message = message.into();
+        let mut message = message.into();
+        let wait = self.durable.contains(&message.batch.signal()).then(|| {
+            let (ack, wait) = Ack::new();
+            message.ack = ack;
+            wait
+        });
         let batch = &message.batch;
         let signal = batch.signal();
         let consumers = self.consumers(signal);
@@ -278,7 +300,13 @@ impl ReceiverOutput {
             permit.send(message.clone());
         }
         last.send(message);
-        Ok(())
+        match wait {
+            None => Ok(()),
+            Some(wait) => match tokio::time::timeout_at(deadline, wait).await {
+                Ok(Ok(true)) => Ok(()),
+                _ => Err(SendError::NotPersisted),
+            },
+        }
     }
 }
 

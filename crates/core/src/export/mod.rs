@@ -13,6 +13,7 @@
 
 mod backoff;
 mod config;
+pub mod wal;
 
 use std::sync::Arc;
 

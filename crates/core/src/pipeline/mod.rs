@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use weir_otlp::Signal;
 
-use crate::{Consumer, Message, Output, Processor, Refused, telemetry};
+use crate::{Ack, Consumer, Message, Output, Processor, Refused, telemetry};
 
 /// How often processors are flushed when a pipeline does not say.
 pub const DEFAULT_TICK: Duration = Duration::from_millis(100);
@@ -114,7 +114,10 @@ impl Pipeline {
             for message in messages.drain(..) {
                 stage.incoming.increment(message.batch.item_count() as u64);
                 out.set_metadata(message.metadata);
+                out.set_ack(message.ack);
                 stage.processor.process(message.batch, &mut out);
+                // what the processor kept, it released: only its pushes hold the request
+                out.set_ack(Ack::default());
                 next.extend(out.drain());
             }
             std::mem::swap(&mut messages, &mut next);

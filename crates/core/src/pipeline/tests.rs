@@ -133,7 +133,10 @@ async fn request_metadata_follows_its_batch_but_not_what_is_flushed_later() {
     let pipeline = Pipeline::new("traces", Signal::Traces, input, stages, vec![a], DEFAULT_TICK);
     let task = tokio::spawn(pipeline.run());
     let metadata = Metadata::new([("X-Scope-OrgID".to_owned(), "acme".to_owned())]);
-    input_tx.send(Message { batch: spans("svc", 1, 1), metadata }).await.unwrap();
+    input_tx
+        .send(Message { batch: spans("svc", 1, 1), metadata, ack: Default::default() })
+        .await
+        .unwrap();
     let message = ra.recv().await.unwrap();
     assert_eq!(message.metadata.get("x-scope-orgid"), Some("acme"));
 
@@ -144,7 +147,10 @@ async fn request_metadata_follows_its_batch_but_not_what_is_flushed_later() {
     let pipeline = Pipeline::new("traces", Signal::Traces, input, stages, vec![b], DEFAULT_TICK);
     let held = tokio::spawn(pipeline.run());
     let metadata = Metadata::new([("x-scope-orgid".to_owned(), "acme".to_owned())]);
-    input_tx.send(Message { batch: spans("svc", 1, 1), metadata }).await.unwrap();
+    input_tx
+        .send(Message { batch: spans("svc", 1, 1), metadata, ack: Default::default() })
+        .await
+        .unwrap();
     drop(input_tx);
     held.await.unwrap();
     assert!(rb.recv().await.unwrap().metadata.is_empty(), "released at shutdown, not in a request");

@@ -6,7 +6,9 @@
 //! - `timeout: 0` sends every batch at once, split only by `send_batch_max_size`.
 //!
 //! A batch merges many requests, so what leaves carries no request metadata (as in the
-//! Collector without `metadata_keys`): put processors that read metadata before `batch`.
+//! Collector without `metadata_keys`): put processors that read metadata before `batch`. It
+//! does carry the acknowledgements of every request it merged, so a receiver waiting for a
+//! persistent queue is answered only once its items are on disk.
 //!
 //! Processors have no clock: the timeout runs from the first pipeline tick that sees items
 //! pending, so a batch waits between `timeout` and `timeout` + one tick (100 ms by default).
@@ -18,7 +20,7 @@ mod tests;
 use std::time::Instant;
 
 pub use config::Config;
-use weir_core::{Batch, Output, Processor};
+use weir_core::{Ack, Batch, Message, Output, Processor};
 
 /// Groups items by size and time.
 #[derive(Debug)]
@@ -26,6 +28,8 @@ pub struct Batcher {
     config: Config,
     pending: Option<Batch>,
     pending_items: usize,
+    /// The acknowledgements of the pending items' requests.
+    acks: Ack,
     /// The tick at which pending items were first seen.
     since: Option<Instant>,
 }
@@ -33,7 +37,13 @@ pub struct Batcher {
 impl Batcher {
     /// A batcher with `config`.
     pub fn new(config: &Config) -> Batcher {
-        Batcher { config: config.clone(), pending: None, pending_items: 0, since: None }
+        Batcher {
+            config: config.clone(),
+            pending: None,
+            pending_items: 0,
+            acks: Ack::default(),
+            since: None,
+        }
     }
 
     /// Emits pending items in batches of at most `send_batch_max_size` while at least
@@ -43,10 +53,13 @@ impl Batcher {
         while self.pending_items >= min.max(1) {
             let Some(pending) = self.pending.as_mut() else { break };
             if max == 0 || self.pending_items <= max {
-                out.push_message(self.pending.take().expect("checked above").into());
+                let batch = self.pending.take().expect("checked above");
+                out.push_message(Message { ack: self.acks.take(), ..batch.into() });
                 self.pending_items = 0;
             } else {
-                out.push_message(pending.split_front(max).into());
+                // which requests the front holds is not tracked: it carries them all
+                let batch = pending.split_front(max);
+                out.push_message(Message { ack: self.acks.clone(), ..batch.into() });
                 self.pending_items -= max;
             }
         }
@@ -75,6 +88,7 @@ impl Processor for Batcher {
             }
         }
         self.pending_items += items;
+        self.acks.merge(out.ack());
         let trigger = if self.config.timeout.is_zero() { 1 } else { self.config.send_batch_size };
         self.emit_while(trigger, out);
     }

@@ -81,7 +81,8 @@ impl Intake {
         }
         let latest = Instant::now() + DEFAULT_WAIT;
         let deadline = deadline.map_or(latest, |d| d.min(latest));
-        match self.output.send(Message { batch, metadata }, deadline).await {
+        match self.output.send(Message { batch, metadata, ack: Default::default() }, deadline).await
+        {
             Ok(()) => {
                 accepted.increment(items);
                 Ok(())
@@ -90,7 +91,9 @@ impl Intake {
                 refused.increment(items);
                 tracing::debug!(receiver = %self.receiver, %signal, items, %error, "request refused");
                 Err(match error {
-                    SendError::Full | SendError::Closed => Refusal::Unavailable(error.to_string()),
+                    SendError::Full | SendError::Closed | SendError::NotPersisted => {
+                        Refusal::Unavailable(error.to_string())
+                    }
                     SendError::NoPipeline(signal) => Refusal::Unsupported(signal),
                     SendError::MemoryLimited { retry_after } => {
                         Refusal::Exhausted(error.to_string(), retry_after)
