@@ -126,11 +126,14 @@ impl Weir {
 
     /// `health_check`'s endpoint and path.
     fn health(&self) -> (String, String) {
-        let (_, ExtensionConfig::HealthCheck(health)) = self
+        let health = self
             .plan
             .extensions
             .iter()
-            .find(|(id, _)| id.kind() == "health_check")
+            .find_map(|(_, e)| match e {
+                ExtensionConfig::HealthCheck(health) => Some(health),
+                _ => None,
+            })
             .expect("a health_check extension");
         (health.endpoint.clone(), health.path.clone())
     }

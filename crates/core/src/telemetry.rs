@@ -79,6 +79,9 @@ pub const EXPORTER_QUEUE_CAPACITY: &str = "otelcol_exporter_queue_capacity";
 /// Export attempts that failed retryably and were scheduled again (labels: exporter,
 /// otel_signal).
 pub const EXPORTER_RETRIES: &str = "weir_exporter_retries_total";
+/// Records of a persistent queue that could not be read back or decoded, dropped (label:
+/// exporter).
+pub const PERSISTENT_QUEUE_UNREADABLE: &str = "weir_persistent_queue_unreadable_records_total";
 /// Items a `loadbalancing` endpoint that left the ring handed back to the ring.
 pub const EXPORTER_REROUTED_ITEMS: &str = "weir_exporter_rerouted_items_total";
 /// Items a backend rejected in a partial success (labels: exporter, otel_signal).

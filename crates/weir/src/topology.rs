@@ -81,6 +81,8 @@ async fn start_services(
                     health_check::serve(listener, config.clone(), health.clone(), shutdown.clone());
                 services.push((id.to_string(), tokio::spawn(task)));
             }
+            // opened by the exporters whose queues use it
+            ExtensionConfig::FileStorage(_) => {}
         }
     }
     Ok(services)
@@ -101,7 +103,24 @@ pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
         if let Some(addr) = exporter.local_addr() {
             addrs.push((id.to_string(), "http", addr));
         }
-        let (consumer, queue) = export::queue(id.as_str(), exporter, config.settings());
+        let settings = config.settings();
+        let (consumer, queue) = match &settings.queue.storage {
+            None => export::queue(id.as_str(), exporter, settings),
+            Some(storage) => {
+                let storage = plan
+                    .extensions
+                    .iter()
+                    .find_map(|(e, c)| match c {
+                        ExtensionConfig::FileStorage(c) if e.as_str() == storage => Some(c),
+                        _ => None,
+                    })
+                    .context("validated: a file_storage extension")?
+                    .storage()
+                    .with_context(|| format!("exporter {id}: sending_queue.storage {storage}"))?;
+                export::persistent_queue(id.as_str(), exporter, settings, &storage)
+                    .with_context(|| format!("exporter {id}: opening its persistent queue"))?
+            }
+        };
         exporter_inputs.insert(id, consumer);
         queues.push(queue);
     }
@@ -166,6 +185,12 @@ pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
         let mut output = ReceiverOutput::new();
         for pipeline in plan.pipelines.iter().filter(|p| p.receivers.contains(id)) {
             output.add(pipeline.signal, input_of(&pipeline.id));
+            let persistent = pipeline.exporters.iter().any(|e| {
+                plan.exporters.iter().any(|(x, c)| x == e && c.settings().queue.storage.is_some())
+            });
+            if persistent {
+                output.set_durable(pipeline.signal);
+            }
             for processor in &pipeline.processors {
                 if let Some(limiter) = limiters.get(processor) {
                     output.add_limiter(pipeline.signal, limiter.clone());

@@ -27,6 +27,9 @@ pub struct QueueConfig {
     /// `batch`: merge queued batches before exporting (off unless present).
     #[serde(deserialize_with = "crate::options::present_means_enabled")]
     pub batch: Option<QueueBatch>,
+    /// `storage`: the id of a `file_storage` extension: the queue is then a write-ahead log
+    /// on disk (see [`crate::export::persistent_queue`]).
+    pub storage: Option<String>,
 }
 
 impl Default for QueueConfig {
@@ -38,6 +41,7 @@ impl Default for QueueConfig {
             sizer: Sizer::Requests,
             block_on_overflow: true,
             batch: None,
+            storage: None,
         }
     }
 }

@@ -13,21 +13,31 @@
 
 mod backoff;
 mod config;
+mod persistent;
 pub mod wal;
 
 use std::sync::Arc;
 
 pub use config::{QueueBatch, QueueConfig, RetryConfig, Settings};
+pub use persistent::{Storage, persistent_queue};
 use tokio::{
     sync::{Semaphore, mpsc},
     task::JoinSet,
 };
+use tokio_util::sync::CancellationToken;
 use weir_otlp::{Batch, Signal};
 
 use crate::{Capacity, Consumer, ExportError, Exporter, Message, Sizer, WhenFull, telemetry};
 
-/// The receiving end of an exporter's queue, ready to run.
-pub struct ExportQueue {
+/// The receiving end of an exporter's queue, ready to run: in memory, or persistent.
+pub struct ExportQueue(Kind);
+
+enum Kind {
+    Memory(MemoryQueue),
+    Persistent(persistent::PersistentQueue),
+}
+
+struct MemoryQueue {
     input: mpsc::Receiver<Message>,
     delivery: Arc<Delivery>,
     units: Option<Arc<Capacity>>,
@@ -65,13 +75,23 @@ pub fn queue(id: &str, exporter: Arc<dyn Exporter>, settings: Settings) -> (Cons
     metrics::gauge!(telemetry::EXPORTER_QUEUE_CAPACITY, telemetry::EXPORTER => id.to_owned())
         .set(capacity as f64);
     let delivery = Arc::new(Delivery { id: id.to_owned(), exporter, settings });
-    (consumer, ExportQueue { input, delivery, units })
+    (consumer, ExportQueue(Kind::Memory(MemoryQueue { input, delivery, units })))
 }
 
 impl ExportQueue {
-    /// Exports every batch until all senders are gone and every delivery has ended, then
+    /// Exports every batch until all senders are gone and every delivery has ended (a
+    /// persistent queue: until what can be delivered now is, the rest staying on disk), then
     /// shuts the exporter down.
-    pub async fn run(mut self) {
+    pub async fn run(self) {
+        match self.0 {
+            Kind::Memory(queue) => queue.run().await,
+            Kind::Persistent(queue) => queue.run().await,
+        }
+    }
+}
+
+impl MemoryQueue {
+    async fn run(mut self) {
         let settings = &self.delivery.settings;
         let consumers =
             if settings.queue.enabled { settings.queue.num_consumers.max(1) } else { 1 };
@@ -99,7 +119,7 @@ impl ExportQueue {
                 };
                 let delivery = self.delivery.clone();
                 deliveries.spawn(async move {
-                    delivery.deliver(part).await;
+                    delivery.deliver(&part, None).await;
                     drop(slot);
                 });
             }
@@ -144,8 +164,19 @@ async fn gather(
     merged.into_iter().flatten().flat_map(|batch| batch.split(config.max_size)).collect()
 }
 
+/// How a delivery ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivered {
+    /// Exported, or dropped (permanent error, retries exhausted): the batch is done.
+    Done,
+    /// Stopped while retrying, because the queue is closing: a persistent queue keeps it.
+    Interrupted,
+}
+
 impl Delivery {
-    async fn deliver(&self, batch: Batch) {
+    /// Delivers `batch`, retrying as configured. With `stop`, a retry that would wait after
+    /// `stop` is cancelled ends the delivery instead.
+    async fn deliver(&self, batch: &Batch, stop: Option<&CancellationToken>) -> Delivered {
         let signal = batch.signal();
         let items = batch.item_count() as u64;
         // tokio's clock, so that tests with paused time see retries elapse
@@ -154,7 +185,7 @@ impl Delivery {
         let mut backoff = backoff::Backoff::new(&self.settings.retry, started);
         let mut attempts = 1u32;
         loop {
-            let outcome = tokio::time::timeout(self.settings.timeout, self.exporter.export(&batch))
+            let outcome = tokio::time::timeout(self.settings.timeout, self.exporter.export(batch))
                 .await
                 .unwrap_or_else(|_| {
                     Err(ExportError::Retryable {
@@ -165,7 +196,7 @@ impl Delivery {
             let (after, message) = match outcome {
                 Ok(()) => {
                     self.counter(telemetry::exporter_sent(signal), signal).increment(items);
-                    return;
+                    return Delivered::Done;
                 }
                 Err(ExportError::Permanent { message }) => {
                     self.drop_batch(
@@ -174,7 +205,7 @@ impl Delivery {
                         attempts,
                         &format!("permanent error: {message}"),
                     );
-                    return;
+                    return Delivered::Done;
                 }
                 Err(ExportError::Retryable { after, message }) => (after, message),
             };
@@ -185,21 +216,33 @@ impl Delivery {
                     attempts,
                     &format!("{message} (retry_on_failure is disabled)"),
                 );
-                return;
+                return Delivered::Done;
+            }
+            if stop.is_some_and(CancellationToken::is_cancelled) {
+                tracing::info!(exporter = %self.id, %signal, items, error = %message,
+                    "export failed while closing: kept in the persistent queue");
+                return Delivered::Interrupted;
             }
             let Some(wait) = backoff.next(now(), after) else {
                 let elapsed = now().duration_since(started);
                 let reason =
                     format!("{message}; no more retries after {elapsed:.1?} (max_elapsed_time)");
                 self.drop_batch(signal, items, attempts, &reason);
-                return;
+                return Delivered::Done;
             };
             metrics::counter!(telemetry::EXPORTER_RETRIES, telemetry::EXPORTER => self.id.clone(),
                 telemetry::SIGNAL => signal.as_str())
             .increment(1);
             tracing::info!(exporter = %self.id, %signal, items, attempts, error = %message, ?wait,
                 "export failed: retrying");
-            tokio::time::sleep(wait).await;
+            match stop {
+                Some(stop) => {
+                    if tokio::time::timeout(wait, stop.cancelled()).await.is_ok() {
+                        return Delivered::Interrupted;
+                    }
+                }
+                None => tokio::time::sleep(wait).await,
+            }
             attempts += 1;
         }
     }

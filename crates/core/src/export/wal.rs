@@ -314,14 +314,22 @@ impl Wal {
         }
     }
 
-    /// Marks a record done: it will not be delivered again, even after a restart.
+    /// Marks a record done: it will not be delivered again, even after a restart. A segment
+    /// whose records are all done is deleted (the one being written is first replaced by a
+    /// fresh one, so a drained log takes no space); otherwise a `done` record says so.
     pub fn done(&mut self, id: u64) -> io::Result<()> {
         let Some(location) = self.dispatched.remove(&id) else { return Ok(()) };
-        self.write(&encode(DONE, id, &[]))?;
-        if let Some(segment) = self.segments.get_mut(&location.segment) {
-            segment.live -= 1;
+        let segment = self.segments.get_mut(&location.segment).expect("a record's segment");
+        segment.live -= 1;
+        if segment.live > 0 {
+            self.write(&encode(DONE, id, &[]))?;
+            return Ok(());
         }
-        self.delete_if_done(location.segment)
+        if location.segment == self.active_segment {
+            self.roll()
+        } else {
+            self.delete_if_done(location.segment)
+        }
     }
 
     fn delete_if_done(&mut self, number: u64) -> io::Result<()> {

@@ -114,6 +114,19 @@ pub(super) fn validate(raw: RawConfig) -> Result<(Plan, Vec<String>), Problems> 
                 .push(format!("extensions.{id}: defined but not listed in service.extensions"));
         }
     }
+    for (id, exporter) in &raw.exporters.0 {
+        let Some(storage) = exporter.settings().queue.storage else { continue };
+        let path = format!("exporters.{id}.sending_queue.storage");
+        let listed = raw.service.extensions.contains(&storage);
+        match raw.extensions.0.iter().find(|(e, _)| e.as_str() == storage) {
+            Some((_, ExtensionConfig::FileStorage(_))) if listed => {}
+            Some((_, ExtensionConfig::FileStorage(_))) => problems
+                .error(path, format!("extension {storage:?} is not listed in service.extensions")),
+            Some(_) => problems.error(path, format!("extension {storage:?} is not a file_storage")),
+            None => problems
+                .error(path, format!("extension {storage:?} is not defined under extensions")),
+        }
+    }
     if raw.service.telemetry.metrics.readers.len() > 1 {
         problems.error(
             "service.telemetry.metrics.readers",
