@@ -20,6 +20,9 @@ use weir_otlp::{
     ExportLogsServiceRequest, ExportLogsServiceResponse, proto::common::v1::any_value::Value,
 };
 
+/// Makes each item about 150 bytes.
+const PADDING: &str = "................................................................................................................................";
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -139,8 +142,10 @@ fn client(
     while !stop.load(Ordering::Acquire) {
         let items: Vec<usize> = (next..next + per_request).collect();
         next += per_request;
-        let records: Vec<String> =
-            items.iter().map(|i| format!(r#"{{"body":{{"stringValue":"item-{i}"}}}}"#)).collect();
+        let records: Vec<String> = items
+            .iter()
+            .map(|i| format!(r#"{{"body":{{"stringValue":"item-{i} {PADDING}"}}}}"#))
+            .collect();
         let body = format!(
             r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{}]}}]}}]}}"#,
             records.join(",")
@@ -168,7 +173,10 @@ fn wait_for(
     loop {
         let mut counts: BTreeMap<usize, usize> = BTreeMap::new();
         for text in backend.received() {
-            let number = text.strip_prefix("item-").and_then(|n| n.parse().ok()).expect("an item");
+            let number = text
+                .strip_prefix("item-")
+                .and_then(|n| n.split(' ').next()?.parse().ok())
+                .expect("an item");
             *counts.entry(number).or_default() += 1;
         }
         if acked.iter().all(|i| counts.contains_key(i)) || Instant::now() > deadline {
@@ -184,8 +192,8 @@ fn items_acknowledged_before_kill_9_are_delivered_after_restarts() {
     let (weir_port, backend_port) = (free_port(), free_port());
     let config_path = dir.path().join("weir.yaml");
     let storage = dir.path().join("storage");
-    let extra = format!("    create_directory: true\n    fsync: false");
-    std::fs::write(&config_path, config(weir_port, backend_port, &storage, &extra)).unwrap();
+    let extra = "    create_directory: true\n    fsync: false";
+    std::fs::write(&config_path, config(weir_port, backend_port, &storage, extra)).unwrap();
     let log = dir.path().join("weir.log");
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -249,4 +257,94 @@ fn items_acknowledged_before_kill_9_are_delivered_after_restarts() {
         missing.len(),
         &missing[..missing.len().min(5)]
     );
+}
+
+/// A small tmpfs mounted for the test, unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(path: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(path).unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .stderr(Stdio::null())
+            .status()
+            .ok()?;
+        status.success().then(|| Tmpfs(path.to_owned()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_refuses_clients_keeps_what_it_acknowledged_and_resumes_when_space_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let (weir_port, backend_port) = (free_port(), free_port());
+    let storage = dir.path().join("storage");
+    // A 256 KiB disk; without the right to mount one, a log bounded to 1 MiB stands in.
+    let tmpfs = Tmpfs::mount(&storage, "256k");
+    let extra = match &tmpfs {
+        Some(_) => "    create_directory: true",
+        None => {
+            eprintln!(
+                "mount -t tmpfs is not permitted: bounding the log with max_size_mib: 1 instead"
+            );
+            "    create_directory: true\n    max_size_mib: 1"
+        }
+    };
+    let config_path = dir.path().join("weir.yaml");
+    std::fs::write(&config_path, config(weir_port, backend_port, &storage, extra)).unwrap();
+    let log = dir.path().join("weir.log");
+    let mut weir = start_weir(&config_path, weir_port, &log);
+
+    // The backend is down: the log fills the disk, then clients are refused.
+    let run_clients = |first: usize, seconds: u64| {
+        let stop = Arc::new(AtomicBool::new(false));
+        let clients: Vec<_> = (0..4)
+            .map(|c| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    client(weir_port, first + c * 1_000_000, 100, stop, Duration::ZERO)
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_secs(seconds));
+        stop.store(true, Ordering::Release);
+        let mut acked = BTreeSet::new();
+        let mut refused = 0;
+        for client in clients {
+            let (items, failures) = client.join().unwrap();
+            acked.extend(items);
+            refused += failures;
+        }
+        (acked, refused)
+    };
+    let (mut acked, refused) = run_clients(0, 6);
+    eprintln!("disk full: {} items acknowledged, {refused} requests refused", acked.len());
+    assert!(!acked.is_empty(), "the log took data until the disk was full");
+    assert!(refused > 0, "then clients were refused");
+    assert!(weir.try_wait().unwrap().is_none(), "weir keeps running on a full disk");
+
+    // Space returns as the backend takes what the log holds.
+    let backend = Backend::start(backend_port);
+    let counts = wait_for(&backend, &acked, Duration::from_secs(30));
+    let missing = acked.iter().filter(|i| !counts.contains_key(i)).count();
+    assert_eq!(missing, 0, "every acknowledged item delivered once the backend is up");
+    let (resumed, _) = run_clients(100_000_000, 2);
+    eprintln!("after space returned: {} more items acknowledged", resumed.len());
+    assert!(!resumed.is_empty(), "clients are accepted again");
+    acked.extend(resumed);
+    let counts = wait_for(&backend, &acked, Duration::from_secs(30));
+    weir.kill().unwrap();
+    weir.wait().unwrap();
+    let missing = acked.iter().filter(|i| !counts.contains_key(i)).count();
+    assert_eq!(missing, 0, "every acknowledged item delivered");
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("persistent queue: batch not written"), "the refusals are logged");
+    drop(tmpfs);
 }
