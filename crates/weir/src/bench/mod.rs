@@ -25,6 +25,7 @@ use weir_receivers::ReceiverConfig;
 
 use crate::{
     config::{self, Source},
+    extensions::ExtensionConfig,
     loadgen,
 };
 
@@ -302,8 +303,13 @@ fn overrides(
             ExporterConfig::Nop(_) | ExporterConfig::Debug(_) | ExporterConfig::File(_) => {}
         }
     }
-    for extension in &config.extensions {
-        sets.push(format!("extensions::{}::endpoint=127.0.0.1:{}", extension.0, free_port()?));
+    for (id, extension) in &config.extensions {
+        match extension {
+            ExtensionConfig::HealthCheck(_) => {
+                sets.push(format!("extensions::{id}::endpoint=127.0.0.1:{}", free_port()?))
+            }
+            ExtensionConfig::FileStorage(_) => {}
+        }
     }
     Ok((sets, format!("127.0.0.1:{port}"), protocol))
 }
