@@ -251,3 +251,46 @@ fn print_config_redacts_secrets() {
         "{yaml}"
     );
 }
+
+#[test]
+fn a_persistent_queue_names_a_listed_file_storage_extension() {
+    let config = |storage: &str, listed: &str| {
+        format!(
+            "
+receivers:
+  otlp:
+    protocols:
+      grpc:
+exporters:
+  otlp:
+    endpoint: http://backend:4317
+    sending_queue:
+      storage: {storage}
+extensions:
+  file_storage:
+    directory: /tmp
+  health_check:
+service:
+  extensions: [{listed}]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [otlp]
+"
+        )
+    };
+    load_one(&config("file_storage", "file_storage, health_check")).unwrap();
+    let path = "exporters.otlp.sending_queue.storage";
+    assert_eq!(
+        errors(&config("file_storage", "health_check")),
+        [format!("{path}: extension \"file_storage\" is not listed in service.extensions")]
+    );
+    assert_eq!(
+        errors(&config("health_check", "file_storage, health_check")),
+        [format!("{path}: extension \"health_check\" is not a file_storage")]
+    );
+    assert_eq!(
+        errors(&config("file_storage/other", "file_storage, health_check")),
+        [format!("{path}: extension \"file_storage/other\" is not defined under extensions")]
+    );
+}
