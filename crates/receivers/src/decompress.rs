@@ -80,10 +80,17 @@ pub fn decompress(
         }
         Encoding::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(&body[..])),
         Encoding::Deflate => Box::new(flate2::bufread::ZlibDecoder::new(&body[..])),
-        Encoding::Zstd => Box::new(
-            zstd::stream::read::Decoder::with_buffer(&body[..])
-                .map_err(|source| DecompressError::Corrupt { encoding: "zstd", source })?,
-        ),
+        Encoding::Zstd => {
+            let corrupt = |source| DecompressError::Corrupt { encoding: "zstd", source };
+            let mut decoder =
+                zstd::stream::read::Decoder::with_buffer(&body[..]).map_err(corrupt)?;
+            // A frame may ask for a window of up to 2 GiB, allocated before any output: allow
+            // no larger a window than the output may be, but at least the 8 MiB every zstd
+            // decoder is expected to accept.
+            let window_log = (usize::BITS - limit.max(1).leading_zeros()).clamp(23, 27);
+            decoder.window_log_max(window_log).map_err(corrupt)?;
+            Box::new(decoder)
+        }
     };
     // Read one byte past the limit to tell "exactly at the limit" from "over it".
     let mut out = Vec::with_capacity((body.len() * 4).min(limit) + 1);
@@ -123,6 +130,16 @@ mod tests {
         ] {
             assert_eq!(decompress(encoding, body, data.len()).unwrap(), data, "{encoding:?}");
         }
+    }
+
+    #[test]
+    fn a_zstd_frame_asking_for_a_huge_window_is_refused_before_allocating_it() {
+        let mut encoder = zstd::stream::Encoder::new(Vec::new(), 1).unwrap();
+        encoder.set_parameter(zstd::stream::raw::CParameter::WindowLog(27)).unwrap();
+        encoder.write_all(&[1; 1024]).unwrap();
+        let frame = encoder.finish().unwrap();
+        let err = decompress(Encoding::Zstd, frame.into(), 1 << 20).unwrap_err();
+        assert!(err.to_string().contains("zstd"), "{err}");
     }
 
     #[test]

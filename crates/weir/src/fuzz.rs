@@ -1,0 +1,97 @@
+//! The entry points of the `cargo fuzz` targets in `fuzz/`. They live here, in the library,
+//! so that the test suite replays every input the fuzzers kept (`fuzz/regressions/<target>/`)
+//! through exactly the code the fuzzers ran. Each takes arbitrary bytes and must neither
+//! panic, hang nor allocate beyond its bounds.
+
+use std::io::Write;
+
+use weir_core::export::wal::{Wal, WalOptions};
+use weir_otlp::{Batch, Signal};
+use weir_receivers::decompress::{Encoding, decompress as decompress_body};
+
+/// The targets, by name, for the regression test.
+pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+    ("otlp_protobuf", otlp_protobuf),
+    ("otlp_json", otlp_json),
+    ("decompress", decompress),
+    ("config", config),
+    ("wal", wal),
+];
+
+fn signal(selector: Option<&u8>) -> Signal {
+    Signal::ALL[usize::from(selector.copied().unwrap_or(0)) % 3]
+}
+
+/// The OTLP/protobuf request path: decode as the first byte's signal, validate, and encode a
+/// valid batch back, which must decode to the same batch.
+pub fn otlp_protobuf(data: &[u8]) {
+    let (selector, body) = data.split_first().map_or((None, data), |(s, b)| (Some(s), b));
+    let signal = signal(selector);
+    let Ok(batch) = Batch::decode_protobuf(signal, body) else { return };
+    if weir_otlp::validate(&batch).is_err() {
+        return;
+    }
+    let again = Batch::decode_protobuf(signal, &batch.encode_protobuf()).expect("re-encoded");
+    assert_eq!(again, batch, "protobuf round trip");
+}
+
+/// The OTLP/JSON decoder: decode as the first byte's signal and validate; what decodes must
+/// encode to JSON that decodes again.
+pub fn otlp_json(data: &[u8]) {
+    let (selector, body) = data.split_first().map_or((None, data), |(s, b)| (Some(s), b));
+    let Ok(batch) = weir_otlp::json::decode(signal(selector), body) else { return };
+    let _ = weir_otlp::validate(&batch);
+    weir_otlp::json::decode_any(&weir_otlp::json::encode(&batch)).expect("re-encoded JSON");
+}
+
+/// The decompressors with their size cap: the first byte picks gzip, deflate or zstd; the
+/// output never exceeds the cap.
+pub fn decompress(data: &[u8]) {
+    const LIMIT: usize = 1 << 16;
+    let (selector, body) = data.split_first().map_or((0, data), |(s, b)| (*s, b));
+    let encoding = [Encoding::Gzip, Encoding::Deflate, Encoding::Zstd][usize::from(selector) % 3];
+    if let Ok(out) = decompress_body(encoding, bytes::Bytes::copy_from_slice(body), LIMIT) {
+        assert!(out.len() <= LIMIT, "{} bytes out of a {LIMIT}-byte cap", out.len());
+    }
+}
+
+/// The configuration loader, on arbitrary text.
+pub fn config(data: &[u8]) {
+    let text = String::from_utf8_lossy(data).into_owned();
+    let _ = crate::config::load_texts(vec![("fuzz.yaml".into(), text)], &[], |_| None);
+}
+
+/// The write-ahead log's recovery on an arbitrary segment file: every record it returns
+/// reads back, and there are no more records than the file could hold.
+pub fn wal(data: &[u8]) {
+    let dir = tempfile_dir();
+    let mut file = std::fs::File::create(dir.join("0000000000000000.wal")).expect("segment");
+    file.write_all(data).expect("written");
+    drop(file);
+    let options = WalOptions { fsync: false, segment_bytes: 1 << 20, max_bytes: 0, max_records: 0 };
+    let (mut log, recovery) = Wal::open(&dir, options).expect("opens");
+    assert!(
+        recovery.pending <= data.len() / 17,
+        "{} records in {} bytes",
+        recovery.pending,
+        data.len()
+    );
+    while let Some(location) = log.dispatch() {
+        log.read(&location).expect("a recovered record reads back");
+        log.done(location.id).expect("marked done");
+    }
+    drop(log);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "weir-fuzz-wal-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    dir
+}
