@@ -9,8 +9,11 @@ use weir_core::export::wal::{Wal, WalOptions};
 use weir_otlp::{Batch, Signal};
 use weir_receivers::decompress::{Encoding, decompress as decompress_body};
 
+/// A fuzz target's entry point.
+pub type Target = fn(&[u8]);
+
 /// The targets, by name, for the regression test.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("otlp_protobuf", otlp_protobuf),
     ("otlp_json", otlp_json),
     ("decompress", decompress),
