@@ -20,7 +20,7 @@ fn a_full_pipeline_is_refused_with_a_retryable_status_after_the_deadline() {
                 http: Some(Http { endpoint: "127.0.0.1:0".into(), ..Http::default() }),
             },
         };
-        let receiver = OtlpReceiver::bind("otlp", &config).await.unwrap();
+        let receiver = OtlpReceiver::bind("otlp", &config, &Default::default()).await.unwrap();
         let addrs = receiver.local_addrs();
         let (grpc, http) = (addrs[0].1, addrs[1].1);
         // A pipeline input of one batch, already full, that nobody reads.

@@ -243,7 +243,7 @@ protocol:
     )
     .unwrap();
     let exporter =
-        LoadBalancingExporter::start_with("loadbalancing", &config, lookup).await.unwrap();
+        LoadBalancingExporter::start_with("loadbalancing", &config, lookup, None).await.unwrap();
     let mut generator = Generator::new(Shape { spans_per_trace: 4, ..Shape::default() }, 5);
     let mut sent = 0;
     for _ in 0..10 {

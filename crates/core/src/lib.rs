@@ -13,6 +13,7 @@
 //! down to the exporters. Nothing here is unbounded.
 
 mod ack;
+pub mod auth;
 mod component;
 pub mod duration;
 pub mod export;

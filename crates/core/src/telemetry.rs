@@ -82,6 +82,9 @@ pub const EXPORTER_RETRIES: &str = "weir_exporter_retries_total";
 /// Records of a persistent queue that could not be read back or decoded, dropped (label:
 /// exporter).
 pub const PERSISTENT_QUEUE_UNREADABLE: &str = "weir_persistent_queue_unreadable_records_total";
+/// Requests a receiver refused because their credentials did not authenticate (labels:
+/// receiver, transport).
+pub const RECEIVER_UNAUTHENTICATED: &str = "weir_receiver_unauthenticated_requests_total";
 /// Items a `loadbalancing` endpoint that left the ring handed back to the ring.
 pub const EXPORTER_REROUTED_ITEMS: &str = "weir_exporter_rerouted_items_total";
 /// Items a backend rejected in a partial success (labels: exporter, otel_signal).

@@ -17,6 +17,7 @@ pub use client::{ClientTls, Compression, Headers};
 
 use std::sync::Arc;
 
+use weir_core::auth::Authenticators;
 use weir_core::{ComponentInfo, Exporter, Signal, export, options::or_default};
 
 /// Every signal, for exporters that take them all.
@@ -129,6 +130,19 @@ impl ExporterConfig {
     }
 
     /// How the exporter's queue delivers: `sending_queue`, `retry_on_failure`, `timeout`.
+    /// The extensions this exporter authenticates with.
+    pub fn authenticator(&self) -> Option<&str> {
+        let auth = match self {
+            ExporterConfig::Otlp(config) => config.auth.as_ref(),
+            ExporterConfig::OtlpHttp(config) => config.auth.as_ref(),
+            ExporterConfig::PrometheusRemoteWrite(config) => config.auth.as_ref(),
+            ExporterConfig::LoadBalancing(config) => config.protocol.otlp.auth.as_ref(),
+            _ => None,
+        };
+        auth.map(|a| a.authenticator.as_str())
+    }
+
+    /// The queue's settings.
     pub fn settings(&self) -> export::Settings {
         match self {
             ExporterConfig::Nop(_) => export::Settings::default(),
@@ -145,23 +159,32 @@ impl ExporterConfig {
     }
 
     /// Builds the exporter (opening files and connections).
-    pub async fn build(&self, id: &str) -> std::io::Result<Arc<dyn Exporter>> {
+    pub async fn build(
+        &self,
+        id: &str,
+        auth: &Authenticators,
+    ) -> std::io::Result<Arc<dyn Exporter>> {
         Ok(match self {
             ExporterConfig::Nop(_) => Arc::new(nop::NopExporter),
             ExporterConfig::Debug(config) => Arc::new(debug::DebugExporter::new(id, config)),
             ExporterConfig::File(config) => Arc::new(file::FileExporter::open(config).await?),
-            ExporterConfig::Otlp(config) => Arc::new(otlp::OtlpExporter::new(id, config)?),
+            ExporterConfig::Otlp(config) => {
+                Arc::new(otlp::OtlpExporter::new(id, config, auth.client(config.auth.as_ref())?)?)
+            }
             ExporterConfig::OtlpHttp(config) => {
-                Arc::new(otlphttp::OtlpHttpExporter::new(id, config)?)
+                let auth = auth.client(config.auth.as_ref())?;
+                Arc::new(otlphttp::OtlpHttpExporter::new(id, config, auth)?)
             }
             ExporterConfig::Prometheus(config) => {
                 Arc::new(prometheus::PrometheusExporter::start(id, config).await?)
             }
             ExporterConfig::PrometheusRemoteWrite(config) => {
-                Arc::new(prometheusremotewrite::RemoteWriteExporter::new(id, config)?)
+                let auth = auth.client(config.auth.as_ref())?;
+                Arc::new(prometheusremotewrite::RemoteWriteExporter::new(id, config, auth)?)
             }
             ExporterConfig::LoadBalancing(config) => {
-                Arc::new(loadbalancing::LoadBalancingExporter::start(id, config).await?)
+                let auth = auth.client(config.protocol.otlp.auth.as_ref())?;
+                Arc::new(loadbalancing::LoadBalancingExporter::start(id, config, auth).await?)
             }
         })
     }

@@ -55,10 +55,25 @@ impl ReceiverConfig {
     }
 
     /// Binds the receiver's sockets; the receiver starts accepting when run.
-    pub async fn build(&self, id: &str) -> std::io::Result<Box<dyn Receiver>> {
+    pub async fn build(
+        &self,
+        id: &str,
+        auth: &weir_core::auth::Authenticators,
+    ) -> std::io::Result<Box<dyn Receiver>> {
         match self {
             ReceiverConfig::Otlp(config) => {
-                Ok(Box::new(otlp::OtlpReceiver::bind(id, config).await?))
+                Ok(Box::new(otlp::OtlpReceiver::bind(id, config, auth).await?))
+            }
+        }
+    }
+
+    /// The extensions this receiver authenticates with.
+    pub fn authenticators(&self) -> Vec<&str> {
+        match self {
+            ReceiverConfig::Otlp(config) => {
+                let grpc = config.protocols.grpc.iter().filter_map(|g| g.auth.as_ref());
+                let http = config.protocols.http.iter().filter_map(|h| h.auth.as_ref());
+                grpc.chain(http).map(|a| a.authenticator.as_str()).collect()
             }
         }
     }

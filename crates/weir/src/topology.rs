@@ -81,8 +81,11 @@ async fn start_services(
                     health_check::serve(listener, config.clone(), health.clone(), shutdown.clone());
                 services.push((id.to_string(), tokio::spawn(task)));
             }
-            // opened by the exporters whose queues use it
-            ExtensionConfig::FileStorage(_) => {}
+            // opened by the exporters whose queues use it; authenticators are built for the
+            // receivers and exporters that name them
+            ExtensionConfig::FileStorage(_)
+            | ExtensionConfig::BearerTokenAuth(_)
+            | ExtensionConfig::BasicAuth(_) => {}
         }
     }
     Ok(services)
@@ -95,11 +98,15 @@ pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
     let mut addrs = Vec::new();
     let mut services = start_services(plan, &health, &services_shutdown, &mut addrs).await?;
 
+    let auth =
+        crate::extensions::authenticators(&plan.extensions).context("authentication extensions")?;
+
     // Export queues: one per exporter, shared by every pipeline that lists it.
     let mut exporter_inputs: HashMap<&ComponentId, Consumer> = HashMap::new();
     let mut queues = Vec::new();
     for (id, config) in &plan.exporters {
-        let exporter = config.build(id.as_str()).await.with_context(|| format!("exporter {id}"))?;
+        let exporter =
+            config.build(id.as_str(), &auth).await.with_context(|| format!("exporter {id}"))?;
         if let Some(addr) = exporter.local_addr() {
             addrs.push((id.to_string(), "http", addr));
         }
@@ -197,7 +204,7 @@ pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
                 }
             }
         }
-        let receiver = config.build(id.as_str()).await?;
+        let receiver = config.build(id.as_str(), &auth).await?;
         receivers.push((id.to_string(), receiver, output));
     }
 

@@ -24,7 +24,8 @@ use ring::{Ring, key_hash};
 use serde::Deserialize;
 use tokio::task::JoinHandle;
 use weir_core::{
-    Batch, BoxFuture, Consumer, ExportError, Exporter, Message, Refused, export, telemetry,
+    Batch, BoxFuture, Consumer, ExportError, Exporter, Message, Refused, auth::ClientAuth, export,
+    telemetry,
 };
 use weir_otlp::proto::{
     common::v1::{AnyValue, KeyValue, any_value::Value},
@@ -167,6 +168,7 @@ struct State {
 pub struct LoadBalancingExporter {
     id: String,
     config: Config,
+    auth: Option<Arc<dyn ClientAuth>>,
     state: Arc<Mutex<State>>,
     resolver: Option<JoinHandle<()>>,
 }
@@ -193,8 +195,12 @@ pub fn system_lookup() -> Lookup {
 impl LoadBalancingExporter {
     /// Starts with the static endpoints, or resolves the DNS name once and then every
     /// `interval`.
-    pub async fn start(id: &str, config: &Config) -> std::io::Result<LoadBalancingExporter> {
-        LoadBalancingExporter::start_with(id, config, system_lookup()).await
+    pub async fn start(
+        id: &str,
+        config: &Config,
+        auth: Option<Arc<dyn ClientAuth>>,
+    ) -> std::io::Result<LoadBalancingExporter> {
+        LoadBalancingExporter::start_with(id, config, system_lookup(), auth).await
     }
 
     /// As [`LoadBalancingExporter::start`], resolving names with `lookup`.
@@ -202,11 +208,13 @@ impl LoadBalancingExporter {
         id: &str,
         config: &Config,
         lookup: Lookup,
+        auth: Option<Arc<dyn ClientAuth>>,
     ) -> std::io::Result<LoadBalancingExporter> {
         let state = Arc::new(Mutex::new(State { ring: Ring::default(), backends: HashMap::new() }));
         let mut exporter = LoadBalancingExporter {
             id: id.to_owned(),
             config: config.clone(),
+            auth,
             state,
             resolver: None,
         };
@@ -216,8 +224,12 @@ impl LoadBalancingExporter {
         if let Some(dns) = config.resolver.dns.clone() {
             let endpoints = resolve(&lookup, &dns).await.unwrap_or_default();
             exporter.set_endpoints(endpoints)?;
-            let (id, config, state) =
-                (exporter.id.clone(), exporter.config.clone(), exporter.state.clone());
+            let (id, config, state, auth) = (
+                exporter.id.clone(),
+                exporter.config.clone(),
+                exporter.state.clone(),
+                exporter.auth.clone(),
+            );
             exporter.resolver = Some(tokio::spawn(async move {
                 let mut ticker = tokio::time::interval(dns.interval);
                 ticker.tick().await;
@@ -225,7 +237,9 @@ impl LoadBalancingExporter {
                     ticker.tick().await;
                     match resolve(&lookup, &dns).await {
                         Ok(endpoints) => {
-                            if let Err(error) = set_endpoints(&id, &config, &state, endpoints) {
+                            if let Err(error) =
+                                set_endpoints(&id, &config, &state, &auth, endpoints)
+                            {
                                 tracing::warn!(exporter = %id, %error, "loadbalancing: endpoints not updated");
                             }
                         }
@@ -240,7 +254,7 @@ impl LoadBalancingExporter {
     }
 
     fn set_endpoints(&self, endpoints: Vec<String>) -> std::io::Result<()> {
-        set_endpoints(&self.id, &self.config, &self.state, endpoints)
+        set_endpoints(&self.id, &self.config, &self.state, &self.auth, endpoints)
     }
 
     /// The endpoints on the ring now.
@@ -260,6 +274,7 @@ fn set_endpoints(
     id: &str,
     config: &Config,
     shared: &Arc<Mutex<State>>,
+    auth: &Option<Arc<dyn ClientAuth>>,
     endpoints: Vec<String>,
 ) -> std::io::Result<()> {
     let ring = Ring::new(&endpoints);
@@ -277,7 +292,7 @@ fn set_endpoints(
         let exporter = Arc::new(Member {
             name: name.clone(),
             endpoint: endpoint.clone(),
-            otlp: otlp::OtlpExporter::new(&name, &otlp)?,
+            otlp: otlp::OtlpExporter::new(&name, &otlp, auth.clone())?,
             routing: config.routing_key,
             state: Arc::downgrade(shared),
         });
@@ -547,7 +562,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.validate(), Vec::<(String, String)>::new());
-        let exporter = LoadBalancingExporter::start_with("lb", &config, lookup).await.unwrap();
+        let exporter =
+            LoadBalancingExporter::start_with("lb", &config, lookup, None).await.unwrap();
         assert_eq!(exporter.endpoints(), vec!["10.0.0.1:4317", "10.0.0.2:4317"]);
         *answers.lock().unwrap() = vec!["10.0.0.2:4317".into(), "10.0.0.3:4317".into()];
         tokio::time::sleep(Duration::from_millis(400)).await;

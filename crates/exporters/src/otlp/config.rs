@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use serde::Deserialize;
+use weir_core::auth::AuthConfig;
 use weir_core::export::{QueueConfig, RetryConfig, Settings};
 
 use crate::client::{self, ClientTls, Compression, Headers};
@@ -17,6 +18,8 @@ pub struct Config {
     pub compression: Compression,
     /// `headers`: metadata sent with every request.
     pub headers: Headers,
+    /// `auth.authenticator`: an extension that adds credentials to every request.
+    pub auth: Option<AuthConfig>,
     /// `timeout`: one attempt's limit (default 5s).
     #[serde(with = "weir_core::duration")]
     pub timeout: Duration,
@@ -33,6 +36,7 @@ impl Default for Config {
             tls: ClientTls::default(),
             compression: Compression::Gzip,
             headers: Headers::new(),
+            auth: None,
             timeout: Duration::from_secs(5),
             sending_queue: QueueConfig::default(),
             retry_on_failure: RetryConfig::default(),

@@ -9,6 +9,8 @@
 
 mod config;
 
+use std::sync::Arc;
+
 use bytes::{Buf, BufMut, Bytes};
 pub use config::Config;
 use prost::Message;
@@ -19,7 +21,7 @@ use tonic::{
     transport::Channel,
 };
 use tonic_types::StatusExt;
-use weir_core::{Batch, BoxFuture, ExportError, Exporter};
+use weir_core::{Batch, BoxFuture, ExportError, Exporter, auth::ClientAuth};
 
 use crate::client::{Compression, ExportResponse, report_partial_success};
 
@@ -29,11 +31,16 @@ pub struct OtlpExporter {
     channel: Channel,
     config: Config,
     metadata: Vec<(MetadataKey<tonic::metadata::Ascii>, MetadataValue<tonic::metadata::Ascii>)>,
+    auth: Option<Arc<dyn ClientAuth>>,
 }
 
 impl OtlpExporter {
     /// An exporter that connects lazily (at the first export, and again after failures).
-    pub fn new(id: &str, config: &Config) -> std::io::Result<OtlpExporter> {
+    pub fn new(
+        id: &str,
+        config: &Config,
+        auth: Option<Arc<dyn ClientAuth>>,
+    ) -> std::io::Result<OtlpExporter> {
         let invalid = |e: &dyn std::fmt::Display| {
             std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
         };
@@ -51,6 +58,7 @@ impl OtlpExporter {
             channel: endpoint.connect_lazy(),
             config: config.clone(),
             metadata,
+            auth,
         })
     }
 }
@@ -75,6 +83,11 @@ impl Exporter for OtlpExporter {
             request.set_timeout(self.config.timeout);
             for (key, value) in &self.metadata {
                 request.metadata_mut().insert(key.clone(), value.clone());
+            }
+            if let Some(auth) = &self.auth {
+                let mut headers = std::mem::take(request.metadata_mut()).into_headers();
+                headers.extend(auth.headers());
+                *request.metadata_mut() = tonic::metadata::MetadataMap::from_headers(headers);
             }
             let path = http::uri::PathAndQuery::from_static(signal.grpc_export_path());
             let response = grpc.unary(request, path, RawCodec).await.map_err(classify)?;

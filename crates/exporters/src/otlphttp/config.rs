@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use serde::Deserialize;
+use weir_core::auth::AuthConfig;
 use weir_core::{
     Signal,
     export::{QueueConfig, RetryConfig, Settings},
@@ -39,6 +40,8 @@ pub struct Config {
     pub compression: Compression,
     /// `headers`.
     pub headers: Headers,
+    /// `auth.authenticator`: an extension that adds credentials to every request.
+    pub auth: Option<AuthConfig>,
     /// `timeout`: one attempt's limit (default 30s).
     #[serde(with = "weir_core::duration")]
     pub timeout: Duration,
@@ -59,6 +62,7 @@ impl Default for Config {
             tls: ClientTls::default(),
             compression: Compression::Gzip,
             headers: Headers::new(),
+            auth: None,
             timeout: Duration::from_secs(30),
             sending_queue: QueueConfig::default(),
             retry_on_failure: RetryConfig::default(),

@@ -8,6 +8,8 @@
 
 mod config;
 
+use std::sync::Arc;
+
 use std::io::Write;
 
 use bytes::Bytes;
@@ -15,7 +17,7 @@ pub use config::{Config, Encoding};
 use http::{HeaderName, HeaderValue, Request, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use prost::Message;
-use weir_core::{Batch, BoxFuture, ExportError, Exporter, Signal};
+use weir_core::{Batch, BoxFuture, ExportError, Exporter, Signal, auth::ClientAuth};
 
 use crate::client::{
     Compression, ExportResponse, PartialSuccess, RpcStatus, report_partial_success, retry_after,
@@ -27,13 +29,18 @@ pub struct OtlpHttpExporter {
     client: crate::client::HttpClient,
     config: Config,
     headers: Vec<(HeaderName, HeaderValue)>,
+    auth: Option<Arc<dyn ClientAuth>>,
 }
 
 impl OtlpHttpExporter {
     /// An exporter with its own connection pool.
-    pub fn new(id: &str, config: &Config) -> std::io::Result<OtlpHttpExporter> {
+    pub fn new(
+        id: &str,
+        config: &Config,
+        auth: Option<Arc<dyn ClientAuth>>,
+    ) -> std::io::Result<OtlpHttpExporter> {
         let (client, headers) = crate::client::http_client(config.timeout, &config.headers)?;
-        Ok(OtlpHttpExporter { id: id.to_owned(), client, config: config.clone(), headers })
+        Ok(OtlpHttpExporter { id: id.to_owned(), client, config: config.clone(), headers, auth })
     }
 
     fn body(&self, batch: &Batch) -> Result<(Vec<u8>, Option<&'static str>), ExportError> {
@@ -86,6 +93,9 @@ impl Exporter for OtlpHttpExporter {
             let mut request = Request::post(&url).header(header::CONTENT_TYPE, content_type);
             if let Some(encoding) = content_encoding {
                 request = request.header(header::CONTENT_ENCODING, encoding);
+            }
+            for (name, value) in self.auth.iter().flat_map(|a| a.headers()) {
+                request = request.header(name, value);
             }
             for (name, value) in &self.headers {
                 request = request.header(name, value);

@@ -3,6 +3,7 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use serde::Deserialize;
+use weir_core::auth::AuthConfig;
 use weir_core::export::{QueueConfig, RetryConfig, Settings};
 
 use crate::client::{ClientTls, Headers, scheme, validate_headers};
@@ -17,6 +18,8 @@ pub struct Config {
     pub tls: ClientTls,
     /// `headers`.
     pub headers: Headers,
+    /// `auth.authenticator`: an extension that adds credentials to every request.
+    pub auth: Option<AuthConfig>,
     /// `timeout` (default 5s).
     #[serde(with = "weir_core::duration")]
     pub timeout: Duration,
@@ -46,6 +49,7 @@ impl Default for Config {
             endpoint: String::new(),
             tls: ClientTls::default(),
             headers: Headers::new(),
+            auth: None,
             timeout: Duration::from_secs(5),
             compression: "snappy".into(),
             namespace: String::new(),

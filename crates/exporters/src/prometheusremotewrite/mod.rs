@@ -27,6 +27,8 @@ pub mod proto {
     include!(concat!(env!("OUT_DIR"), "/prometheus.rs"));
 }
 
+use std::sync::Arc;
+
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
@@ -35,7 +37,7 @@ use http::{HeaderName, HeaderValue, Request, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use prost::Message;
 use proto::{BucketSpan, Histogram, Label, MetricMetadata, Sample, TimeSeries, WriteRequest};
-use weir_core::{Batch, BoxFuture, ExportError, Exporter};
+use weir_core::{Batch, BoxFuture, ExportError, Exporter, auth::ClientAuth};
 use weir_otlp::proto::{
     common::v1::{AnyValue, any_value::Value},
     metrics::v1::{
@@ -58,6 +60,7 @@ pub struct RemoteWriteExporter {
     client: crate::client::HttpClient,
     config: Config,
     headers: Vec<(HeaderName, HeaderValue)>,
+    auth: Option<Arc<dyn ClientAuth>>,
     dropped_delta: metrics::Counter,
     dropped_other: metrics::Counter,
 }
@@ -83,7 +86,11 @@ pub struct Converted {
 
 impl RemoteWriteExporter {
     /// An exporter with its own connection pool.
-    pub fn new(id: &str, config: &Config) -> std::io::Result<RemoteWriteExporter> {
+    pub fn new(
+        id: &str,
+        config: &Config,
+        auth: Option<Arc<dyn ClientAuth>>,
+    ) -> std::io::Result<RemoteWriteExporter> {
         let (client, headers) = crate::client::http_client(config.timeout, &config.headers)?;
         let counter = |reason: &'static str| metrics::counter!("weir_exporter_prometheusremotewrite_dropped_points_total", "exporter" => id.to_owned(), "reason" => reason);
         Ok(RemoteWriteExporter {
@@ -91,6 +98,7 @@ impl RemoteWriteExporter {
             client,
             config: config.clone(),
             headers,
+            auth,
             dropped_delta: counter("delta_temporality"),
             dropped_other: counter("no_value"),
         })
@@ -105,6 +113,9 @@ impl RemoteWriteExporter {
             .header(header::CONTENT_ENCODING, "snappy")
             .header("X-Prometheus-Remote-Write-Version", "0.1.0")
             .header(header::USER_AGENT, concat!("weir/", env!("CARGO_PKG_VERSION")));
+        for (name, value) in self.auth.iter().flat_map(|a| a.headers()) {
+            builder = builder.header(name, value);
+        }
         for (name, value) in &self.headers {
             builder = builder.header(name, value);
         }

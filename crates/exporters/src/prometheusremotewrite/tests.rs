@@ -239,7 +239,7 @@ async fn responses_decide_retry_and_requests_follow_the_specification() {
     };
     let (endpoint, seen) = server(204).await;
     let exporter =
-        RemoteWriteExporter::new("prw", &Config { endpoint, ..Config::default() }).unwrap();
+        RemoteWriteExporter::new("prw", &Config { endpoint, ..Config::default() }, None).unwrap();
     exporter.export(&gauge()).await.unwrap();
     {
         let seen = seen.lock().unwrap();
@@ -251,7 +251,7 @@ async fn responses_decide_retry_and_requests_follow_the_specification() {
     }
     let (endpoint, _) = server(400).await;
     let exporter =
-        RemoteWriteExporter::new("prw", &Config { endpoint, ..Config::default() }).unwrap();
+        RemoteWriteExporter::new("prw", &Config { endpoint, ..Config::default() }, None).unwrap();
     match exporter.export(&gauge()).await {
         Err(ExportError::Permanent { message }) => {
             assert!(message.contains("400") && message.contains("out of order sample"), "{message}")
@@ -260,7 +260,7 @@ async fn responses_decide_retry_and_requests_follow_the_specification() {
     }
     let (endpoint, _) = server(503).await;
     let exporter =
-        RemoteWriteExporter::new("prw", &Config { endpoint, ..Config::default() }).unwrap();
+        RemoteWriteExporter::new("prw", &Config { endpoint, ..Config::default() }, None).unwrap();
     match exporter.export(&gauge()).await {
         Err(ExportError::Retryable { after, .. }) => {
             assert_eq!(after, Some(std::time::Duration::from_secs(3)))

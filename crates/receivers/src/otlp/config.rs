@@ -1,6 +1,7 @@
 //! Options of the `otlp` receiver, with the Collector's names and defaults.
 
 use serde::Deserialize;
+use weir_core::auth::AuthConfig;
 
 /// Mebibytes to bytes.
 const MIB: usize = 1 << 20;
@@ -36,6 +37,8 @@ pub struct Grpc {
     /// `include_metadata`: keep the request's headers with its data, for processors that
     /// read them (the `cardinality_limiter`'s tenant).
     pub include_metadata: bool,
+    /// `auth.authenticator`: the extension that must accept each request.
+    pub auth: Option<AuthConfig>,
 }
 
 impl Default for Grpc {
@@ -44,6 +47,7 @@ impl Default for Grpc {
             endpoint: "127.0.0.1:4317".into(),
             max_recv_msg_size_mib: 4,
             include_metadata: false,
+            auth: None,
         }
     }
 }
@@ -71,6 +75,8 @@ pub struct Http {
     pub logs_url_path: String,
     /// `include_metadata`: keep the request's headers with its data.
     pub include_metadata: bool,
+    /// `auth.authenticator`: the extension that must accept each request.
+    pub auth: Option<AuthConfig>,
 }
 
 impl Default for Http {
@@ -82,6 +88,7 @@ impl Default for Http {
             metrics_url_path: "/v1/metrics".into(),
             logs_url_path: "/v1/logs".into(),
             include_metadata: false,
+            auth: None,
         }
     }
 }

@@ -4,7 +4,9 @@ use std::{sync::Arc, time::Duration, time::Instant};
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tonic::{Request, Response, Status, codec::CompressionEncoding};
+use tonic::{
+    Request, Response, Status, codec::CompressionEncoding, service::interceptor::InterceptedService,
+};
 use tonic_types::StatusExt;
 use weir_otlp::{
     Batch, ExportLogsServiceRequest, ExportLogsServiceResponse, ExportMetricsServiceRequest,
@@ -23,7 +25,28 @@ use super::intake::{Intake, Refusal};
 #[derive(Clone)]
 struct Service(Arc<Intake>);
 
+/// The attributes of the client the interceptor authenticated.
+#[derive(Clone)]
+struct Authenticated(Vec<(String, String)>);
+
 impl Service {
+    fn metadata<T>(&self, request: &Request<T>) -> Metadata {
+        let authenticated = request.extensions().get::<Authenticated>().map(|a| a.0.clone());
+        self.0.metadata(request.metadata().as_ref(), authenticated.unwrap_or_default())
+    }
+
+    /// Checks credentials before the message is decoded: UNAUTHENTICATED with no detail.
+    #[allow(clippy::result_large_err)]
+    fn authenticate(&self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        let headers = request.metadata().clone().into_headers();
+        let attributes = self
+            .0
+            .authenticate(&headers)
+            .map_err(|()| Status::unauthenticated("unauthenticated"))?;
+        request.extensions_mut().insert(Authenticated(attributes));
+        Ok(request)
+    }
+
     async fn accept(
         &self,
         batch: Batch,
@@ -73,7 +96,7 @@ impl TraceService for Service {
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
         let deadline = deadline(&request);
-        let metadata = self.0.metadata(request.metadata().as_ref());
+        let metadata = self.metadata(&request);
         let batch = Batch::Traces(request.into_inner().resource_spans);
         self.accept(batch, metadata, deadline).await?;
         Ok(Response::new(ExportTraceServiceResponse { partial_success: None }))
@@ -87,7 +110,7 @@ impl MetricsService for Service {
         request: Request<ExportMetricsServiceRequest>,
     ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
         let deadline = deadline(&request);
-        let metadata = self.0.metadata(request.metadata().as_ref());
+        let metadata = self.metadata(&request);
         let batch = Batch::Metrics(request.into_inner().resource_metrics);
         self.accept(batch, metadata, deadline).await?;
         Ok(Response::new(ExportMetricsServiceResponse { partial_success: None }))
@@ -101,7 +124,7 @@ impl LogsService for Service {
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
         let deadline = deadline(&request);
-        let metadata = self.0.metadata(request.metadata().as_ref());
+        let metadata = self.metadata(&request);
         let batch = Batch::Logs(request.into_inner().resource_logs);
         self.accept(batch, metadata, deadline).await?;
         Ok(Response::new(ExportLogsServiceResponse { partial_success: None }))
@@ -119,26 +142,33 @@ pub(crate) async fn serve(
 ) -> Result<(), tonic::transport::Error> {
     let service = Service(Arc::new(intake));
     let accepts = |signal| service.0.accepts(signal);
+    let check = {
+        let service = service.clone();
+        move |request| service.authenticate(request)
+    };
     let traces = accepts(Signal::Traces).then(|| {
-        TraceServiceServer::new(service.clone())
+        let server = TraceServiceServer::new(service.clone())
             .accept_compressed(CompressionEncoding::Gzip)
             .accept_compressed(CompressionEncoding::Zstd)
             .accept_compressed(CompressionEncoding::Deflate)
-            .max_decoding_message_size(max_message_size)
+            .max_decoding_message_size(max_message_size);
+        InterceptedService::new(server, check.clone())
     });
     let metrics = accepts(Signal::Metrics).then(|| {
-        MetricsServiceServer::new(service.clone())
+        let server = MetricsServiceServer::new(service.clone())
             .accept_compressed(CompressionEncoding::Gzip)
             .accept_compressed(CompressionEncoding::Zstd)
             .accept_compressed(CompressionEncoding::Deflate)
-            .max_decoding_message_size(max_message_size)
+            .max_decoding_message_size(max_message_size);
+        InterceptedService::new(server, check.clone())
     });
     let logs = accepts(Signal::Logs).then(|| {
-        LogsServiceServer::new(service.clone())
+        let server = LogsServiceServer::new(service.clone())
             .accept_compressed(CompressionEncoding::Gzip)
             .accept_compressed(CompressionEncoding::Zstd)
             .accept_compressed(CompressionEncoding::Deflate)
-            .max_decoding_message_size(max_message_size)
+            .max_decoding_message_size(max_message_size);
+        InterceptedService::new(server, check.clone())
     });
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()

@@ -143,9 +143,16 @@ async fn export(shared: Arc<Shared>, signal: Signal, headers: HeaderMap, body: B
         Ok(format) => format,
         Err(failure) => return failure.into_response(None),
     };
+    // Credentials before the body is read: a refused client sends us nothing more.
+    let Ok(authenticated) = shared.intake.authenticate(&headers) else {
+        let failure =
+            Failure::new(StatusCode::UNAUTHORIZED, tonic::Code::Unauthenticated, "unauthenticated");
+        return failure.into_response(Some(format));
+    };
     match decode(&shared, signal, format, &headers, body).await {
         Ok(batch) => {
-            match shared.intake.accept(batch, shared.intake.metadata(&headers), None).await {
+            let metadata = shared.intake.metadata(&headers, authenticated);
+            match shared.intake.accept(batch, metadata, None).await {
                 Ok(()) => success(format),
                 Err(refusal) => refusal_failure(refusal).into_response(Some(format)),
             }

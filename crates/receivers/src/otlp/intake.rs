@@ -1,9 +1,14 @@
 //! What both transports do with a decoded request: check it, hand it to the pipelines within
 //! the deadline, and count it.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
-use weir_core::{Message, Metadata, ReceiverOutput, SendError, Signal, telemetry};
+use weir_core::{
+    Message, Metadata, ReceiverOutput, SendError, Signal, auth::ServerAuth, telemetry,
+};
 use weir_otlp::Batch;
 
 /// How long a request may wait for room in the pipelines when the client set no deadline.
@@ -27,6 +32,8 @@ pub(crate) struct Intake {
     output: ReceiverOutput,
     counters: [(metrics::Counter, metrics::Counter); 3],
     include_metadata: bool,
+    auth: Option<Arc<dyn ServerAuth>>,
+    unauthenticated: metrics::Counter,
 }
 
 impl Intake {
@@ -35,6 +42,7 @@ impl Intake {
         transport: &'static str,
         output: ReceiverOutput,
         include_metadata: bool,
+        auth: Option<Arc<dyn ServerAuth>>,
     ) -> Intake {
         let counters = Signal::ALL.map(|signal| {
             let labels = [
@@ -46,18 +54,51 @@ impl Intake {
                 metrics::counter!(telemetry::receiver_refused(signal), &labels),
             )
         });
-        Intake { receiver: receiver.to_owned(), output, counters, include_metadata }
+        let unauthenticated = metrics::counter!(telemetry::RECEIVER_UNAUTHENTICATED,
+            telemetry::RECEIVER => receiver.to_owned(), telemetry::TRANSPORT => transport);
+        Intake {
+            receiver: receiver.to_owned(),
+            output,
+            counters,
+            include_metadata,
+            auth,
+            unauthenticated,
+        }
+    }
+
+    /// Checks the request's credentials with the receiver's authenticator, if it has one:
+    /// the authenticated client's attributes, or a refusal that says no more than that (the
+    /// reason goes to weir's log).
+    pub(crate) fn authenticate(
+        &self,
+        headers: &http::HeaderMap,
+    ) -> Result<Vec<(String, String)>, ()> {
+        let Some(auth) = &self.auth else { return Ok(Vec::new()) };
+        auth.authenticate(headers).map_err(|reason| {
+            self.unauthenticated.increment(1);
+            tracing::debug!(receiver = %self.receiver, reason, "request refused: unauthenticated");
+        })
     }
 
     /// The request's metadata to keep with its data: its headers with `include_metadata`,
-    /// else none.
-    pub(crate) fn metadata(&self, headers: &http::HeaderMap) -> Metadata {
+    /// and the authenticated client's attributes as `auth.<name>`.
+    pub(crate) fn metadata(
+        &self,
+        headers: &http::HeaderMap,
+        authenticated: Vec<(String, String)>,
+    ) -> Metadata {
+        let auth = authenticated.into_iter().map(|(k, v)| (format!("auth.{k}"), v));
         if !self.include_metadata {
-            return Metadata::default();
+            return Metadata::new(auth);
         }
-        Metadata::new(headers.iter().filter_map(|(name, value)| {
-            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
-        }))
+        Metadata::new(
+            headers
+                .iter()
+                .filter_map(|(name, value)| {
+                    Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+                })
+                .chain(auth),
+        )
     }
 
     pub(crate) fn accepts(&self, signal: Signal) -> bool {

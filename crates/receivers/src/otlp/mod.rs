@@ -11,21 +11,27 @@ mod grpc;
 mod http;
 mod intake;
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc};
 
 pub use config::{Config, Grpc, Http, Protocols};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use weir_core::{BoxFuture, Receiver, ReceiverError, ReceiverOutput};
+use weir_core::{
+    BoxFuture, Receiver, ReceiverError, ReceiverOutput,
+    auth::{Authenticators, ServerAuth},
+};
 
 use self::intake::Intake;
 
 /// An `otlp` receiver whose sockets are bound.
 pub struct OtlpReceiver {
     id: String,
-    grpc: Option<(TcpListener, Grpc)>,
-    http: Option<(TcpListener, Http)>,
+    grpc: Option<Bound<Grpc>>,
+    http: Option<Bound<Http>>,
 }
+
+/// A transport's socket, options and authenticator.
+type Bound<T> = (TcpListener, T, Option<Arc<dyn ServerAuth>>);
 
 async fn bind(endpoint: &str, id: &str, transport: &str) -> std::io::Result<TcpListener> {
     TcpListener::bind(endpoint).await.map_err(|error| {
@@ -38,13 +44,23 @@ async fn bind(endpoint: &str, id: &str, transport: &str) -> std::io::Result<TcpL
 
 impl OtlpReceiver {
     /// Binds the configured endpoints.
-    pub async fn bind(id: &str, config: &Config) -> std::io::Result<OtlpReceiver> {
+    pub async fn bind(
+        id: &str,
+        config: &Config,
+        auth: &Authenticators,
+    ) -> std::io::Result<OtlpReceiver> {
         let grpc = match &config.protocols.grpc {
-            Some(grpc) => Some((bind(&grpc.endpoint, id, "grpc").await?, grpc.clone())),
+            Some(grpc) => {
+                let auth = auth.server(grpc.auth.as_ref())?;
+                Some((bind(&grpc.endpoint, id, "grpc").await?, grpc.clone(), auth))
+            }
             None => None,
         };
         let http = match &config.protocols.http {
-            Some(http) => Some((bind(&http.endpoint, id, "http").await?, http.clone())),
+            Some(http) => {
+                let auth = auth.server(http.auth.as_ref())?;
+                Some((bind(&http.endpoint, id, "http").await?, http.clone(), auth))
+            }
             None => None,
         };
         Ok(OtlpReceiver { id: id.to_owned(), grpc, http })
@@ -54,10 +70,10 @@ impl OtlpReceiver {
 impl Receiver for OtlpReceiver {
     fn local_addrs(&self) -> Vec<(&'static str, SocketAddr)> {
         let mut addrs = Vec::new();
-        if let Some(addr) = self.grpc.as_ref().and_then(|(l, _)| l.local_addr().ok()) {
+        if let Some(addr) = self.grpc.as_ref().and_then(|(l, _, _)| l.local_addr().ok()) {
             addrs.push(("grpc", addr));
         }
-        if let Some(addr) = self.http.as_ref().and_then(|(l, _)| l.local_addr().ok()) {
+        if let Some(addr) = self.http.as_ref().and_then(|(l, _, _)| l.local_addr().ok()) {
             addrs.push(("http", addr));
         }
         addrs
@@ -70,8 +86,9 @@ impl Receiver for OtlpReceiver {
     ) -> BoxFuture<'static, Result<(), ReceiverError>> {
         Box::pin(async move {
             let OtlpReceiver { id, grpc, http } = *self;
-            let grpc = grpc.map(|(listener, config)| {
-                let intake = Intake::new(&id, "grpc", output.clone(), config.include_metadata);
+            let grpc = grpc.map(|(listener, config, auth)| {
+                let intake =
+                    Intake::new(&id, "grpc", output.clone(), config.include_metadata, auth);
                 let shutdown = shutdown.clone();
                 tokio::spawn(async move {
                     grpc::serve(listener, intake, config.max_recv_msg_size(), shutdown)
@@ -79,8 +96,9 @@ impl Receiver for OtlpReceiver {
                         .map_err(|e| e.to_string())
                 })
             });
-            let http = http.map(|(listener, config)| {
-                let intake = Intake::new(&id, "http", output.clone(), config.include_metadata);
+            let http = http.map(|(listener, config, auth)| {
+                let intake =
+                    Intake::new(&id, "http", output.clone(), config.include_metadata, auth);
                 let shutdown = shutdown.clone();
                 tokio::spawn(async move {
                     http::serve(listener, intake, &config, shutdown)

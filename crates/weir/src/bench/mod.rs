@@ -308,7 +308,9 @@ fn overrides(
             ExtensionConfig::HealthCheck(_) => {
                 sets.push(format!("extensions::{id}::endpoint=127.0.0.1:{}", free_port()?))
             }
-            ExtensionConfig::FileStorage(_) => {}
+            ExtensionConfig::FileStorage(_)
+            | ExtensionConfig::BearerTokenAuth(_)
+            | ExtensionConfig::BasicAuth(_) => {}
         }
     }
     Ok((sets, format!("127.0.0.1:{port}"), protocol))

@@ -46,8 +46,18 @@ pub(super) fn set(config: &mut Value, assignment: &str) -> Result<(), String> {
 }
 
 /// Keys whose values are secrets: replaced by `[REDACTED]` wherever they appear.
-const SECRET_KEYS: [&str; 8] =
-    ["headers", "auth", "password", "token", "bearer_token", "api_key", "client_secret", "key_pem"];
+const SECRET_KEYS: [&str; 10] = [
+    "headers",
+    "auth",
+    "password",
+    "token",
+    "tokens",
+    "inline",
+    "bearer_token",
+    "api_key",
+    "client_secret",
+    "key_pem",
+];
 
 /// Replaces every secret value in `config`.
 pub(super) fn redact(config: &mut Value) {

@@ -114,6 +114,31 @@ pub(super) fn validate(raw: RawConfig) -> Result<(Plan, Vec<String>), Problems> 
                 .push(format!("extensions.{id}: defined but not listed in service.extensions"));
         }
     }
+    let mut authenticators: Vec<(String, &str, bool)> = Vec::new();
+    for (id, receiver) in &raw.receivers.0 {
+        for name in receiver.authenticators() {
+            authenticators.push((format!("receivers.{id}"), name, true));
+        }
+    }
+    for (id, exporter) in &raw.exporters.0 {
+        if let Some(name) = exporter.authenticator() {
+            authenticators.push((format!("exporters.{id}"), name, false));
+        }
+    }
+    for (path, name, server) in authenticators {
+        let path = format!("{path}: auth.authenticator {name:?}");
+        let side = if server { "requests it receives" } else { "requests it sends" };
+        match raw.extensions.0.iter().find(|(e, _)| e.as_str() == name) {
+            None => problems.error(path, "is not defined under extensions"),
+            Some(_) if !raw.service.extensions.iter().any(|n| n == name) => {
+                problems.error(path, "is not listed in service.extensions")
+            }
+            Some((_, ExtensionConfig::BearerTokenAuth(_))) => {}
+            Some((_, ExtensionConfig::BasicAuth(c)))
+                if (server && c.htpasswd.is_some()) || (!server && c.client_auth.is_some()) => {}
+            Some(_) => problems.error(path, format!("cannot authenticate the {side}")),
+        }
+    }
     for (id, exporter) in &raw.exporters.0 {
         let Some(storage) = exporter.settings().queue.storage else { continue };
         let path = format!("exporters.{id}.sending_queue.storage");
