@@ -24,6 +24,7 @@ pub mod pipeline;
 pub mod telemetry;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
+pub mod tls;
 
 pub use ack::{Ack, AckWait};
 pub use component::{

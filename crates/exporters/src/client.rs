@@ -2,6 +2,7 @@
 //! (`tls`, `compression`, `headers`) and the reading of export responses (partial success).
 
 use std::collections::BTreeMap;
+use weir_core::tls::ClientTlsOptions;
 
 use serde::Deserialize;
 use weir_core::{Signal, telemetry};
@@ -28,35 +29,43 @@ pub struct ClientTls {
 }
 
 impl ClientTls {
-    /// Problems with these options for an endpoint whose scheme (if any) is `scheme`.
-    pub(crate) fn validate(&self, scheme: Option<&str>) -> Vec<(String, String)> {
+    /// Problems with these options.
+    pub(crate) fn validate(&self) -> Vec<(String, String)> {
         let mut errors = Vec::new();
-        let set = [
-            ("insecure_skip_verify", self.insecure_skip_verify.is_some()),
-            ("ca_file", self.ca_file.is_some()),
-            ("cert_file", self.cert_file.is_some()),
-            ("key_file", self.key_file.is_some()),
-            ("server_name_override", self.server_name_override.is_some()),
-            ("min_version", self.min_version.is_some()),
-        ];
-        for (name, is_set) in set {
-            if is_set {
-                errors.push((
-                    format!("tls.{name}"),
-                    "TLS is not supported yet: only plaintext (tls.insecure: true)".into(),
-                ));
-            }
+        if self.cert_file.is_some() != self.key_file.is_some() {
+            errors.push(("tls.cert_file".into(), "cert_file and key_file go together".into()));
         }
-        match scheme {
-            Some("https") => errors.push(("endpoint".into(), "https is not supported yet: use http:// (plaintext)".into())),
-            Some("http") => {}
-            _ if !self.insecure => errors.push((
-                "tls.insecure".into(),
-                "TLS is not supported yet: set tls.insecure: true (or an http:// endpoint) for plaintext".into(),
-            )),
-            _ => {}
+        if let Some(version) = &self.min_version
+            && !["1.2", "1.3"].contains(&version.as_str())
+        {
+            errors.push((
+                "tls.min_version".into(),
+                format!("{version:?}: weir supports \"1.2\" and \"1.3\""),
+            ));
         }
         errors
+    }
+
+    /// Whether to speak TLS to an endpoint whose scheme (if any) is `scheme`: always for
+    /// `https://`, never for `http://`, otherwise unless `insecure` (the Collector's rule).
+    pub(crate) fn enabled(&self, scheme: Option<&str>) -> bool {
+        match scheme {
+            Some("https") => true,
+            Some("http") => false,
+            _ => !self.insecure,
+        }
+    }
+
+    /// A rustls client configuration from these options, offering `alpn`.
+    pub(crate) fn client_config(&self, alpn: &[&[u8]]) -> std::io::Result<rustls::ClientConfig> {
+        ClientTlsOptions {
+            ca_file: self.ca_file.as_ref().map(Into::into),
+            cert_file: self.cert_file.as_ref().map(Into::into),
+            key_file: self.key_file.as_ref().map(Into::into),
+            insecure_skip_verify: self.insecure_skip_verify.unwrap_or(false),
+            min_version: self.min_version.clone(),
+        }
+        .client_config(alpn)
     }
 }
 
@@ -150,10 +159,10 @@ pub(crate) fn retry_after(headers: &http::HeaderMap) -> Option<std::time::Durati
     value.trim().parse::<u64>().ok().map(std::time::Duration::from_secs)
 }
 
-/// An HTTP/1.1 client with `TCP_NODELAY` and a connect timeout, and the configured headers
-/// parsed; shared by the exporters that POST over HTTP.
+/// An HTTP/1.1 client (TLS for `https://` URLs) with `TCP_NODELAY` and a connect timeout,
+/// and the configured headers parsed; shared by the exporters that POST over HTTP.
 pub(crate) type HttpClient = hyper_util::client::legacy::Client<
-    hyper_util::client::legacy::connect::HttpConnector,
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
     http_body_util::Full<bytes::Bytes>,
 >;
 
@@ -161,6 +170,7 @@ pub(crate) type HttpClient = hyper_util::client::legacy::Client<
 pub(crate) fn http_client(
     timeout: std::time::Duration,
     headers: &Headers,
+    tls: &ClientTls,
 ) -> std::io::Result<(HttpClient, Vec<(http::HeaderName, http::HeaderValue)>)> {
     let invalid = |e: &dyn std::fmt::Display| {
         std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
@@ -168,6 +178,19 @@ pub(crate) fn http_client(
     let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
     connector.set_nodelay(true);
     connector.set_connect_timeout(Some(timeout));
+    connector.enforce_http(false);
+    let builder = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls.client_config(&[])?)
+        .https_or_http();
+    let builder = match &tls.server_name_override {
+        Some(name) => {
+            let name =
+                rustls::pki_types::ServerName::try_from(name.clone()).map_err(|e| invalid(&e))?;
+            builder.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name))
+        }
+        None => builder,
+    };
+    let connector = builder.enable_http1().wrap_connector(connector);
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build(connector);
     let mut parsed = Vec::new();

@@ -57,7 +57,7 @@ impl Config {
     /// Every problem, as `(path below the exporter, message)`.
     pub fn validate(&self) -> Vec<(String, String)> {
         let mut errors = Vec::new();
-        let (scheme, address) = client::scheme(&self.endpoint);
+        let (_, address) = client::scheme(&self.endpoint);
         if self.endpoint.is_empty() {
             errors.push(("endpoint".into(), "is required".into()));
         } else if !address.rsplit_once(':').is_some_and(|(host, port)| {
@@ -68,7 +68,7 @@ impl Config {
                 format!("invalid endpoint {:?}: expected host:port", self.endpoint),
             ));
         }
-        errors.extend(self.tls.validate(scheme));
+        errors.extend(self.tls.validate());
         if self.compression == Compression::Deflate {
             errors.push((
                 "compression".into(),
@@ -78,6 +78,11 @@ impl Config {
         errors.extend(client::validate_headers(&self.headers));
         errors.extend(self.settings().validate());
         errors
+    }
+
+    /// Whether the connection speaks TLS.
+    pub(crate) fn uses_tls(&self) -> bool {
+        self.tls.enabled(client::scheme(&self.endpoint).0)
     }
 
     /// The URI tonic dials.

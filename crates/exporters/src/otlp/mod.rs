@@ -46,6 +46,27 @@ impl OtlpExporter {
         };
         let endpoint =
             Channel::from_shared(config.uri()).map_err(|e| invalid(&e))?.tcp_nodelay(true);
+        let channel = if config.uses_tls() {
+            let tls =
+                tokio_rustls::TlsConnector::from(Arc::new(config.tls.client_config(&[b"h2"])?));
+            let server_name = config.tls.server_name_override.clone();
+            let connector = tower::service_fn(move |uri: http::Uri| {
+                let (tls, server_name) = (tls.clone(), server_name.clone());
+                async move {
+                    let host = uri.host().unwrap_or_default().trim_matches(['[', ']']).to_owned();
+                    let port = uri.port_u16().unwrap_or(443);
+                    let tcp = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
+                    tcp.set_nodelay(true)?;
+                    let name = rustls::pki_types::ServerName::try_from(server_name.unwrap_or(host))
+                        .map_err(std::io::Error::other)?;
+                    let stream = tls.connect(name, tcp).await?;
+                    Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
+                }
+            });
+            endpoint.connect_with_connector_lazy(connector)
+        } else {
+            endpoint.connect_lazy()
+        };
         let mut metadata = Vec::new();
         for (name, value) in &config.headers {
             let key = MetadataKey::from_bytes(name.to_ascii_lowercase().as_bytes())
@@ -53,13 +74,7 @@ impl OtlpExporter {
             let value = MetadataValue::try_from(value.as_str()).map_err(|e| invalid(&e))?;
             metadata.push((key, value));
         }
-        Ok(OtlpExporter {
-            id: id.to_owned(),
-            channel: endpoint.connect_lazy(),
-            config: config.clone(),
-            metadata,
-            auth,
-        })
+        Ok(OtlpExporter { id: id.to_owned(), channel, config: config.clone(), metadata, auth })
     }
 }
 
@@ -186,19 +201,21 @@ mod tests {
     }
 
     #[test]
-    fn plaintext_must_be_explicit_until_tls_lands() {
-        let config = Config { endpoint: "backend:4317".into(), ..Config::default() };
-        assert_eq!(
-            config.validate(),
-            vec![(
-                "tls.insecure".to_owned(),
-                "TLS is not supported yet: set tls.insecure: true (or an http:// endpoint) for plaintext".to_owned()
-            )]
-        );
+    fn tls_unless_insecure_or_an_http_scheme() {
+        let tls = Config { endpoint: "backend:4317".into(), ..Config::default() };
+        assert!(tls.validate().is_empty(), "{:?}", tls.validate());
+        assert!(tls.uses_tls(), "the Collector's default: TLS");
         let http = Config { endpoint: "http://backend:4317".into(), ..Config::default() };
-        assert!(http.validate().is_empty(), "{:?}", http.validate());
-        let bad = Config { endpoint: "backend".into(), compression: Compression::Deflate, ..http };
+        assert!(!http.uses_tls());
+        let https = Config { endpoint: "https://backend:4317".into(), ..http.clone() };
+        assert!(https.uses_tls());
+        let mut insecure = Config { endpoint: "backend:4317".into(), ..Config::default() };
+        insecure.tls.insecure = true;
+        assert!(!insecure.uses_tls());
+        let mut half = tls.clone();
+        half.tls.cert_file = Some("client.pem".into());
+        let bad = Config { endpoint: "backend".into(), compression: Compression::Deflate, ..half };
         let paths: Vec<String> = bad.validate().into_iter().map(|(p, _)| p).collect();
-        assert_eq!(paths, vec!["endpoint", "tls.insecure", "compression"]);
+        assert_eq!(paths, vec!["endpoint", "tls.cert_file", "compression"]);
     }
 }

@@ -116,19 +116,15 @@ impl Config {
                 continue;
             }
             match client::scheme(value) {
-                (Some("http"), rest) if value.parse::<http::Uri>().is_ok() && !rest.is_empty() => {}
-                (Some("https"), _) => errors.push((
-                    name.into(),
-                    "https is not supported yet: use http:// (plaintext)".into(),
-                )),
+                (Some("http" | "https"), rest)
+                    if value.parse::<http::Uri>().is_ok() && !rest.is_empty() => {}
                 _ => errors.push((
                     name.into(),
-                    format!("invalid URL {value:?}: expected http://host:port[/path]"),
+                    format!("invalid URL {value:?}: expected http(s)://host:port[/path]"),
                 )),
             }
         }
-        // The scheme is checked above; `tls` may only say insecure.
-        errors.extend(self.tls.validate(Some("http")));
+        errors.extend(self.tls.validate());
         errors.extend(client::validate_headers(&self.headers));
         errors.extend(self.settings().validate());
         errors

@@ -39,7 +39,8 @@ impl OtlpHttpExporter {
         config: &Config,
         auth: Option<Arc<dyn ClientAuth>>,
     ) -> std::io::Result<OtlpHttpExporter> {
-        let (client, headers) = crate::client::http_client(config.timeout, &config.headers)?;
+        let (client, headers) =
+            crate::client::http_client(config.timeout, &config.headers, &config.tls)?;
         Ok(OtlpHttpExporter { id: id.to_owned(), client, config: config.clone(), headers, auth })
     }
 
@@ -196,7 +197,9 @@ mod tests {
         assert_eq!(config.url(Signal::Logs).as_deref(), Some("http://logs:9000/in"));
         assert!(config.validate().is_empty(), "{:?}", config.validate());
         let https = Config { endpoint: "https://gateway:4318".into(), ..Config::default() };
-        assert_eq!(https.validate()[0].0, "endpoint");
+        assert!(https.validate().is_empty(), "https speaks TLS: {:?}", https.validate());
+        let ftp = Config { endpoint: "ftp://gateway:4318".into(), ..Config::default() };
+        assert_eq!(ftp.validate()[0].0, "endpoint");
     }
 
     #[test]

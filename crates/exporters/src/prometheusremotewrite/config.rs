@@ -14,7 +14,7 @@ use crate::client::{ClientTls, Headers, scheme, validate_headers};
 pub struct Config {
     /// `endpoint`: the remote-write URL (`http://host:9090/api/v1/write`).
     pub endpoint: String,
-    /// `tls`: only `insecure: true` until TLS lands.
+    /// `tls`: used for `https://` endpoints.
     pub tls: ClientTls,
     /// `headers`.
     pub headers: Headers,
@@ -116,9 +116,10 @@ impl Config {
                 "must be set (e.g. http://127.0.0.1:9090/api/v1/write)".into(),
             ));
         } else if scheme.is_none() || rest.is_empty() {
-            errors.push(("endpoint".into(), format!("{:?} is not an http:// URL", self.endpoint)));
+            errors
+                .push(("endpoint".into(), format!("{:?} is not an http(s):// URL", self.endpoint)));
         }
-        errors.extend(self.tls.validate(scheme));
+        errors.extend(self.tls.validate());
         errors.extend(validate_headers(&self.headers));
         if self.compression != "snappy" {
             errors.push((

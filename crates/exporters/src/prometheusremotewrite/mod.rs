@@ -91,7 +91,8 @@ impl RemoteWriteExporter {
         config: &Config,
         auth: Option<Arc<dyn ClientAuth>>,
     ) -> std::io::Result<RemoteWriteExporter> {
-        let (client, headers) = crate::client::http_client(config.timeout, &config.headers)?;
+        let (client, headers) =
+            crate::client::http_client(config.timeout, &config.headers, &config.tls)?;
         let counter = |reason: &'static str| metrics::counter!("weir_exporter_prometheusremotewrite_dropped_points_total", "exporter" => id.to_owned(), "reason" => reason);
         Ok(RemoteWriteExporter {
             id: id.to_owned(),

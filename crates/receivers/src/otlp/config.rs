@@ -1,7 +1,7 @@
 //! Options of the `otlp` receiver, with the Collector's names and defaults.
 
 use serde::Deserialize;
-use weir_core::auth::AuthConfig;
+use weir_core::{auth::AuthConfig, tls::ServerTls};
 
 /// Mebibytes to bytes.
 const MIB: usize = 1 << 20;
@@ -39,6 +39,8 @@ pub struct Grpc {
     pub include_metadata: bool,
     /// `auth.authenticator`: the extension that must accept each request.
     pub auth: Option<AuthConfig>,
+    /// `tls`: serve over TLS (mTLS with `client_ca_file`).
+    pub tls: Option<ServerTls>,
 }
 
 impl Default for Grpc {
@@ -48,6 +50,7 @@ impl Default for Grpc {
             max_recv_msg_size_mib: 4,
             include_metadata: false,
             auth: None,
+            tls: None,
         }
     }
 }
@@ -77,6 +80,8 @@ pub struct Http {
     pub include_metadata: bool,
     /// `auth.authenticator`: the extension that must accept each request.
     pub auth: Option<AuthConfig>,
+    /// `tls`: serve over TLS (mTLS with `client_ca_file`).
+    pub tls: Option<ServerTls>,
 }
 
 impl Default for Http {
@@ -89,6 +94,7 @@ impl Default for Http {
             logs_url_path: "/v1/logs".into(),
             include_metadata: false,
             auth: None,
+            tls: None,
         }
     }
 }
@@ -103,12 +109,18 @@ impl Config {
         }
         if let Some(grpc) = grpc {
             check_endpoint("protocols.grpc.endpoint", &grpc.endpoint, &mut errors);
+            for (path, message) in grpc.tls.iter().flat_map(ServerTls::validate) {
+                errors.push((format!("protocols.grpc.tls.{path}"), message));
+            }
             if grpc.max_recv_msg_size_mib == 0 {
                 errors.push(("protocols.grpc.max_recv_msg_size_mib".into(), "must be > 0".into()));
             }
         }
         if let Some(http) = http {
             check_endpoint("protocols.http.endpoint", &http.endpoint, &mut errors);
+            for (path, message) in http.tls.iter().flat_map(ServerTls::validate) {
+                errors.push((format!("protocols.http.tls.{path}"), message));
+            }
             if http.max_request_body_size == 0 {
                 errors.push(("protocols.http.max_request_body_size".into(), "must be > 0".into()));
             }

@@ -135,7 +135,7 @@ impl LogsService for Service {
 /// Only the services of signals that some pipeline takes are registered; the others answer
 /// UNIMPLEMENTED.
 pub(crate) async fn serve(
-    listener: TcpListener,
+    listener: Result<(super::tls::Incoming, std::net::SocketAddr), TcpListener>,
     intake: Intake,
     max_message_size: usize,
     shutdown: CancellationToken,
@@ -170,14 +170,22 @@ pub(crate) async fn serve(
             .max_decoding_message_size(max_message_size);
         InterceptedService::new(server, check.clone())
     });
-    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    tonic::transport::Server::builder()
+    let router = tonic::transport::Server::builder()
         .layer(tower::util::MapResponseLayer::new(bad_request_statuses))
         .add_optional_service(traces)
         .add_optional_service(metrics)
-        .add_optional_service(logs)
-        .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
-        .await
+        .add_optional_service(logs);
+    match listener {
+        Ok((incoming, _)) => {
+            let incoming = super::tls::stream(incoming);
+            router.serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned()).await
+        }
+        Err(listener) => {
+            let incoming =
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+            router.serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned()).await
+        }
+    }
 }
 
 /// Statuses tonic gives to bad requests before a handler runs, in the words of the OTLP

@@ -95,7 +95,7 @@ impl Failure {
 
 /// Serves OTLP/HTTP on `listener` until `shutdown`, then finishes requests in flight.
 pub(crate) async fn serve(
-    listener: TcpListener,
+    listener: Result<(super::tls::Incoming, std::net::SocketAddr), TcpListener>,
     intake: Intake,
     config: &Http,
     shutdown: CancellationToken,
@@ -116,12 +116,20 @@ pub(crate) async fn serve(
         router = router.route(path, method);
     }
     let router = router.fallback(not_found).with_state(shared);
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "could not set TCP_NODELAY");
+    match listener {
+        Ok((incoming, local)) => {
+            let listener = super::tls::Listener { incoming, local };
+            axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).await
         }
-    });
-    axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).await
+        Err(listener) => {
+            let listener = listener.tap_io(|tcp| {
+                if let Err(error) = tcp.set_nodelay(true) {
+                    tracing::debug!(%error, "could not set TCP_NODELAY");
+                }
+            });
+            axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).await
+        }
+    }
 }
 
 async fn method_not_allowed(method: Method) -> Response {

@@ -10,6 +10,7 @@ mod config;
 mod grpc;
 mod http;
 mod intake;
+mod tls;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -18,7 +19,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use weir_core::{
     BoxFuture, Receiver, ReceiverError, ReceiverOutput,
-    auth::{Authenticators, ServerAuth},
+    auth::{AuthConfig, Authenticators, ServerAuth},
+    tls::{ReloadingServer, ServerTls},
 };
 
 use self::intake::Intake;
@@ -30,8 +32,41 @@ pub struct OtlpReceiver {
     http: Option<Bound<Http>>,
 }
 
-/// A transport's socket, options and authenticator.
-type Bound<T> = (TcpListener, T, Option<Arc<dyn ServerAuth>>);
+/// A transport's socket, options and security.
+type Bound<T> = (TcpListener, T, Security);
+
+/// A transport's authenticator and TLS.
+#[derive(Clone, Default)]
+pub(crate) struct Security {
+    pub(crate) auth: Option<Arc<dyn ServerAuth>>,
+    pub(crate) tls: Option<(ServerTls, ReloadingServer)>,
+}
+
+impl Security {
+    fn new(
+        auth: Option<&AuthConfig>,
+        tls: Option<&ServerTls>,
+        authenticators: &Authenticators,
+    ) -> std::io::Result<Security> {
+        let tls = match tls {
+            Some(tls) => Some((tls.clone(), ReloadingServer::new(tls)?)),
+            None => None,
+        };
+        Ok(Security { auth: authenticators.server(auth)?, tls })
+    }
+
+    /// The TLS connections accepted on `listener`, or `None` for plaintext (`listener` back).
+    pub(crate) fn accept(
+        &self,
+        listener: TcpListener,
+        shutdown: &CancellationToken,
+    ) -> Result<(tls::Incoming, std::net::SocketAddr), TcpListener> {
+        let Some((config, server)) = &self.tls else { return Err(listener) };
+        let Ok(local) = listener.local_addr() else { return Err(listener) };
+        server.watch(config, shutdown.clone());
+        Ok((server.incoming(listener, shutdown.clone()), local))
+    }
+}
 
 async fn bind(endpoint: &str, id: &str, transport: &str) -> std::io::Result<TcpListener> {
     TcpListener::bind(endpoint).await.map_err(|error| {
@@ -51,15 +86,15 @@ impl OtlpReceiver {
     ) -> std::io::Result<OtlpReceiver> {
         let grpc = match &config.protocols.grpc {
             Some(grpc) => {
-                let auth = auth.server(grpc.auth.as_ref())?;
-                Some((bind(&grpc.endpoint, id, "grpc").await?, grpc.clone(), auth))
+                let security = Security::new(grpc.auth.as_ref(), grpc.tls.as_ref(), auth)?;
+                Some((bind(&grpc.endpoint, id, "grpc").await?, grpc.clone(), security))
             }
             None => None,
         };
         let http = match &config.protocols.http {
             Some(http) => {
-                let auth = auth.server(http.auth.as_ref())?;
-                Some((bind(&http.endpoint, id, "http").await?, http.clone(), auth))
+                let security = Security::new(http.auth.as_ref(), http.tls.as_ref(), auth)?;
+                Some((bind(&http.endpoint, id, "http").await?, http.clone(), security))
             }
             None => None,
         };
@@ -86,21 +121,33 @@ impl Receiver for OtlpReceiver {
     ) -> BoxFuture<'static, Result<(), ReceiverError>> {
         Box::pin(async move {
             let OtlpReceiver { id, grpc, http } = *self;
-            let grpc = grpc.map(|(listener, config, auth)| {
-                let intake =
-                    Intake::new(&id, "grpc", output.clone(), config.include_metadata, auth);
+            let grpc = grpc.map(|(listener, config, security)| {
+                let intake = Intake::new(
+                    &id,
+                    "grpc",
+                    output.clone(),
+                    config.include_metadata,
+                    security.auth.clone(),
+                );
                 let shutdown = shutdown.clone();
                 tokio::spawn(async move {
+                    let listener = security.accept(listener, &shutdown);
                     grpc::serve(listener, intake, config.max_recv_msg_size(), shutdown)
                         .await
                         .map_err(|e| e.to_string())
                 })
             });
-            let http = http.map(|(listener, config, auth)| {
-                let intake =
-                    Intake::new(&id, "http", output.clone(), config.include_metadata, auth);
+            let http = http.map(|(listener, config, security)| {
+                let intake = Intake::new(
+                    &id,
+                    "http",
+                    output.clone(),
+                    config.include_metadata,
+                    security.auth.clone(),
+                );
                 let shutdown = shutdown.clone();
                 tokio::spawn(async move {
+                    let listener = security.accept(listener, &shutdown);
                     http::serve(listener, intake, &config, shutdown)
                         .await
                         .map_err(|e| e.to_string())
