@@ -34,6 +34,8 @@ pub struct Grpc {
     pub endpoint: String,
     /// `max_recv_msg_size_mib`: the largest request accepted, after decompression.
     pub max_recv_msg_size_mib: usize,
+    /// `max_concurrent_streams`: requests in flight on one connection (0: no limit).
+    pub max_concurrent_streams: u32,
     /// `include_metadata`: keep the request's headers with its data, for processors that
     /// read them (the `cardinality_limiter`'s tenant).
     pub include_metadata: bool,
@@ -48,6 +50,7 @@ impl Default for Grpc {
         Grpc {
             endpoint: "127.0.0.1:4317".into(),
             max_recv_msg_size_mib: 4,
+            max_concurrent_streams: 0,
             include_metadata: false,
             auth: None,
             tls: None,
@@ -70,6 +73,10 @@ pub struct Http {
     pub endpoint: String,
     /// `max_request_body_size`: the largest body accepted, in bytes, after decompression.
     pub max_request_body_size: usize,
+    /// `read_header_timeout`: how long a client may take to send a request's headers
+    /// (default 1m, as the Collector): a client that trickles them is cut off.
+    #[serde(with = "weir_core::duration")]
+    pub read_header_timeout: std::time::Duration,
     /// `traces_url_path`.
     pub traces_url_path: String,
     /// `metrics_url_path`.
@@ -89,6 +96,7 @@ impl Default for Http {
         Http {
             endpoint: "127.0.0.1:4318".into(),
             max_request_body_size: 20 * MIB,
+            read_header_timeout: std::time::Duration::from_secs(60),
             traces_url_path: "/v1/traces".into(),
             metrics_url_path: "/v1/metrics".into(),
             logs_url_path: "/v1/logs".into(),

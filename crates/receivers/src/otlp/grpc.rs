@@ -138,9 +138,11 @@ pub(crate) async fn serve(
     listener: Result<(super::tls::Incoming, std::net::SocketAddr), TcpListener>,
     intake: Intake,
     max_message_size: usize,
+    max_concurrent_streams: u32,
     shutdown: CancellationToken,
 ) -> Result<(), tonic::transport::Error> {
-    let service = Service(Arc::new(intake));
+    let intake = Arc::new(intake);
+    let service = Service(intake.clone());
     let accepts = |signal| service.0.accepts(signal);
     let check = {
         let service = service.clone();
@@ -171,21 +173,38 @@ pub(crate) async fn serve(
         InterceptedService::new(server, check.clone())
     });
     let router = tonic::transport::Server::builder()
+        .http2_max_header_list_size(Some(super::http::MAX_HEADER_BYTES as u32))
+        .max_concurrent_streams((max_concurrent_streams > 0).then_some(max_concurrent_streams))
         .layer(tower::util::MapResponseLayer::new(bad_request_statuses))
         .add_optional_service(traces)
         .add_optional_service(metrics)
         .add_optional_service(logs);
-    match listener {
-        Ok((incoming, _)) => {
-            let incoming = super::tls::stream(incoming);
-            router.serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned()).await
+    let stopping = shutdown.clone();
+    let served = async {
+        match listener {
+            Ok((incoming, _)) => {
+                let incoming = super::tls::stream(incoming);
+                router.serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned()).await
+            }
+            Err(listener) => {
+                let incoming =
+                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+                router.serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned()).await
+            }
         }
-        Err(listener) => {
-            let incoming =
-                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-            router.serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned()).await
-        }
-    }
+    };
+    // Requests in flight finish within their wait for the pipelines; a connection that says
+    // nothing does not hold shutdown longer than that.
+    let cut_off = async move {
+        stopping.cancelled().await;
+        tokio::time::sleep(super::intake::DEFAULT_WAIT).await;
+    };
+    let result = tokio::select! {
+        served = served => served,
+        () = cut_off => Ok(()),
+    };
+    intake.close();
+    result
 }
 
 /// Statuses tonic gives to bad requests before a handler runs, in the words of the OTLP

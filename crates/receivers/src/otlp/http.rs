@@ -51,7 +51,7 @@ enum Format {
 }
 
 struct Shared {
-    intake: Intake,
+    intake: Arc<Intake>,
     limit: usize,
 }
 
@@ -100,7 +100,8 @@ pub(crate) async fn serve(
     config: &Http,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let shared = Arc::new(Shared { intake, limit: config.max_request_body_size });
+    let intake = Arc::new(intake);
+    let shared = Arc::new(Shared { intake: intake.clone(), limit: config.max_request_body_size });
     let routes = [
         (Signal::Traces, &config.traces_url_path),
         (Signal::Metrics, &config.metrics_url_path),
@@ -119,7 +120,7 @@ pub(crate) async fn serve(
     match listener {
         Ok((incoming, local)) => {
             let listener = super::tls::Listener { incoming, local };
-            axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).await
+            serve_connections(listener, router, config, shutdown).await?
         }
         Err(listener) => {
             let listener = listener.tap_io(|tcp| {
@@ -127,9 +128,72 @@ pub(crate) async fn serve(
                     tracing::debug!(%error, "could not set TCP_NODELAY");
                 }
             });
-            axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).await
+            serve_connections(listener, router, config, shutdown).await?
         }
     }
+    intake.close();
+    Ok(())
+}
+
+/// The most bytes of request headers a client may send (HTTP/1.1 buffer, HTTP/2 header
+/// list); more is refused (431, or the connection closed).
+pub(crate) const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// The most connections one HTTP receiver serves at once; more wait in the kernel's backlog.
+const MAX_CONNECTIONS: usize = 4096;
+
+/// Serves HTTP/1.1 and HTTP/2 connections from `listener`, each in its own task: headers
+/// bounded to [`MAX_HEADER_BYTES`] and to `read_header_timeout`, at most [`MAX_CONNECTIONS`]
+/// at once. On `shutdown` it stops accepting and lets requests in flight finish.
+async fn serve_connections<L>(
+    mut listener: L,
+    router: Router,
+    config: &Http,
+    shutdown: CancellationToken,
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+{
+    use hyper_util::{
+        rt::{TokioExecutor, TokioIo, TokioTimer},
+        server::{conn::auto::Builder, graceful::GracefulShutdown},
+        service::TowerToHyperService,
+    };
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.read_header_timeout)
+        .max_buf_size(MAX_HEADER_BYTES);
+    builder.http2().timer(TokioTimer::new()).max_header_list_size(MAX_HEADER_BYTES as u32);
+    let graceful = GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let slot = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            slot = slots.clone().acquire_owned() => slot.expect("never closed"),
+        };
+        let (io, _) = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let service = TowerToHyperService::new(router.clone());
+        let connection =
+            builder.serve_connection_with_upgrades(TokioIo::new(io), service).into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "HTTP connection ended with an error");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    // as for gRPC: requests in flight finish within their wait; silent connections are cut
+    if tokio::time::timeout(super::intake::DEFAULT_WAIT, graceful.shutdown()).await.is_err() {
+        tracing::debug!("HTTP connections still open at the end of shutdown's grace: closed");
+    }
+    Ok(())
 }
 
 async fn method_not_allowed(method: Method) -> Response {

@@ -29,7 +29,10 @@ pub(crate) enum Refusal {
 
 pub(crate) struct Intake {
     receiver: String,
-    output: ReceiverOutput,
+    /// The pipelines' inputs, until [`Intake::close`]: connections that outlive shutdown
+    /// (a client that never speaks) must not keep the pipelines open.
+    output: std::sync::RwLock<Option<Arc<ReceiverOutput>>>,
+    accepts: [bool; 3],
     counters: [(metrics::Counter, metrics::Counter); 3],
     include_metadata: bool,
     auth: Option<Arc<dyn ServerAuth>>,
@@ -56,9 +59,11 @@ impl Intake {
         });
         let unauthenticated = metrics::counter!(telemetry::RECEIVER_UNAUTHENTICATED,
             telemetry::RECEIVER => receiver.to_owned(), telemetry::TRANSPORT => transport);
+        let accepts = Signal::ALL.map(|signal| output.accepts(signal));
         Intake {
             receiver: receiver.to_owned(),
-            output,
+            output: std::sync::RwLock::new(Some(Arc::new(output))),
+            accepts,
             counters,
             include_metadata,
             auth,
@@ -101,8 +106,13 @@ impl Intake {
         )
     }
 
+    /// Lets go of the pipelines' inputs: requests still arriving are refused as unavailable.
+    pub(crate) fn close(&self) {
+        self.output.write().expect("not poisoned").take();
+    }
+
     pub(crate) fn accepts(&self, signal: Signal) -> bool {
-        self.output.accepts(signal)
+        self.accepts[signal as usize]
     }
 
     /// Checks `batch` and hands it to every pipeline of its signal, waiting at most until
@@ -122,8 +132,11 @@ impl Intake {
         }
         let latest = Instant::now() + DEFAULT_WAIT;
         let deadline = deadline.map_or(latest, |d| d.min(latest));
-        match self.output.send(Message { batch, metadata, ack: Default::default() }, deadline).await
-        {
+        let Some(output) = self.output.read().expect("not poisoned").clone() else {
+            refused.increment(items);
+            return Err(Refusal::Unavailable("the receiver is shutting down".into()));
+        };
+        match output.send(Message { batch, metadata, ack: Default::default() }, deadline).await {
             Ok(()) => {
                 accepted.increment(items);
                 Ok(())

@@ -132,7 +132,8 @@ impl Receiver for OtlpReceiver {
                 let shutdown = shutdown.clone();
                 tokio::spawn(async move {
                     let listener = security.accept(listener, &shutdown);
-                    grpc::serve(listener, intake, config.max_recv_msg_size(), shutdown)
+                    let limits = (config.max_recv_msg_size(), config.max_concurrent_streams);
+                    grpc::serve(listener, intake, limits.0, limits.1, shutdown)
                         .await
                         .map_err(|e| e.to_string())
                 })
