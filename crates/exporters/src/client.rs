@@ -200,3 +200,17 @@ pub(crate) fn http_client(
     }
     Ok((client, parsed))
 }
+
+/// The most bytes of a backend's response an exporter reads: an export response is a few
+/// bytes, an error a status and a message; a backend that sends more is cut off there.
+pub(crate) const MAX_RESPONSE_BYTES: usize = 1 << 20;
+
+/// Reads a response body, at most [`MAX_RESPONSE_BYTES`] of it.
+pub(crate) async fn read_response(body: hyper::body::Incoming) -> Result<bytes::Bytes, String> {
+    use http_body_util::BodyExt;
+    http_body_util::Limited::new(body, MAX_RESPONSE_BYTES)
+        .collect()
+        .await
+        .map(|collected| collected.to_bytes())
+        .map_err(|e| e.to_string())
+}

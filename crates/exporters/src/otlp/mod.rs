@@ -83,6 +83,7 @@ impl Exporter for OtlpExporter {
         Box::pin(async move {
             let signal = batch.signal();
             let mut grpc = tonic::client::Grpc::new(self.channel.clone())
+                .max_decoding_message_size(crate::client::MAX_RESPONSE_BYTES)
                 .accept_compressed(CompressionEncoding::Gzip)
                 .accept_compressed(CompressionEncoding::Zstd);
             grpc = match self.config.compression {

@@ -15,7 +15,7 @@ use std::io::Write;
 use bytes::Bytes;
 pub use config::{Config, Encoding};
 use http::{HeaderName, HeaderValue, Request, StatusCode, header};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use prost::Message;
 use weir_core::{Batch, BoxFuture, ExportError, Exporter, Signal, auth::ClientAuth};
 
@@ -114,15 +114,12 @@ impl Exporter for OtlpHttpExporter {
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.starts_with("application/json"));
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| ExportError::Retryable {
+            let body = crate::client::read_response(response.into_body()).await.map_err(|e| {
+                ExportError::Retryable {
                     after: None,
                     message: format!("{url}: reading the response: {e}"),
-                })?
-                .to_bytes();
+                }
+            })?;
             if status.is_success() {
                 if let Some(partial) = partial_success(&body, is_json, signal) {
                     report_partial_success(&self.id, signal, &partial);
@@ -185,6 +182,42 @@ fn error_message(body: &[u8], is_json: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A backend that answers every export with `status` and a body of `size` bytes.
+    async fn backend(status: u16, size: usize) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = axum::Router::new().fallback(move || async move {
+            (http::StatusCode::from_u16(status).unwrap(), vec![b'x'; size])
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn a_backend_answering_with_megabytes_is_read_only_so_far() {
+        let logs = weir_otlp::json::decode_any(
+            br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{}]}]}]}"#,
+        )
+        .unwrap();
+        for status in [200, 503] {
+            let endpoint = backend(status, 64 << 20).await;
+            let exporter =
+                OtlpHttpExporter::new("otlphttp", &Config { endpoint, ..Config::default() }, None)
+                    .unwrap();
+            match exporter.export(&logs).await {
+                Err(ExportError::Retryable { message, .. }) => {
+                    assert!(message.contains("length limit exceeded"), "{status}: {message}")
+                }
+                other => panic!("{status}: a 64 MiB answer is cut off at 1 MiB: {other:?}"),
+            }
+        }
+        let endpoint = backend(200, 0).await;
+        let exporter =
+            OtlpHttpExporter::new("otlphttp", &Config { endpoint, ..Config::default() }, None)
+                .unwrap();
+        exporter.export(&logs).await.expect("an empty 200 is a success");
+    }
 
     #[test]
     fn urls_follow_the_collector() {

@@ -34,7 +34,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 pub use config::{Config, Enabled, RemoteWriteQueue, TargetInfo};
 use http::{HeaderName, HeaderValue, Request, StatusCode, header};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use prost::Message;
 use proto::{BucketSpan, Histogram, Label, MetricMetadata, Sample, TimeSeries, WriteRequest};
 use weir_core::{Batch, BoxFuture, ExportError, Exporter, auth::ClientAuth};
@@ -132,7 +132,7 @@ impl RemoteWriteExporter {
         if status.is_success() {
             return Ok(());
         }
-        let body = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let body = crate::client::read_response(response.into_body()).await.unwrap_or_default();
         let text = String::from_utf8_lossy(&body[..body.len().min(512)]).trim().to_owned();
         let message = format!("{}: HTTP {status}: {text}", self.config.endpoint);
         if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
