@@ -62,19 +62,16 @@ fn a_tiny_bench_writes_reports_that_agree_with_the_sink() {
     }
 }
 
-/// The cardinality scenario with loadgen's explosion mode: the limiter sends on fewer points
-/// than it takes (overflow series), and the bench still judges delivery, by what weir's
-/// exporter sent and its empty queue.
-#[test]
-fn the_cardinality_scenario_runs_with_exploding_metrics() {
+/// Runs one 2-second step of `weir bench` on `config` (relative to the repository) with
+/// `args`; returns the step's `(accepted, delivered)`, once the bench judged it sustainable.
+fn one_step(config: &str, args: &[&str]) -> (u64, u64) {
     let dir = tempfile::tempdir().unwrap();
-    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/bench/cardinality.yaml");
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(config);
     let output = Command::new(env!("CARGO_BIN_EXE_weir"))
         .args(["bench", "--config"])
         .arg(&config)
-        .args(["--signal", "metrics", "--explode", "--cardinality", "5000"])
-        .args(["--temporality", "delta", "--start-rate", "5000", "--steps", "1"])
-        .args(["--step-duration", "2s", "--report"])
+        .args(args)
+        .args(["--steps", "1", "--step-duration", "2s", "--report"])
         .arg(dir.path())
         .output()
         .unwrap();
@@ -85,33 +82,33 @@ fn the_cardinality_scenario_runs_with_exploding_metrics() {
             .unwrap();
     let step = &report["steps"][0];
     assert_eq!(step["sustainable"], true, "{step}");
-    let (accepted, delivered) =
-        (step["accepted"].as_u64().unwrap(), step["delivered"].as_u64().unwrap());
-    assert!(delivered > 0 && delivered < accepted, "overflow series fold points: {step}");
+    (step["accepted"].as_u64().unwrap(), step["delivered"].as_u64().unwrap())
+}
+
+/// The cardinality scenario with loadgen's explosion mode: the limiter sends on fewer points
+/// than it takes (overflow series), and the bench still judges delivery, by what weir's
+/// exporter sent and its empty queue.
+#[test]
+fn the_cardinality_scenario_runs_with_exploding_metrics() {
+    let args = ["--signal", "metrics", "--explode", "--cardinality", "5000"];
+    let (accepted, delivered) = one_step(
+        "config/bench/cardinality.yaml",
+        &[&args[..], &["--temporality", "delta", "--start-rate", "5000"]].concat(),
+    );
+    assert!(
+        delivered > 0 && delivered < accepted,
+        "overflow series fold points: {delivered} of {accepted}"
+    );
 }
 
 /// The Kubernetes agent's own configuration: the bench puts its `loadbalancing` ring (DNS
 /// resolver) on the sink, and every span arrives through memory limiter, resource and batch.
 #[test]
 fn the_agent_configuration_runs_under_the_bench() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/agent.yaml");
-    let output = Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(["bench", "--config"])
-        .arg(&config)
-        .args(["--signal", "traces", "--start-rate", "5000", "--steps", "1"])
-        .args(["--step-duration", "2s", "--report"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
-            .unwrap();
-    let step = &report["steps"][0];
-    assert_eq!(step["sustainable"], true, "{step}");
     let (accepted, delivered) =
-        (step["accepted"].as_u64().unwrap(), step["delivered"].as_u64().unwrap());
-    assert!(accepted > 0 && delivered == accepted, "every span through the ring: {step}");
+        one_step("config/agent.yaml", &["--signal", "traces", "--start-rate", "5000"]);
+    assert!(
+        accepted > 0 && delivered == accepted,
+        "every span through the ring: {delivered} of {accepted}"
+    );
 }
