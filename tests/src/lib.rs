@@ -95,6 +95,23 @@ impl Weir {
         self.addr("otlp", "http")
     }
 
+    /// Posts `batch` as OTLP/HTTP protobuf to receiver `otlp`; returns the HTTP status.
+    pub fn post(&self, batch: &Batch) -> u16 {
+        let path = match batch.signal() {
+            weir_otlp::Signal::Traces => "traces",
+            weir_otlp::Signal::Metrics => "metrics",
+            weir_otlp::Signal::Logs => "logs",
+        };
+        reqwest::blocking::Client::new()
+            .post(format!("http://{}/v1/{path}", self.http()))
+            .header("content-type", "application/x-protobuf")
+            .body(batch.encode_protobuf())
+            .send()
+            .expect("an HTTP answer")
+            .status()
+            .as_u16()
+    }
+
     /// Shuts weir down (draining everything) and returns every batch the file exporter wrote.
     pub fn stop(self) -> Vec<Batch> {
         self.stop_files().remove("out.jsonl").unwrap_or_default()

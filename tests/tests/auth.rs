@@ -208,13 +208,7 @@ service:
             (sent, failed)
         };
         let before = counts(&agent.metrics());
-        let response = reqwest::blocking::Client::new()
-            .post(format!("http://{}/v1/traces", agent.http()))
-            .header("content-type", "application/x-protobuf")
-            .body(spans(10).encode_protobuf())
-            .send()
-            .unwrap();
-        assert_eq!(response.status(), 200);
+        assert_eq!(agent.post(&spans(10)), 200);
         let deadline = Instant::now() + Duration::from_secs(5);
         let (sent, failed) = loop {
             let now = counts(&agent.metrics());

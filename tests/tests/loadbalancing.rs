@@ -60,7 +60,6 @@ fn every_trace_lands_whole_on_one_gateway() {
     let addresses: Vec<String> = gateways.iter().map(|g| g.grpc().to_string()).collect();
     let agent = Weir::start_with(&agent(&addresses));
     let mut generator = Generator::new(Shape { spans_per_trace: 5, ..Shape::default() }, 7);
-    let client = reqwest::blocking::Client::new();
     let mut sent: HashMap<Vec<u8>, usize> = HashMap::new();
     for _ in 0..20 {
         let batch = generator.next(Signal::Traces, 500);
@@ -68,13 +67,7 @@ fn every_trace_lands_whole_on_one_gateway() {
         for span in resources.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans) {
             *sent.entry(span.trace_id.clone()).or_default() += 1;
         }
-        let response = client
-            .post(format!("http://{}/v1/traces", agent.http()))
-            .header("content-type", "application/x-protobuf")
-            .body(batch.encode_protobuf())
-            .send()
-            .unwrap();
-        assert_eq!(response.status(), 200);
+        assert_eq!(agent.post(&batch), 200);
     }
     agent.stop();
     let mut owner: HashMap<Vec<u8>, usize> = HashMap::new();
@@ -106,13 +99,7 @@ fn a_backend_that_is_down_gets_its_traces_when_it_returns() {
     let agent = Weir::start_with(&agent_config);
     let mut generator = Generator::new(Shape { spans_per_trace: 3, ..Shape::default() }, 9);
     let batch = generator.next(Signal::Traces, 300);
-    let response = reqwest::blocking::Client::new()
-        .post(format!("http://{}/v1/traces", agent.http()))
-        .header("content-type", "application/x-protobuf")
-        .body(batch.encode_protobuf())
-        .send()
-        .unwrap();
-    assert_eq!(response.status(), 200, "accepted while the backend is down");
+    assert_eq!(agent.post(&batch), 200, "accepted while the backend is down");
     std::thread::sleep(std::time::Duration::from_millis(500));
     let gateway = Weir::start_with(&GATEWAY.replace("127.0.0.1:0", &endpoint));
     std::thread::sleep(std::time::Duration::from_millis(1000));
@@ -178,16 +165,9 @@ fn tail_sampling_across_gateways_keeps_what_one_gateway_would() {
     let agent = Weir::start_with(&config);
     let shape = Shape { spans_per_trace: SPANS_PER_TRACE, error_ratio: 0.01, ..Shape::default() };
     let mut generator = Generator::new(shape, 11);
-    let client = reqwest::blocking::Client::new();
     for _ in 0..100 {
         let batch = generator.next(Signal::Traces, 100 * SPANS_PER_TRACE);
-        let response = client
-            .post(format!("http://{}/v1/traces", agent.http()))
-            .header("content-type", "application/x-protobuf")
-            .body(batch.encode_protobuf())
-            .send()
-            .unwrap();
-        assert_eq!(response.status(), 200);
+        assert_eq!(agent.post(&batch), 200);
     }
     agent.stop();
 

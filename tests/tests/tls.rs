@@ -210,13 +210,7 @@ service:
     ));
     let mut generator = weir::loadgen::shape::Generator::new(Default::default(), 5);
     let batch = generator.next(Signal::Traces, 50);
-    let response = reqwest::blocking::Client::new()
-        .post(format!("http://{}/v1/traces", agent.http()))
-        .header("content-type", "application/x-protobuf")
-        .body(batch.encode_protobuf())
-        .send()
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    assert_eq!(agent.post(&batch), 200);
     agent.stop();
     let spans: usize = gateway.stop().iter().map(Batch::item_count).sum();
     assert_eq!(spans, 100, "50 spans over gRPC with mTLS and 50 over https");
