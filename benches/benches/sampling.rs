@@ -56,10 +56,11 @@ fn samplers(c: &mut Criterion) {
     });
 
     group.throughput(Throughput::Elements((SPANS * BATCHES) as u64));
-    let config = tail_config();
+    let settings =
+        <tail_sampling::Settings as weir_core::Component>::validate(tail_config()).expect("valid");
     group.bench_function("tail_ingest", |b| {
         b.iter_batched(
-            || (TailSampler::new(&config, "tail_sampling"), inputs.clone()),
+            || (TailSampler::new(&settings, "tail_sampling"), inputs.clone()),
             |(mut tail, inputs)| {
                 let mut out = Output::new();
                 for input in inputs {
@@ -73,7 +74,7 @@ fn samplers(c: &mut Criterion) {
     group.bench_function("tail_decide", |b| {
         b.iter_batched(
             || {
-                let mut tail = TailSampler::new(&config, "tail_sampling");
+                let mut tail = TailSampler::new(&settings, "tail_sampling");
                 let mut out = Output::new();
                 let start = Instant::now();
                 tail.flush(start, &mut out);

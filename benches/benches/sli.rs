@@ -28,13 +28,13 @@ fn connectors(c: &mut Criterion) {
         )
     });
 
-    let config: slo::Config = serde_saphyr::from_str(
+    let settings = <slo::Settings as weir_core::Component>::parse(
         "slos:
   - {name: availability, objectives: [{target: 0.999}], group_by: [service.name], indicator: {total: {span_kind: [SERVER, INTERNAL, CLIENT]}}}
   - {name: latency, objectives: [{target: 0.99}], group_by: [service.name], indicator: {total: {span_kind: [SERVER, INTERNAL, CLIENT]}, latency: {threshold: 300ms}}}",
     )
     .expect("valid");
-    let mut connector = slo::SloConnector::new(&config, "slo");
+    let mut connector = slo::SloConnector::new(&settings, "slo");
     group.bench_function("slo", |b| {
         b.iter_batched(
             || input.clone(),

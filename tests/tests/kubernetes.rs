@@ -19,10 +19,10 @@ use k8s_openapi::{
 };
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
-use weir::{config::Plan, extensions::ExtensionConfig, topology::DEFAULT_SHUTDOWN_DEADLINE};
-use weir_exporters::ExporterConfig;
-use weir_processors::ProcessorConfig;
-use weir_receivers::ReceiverConfig;
+use weir::{config::Plan, extensions::ExtensionSettings, topology::DEFAULT_SHUTDOWN_DEADLINE};
+use weir_exporters::ExporterSettings;
+use weir_processors::ProcessorSettings;
+use weir_receivers::ReceiverSettings;
 
 const NAMESPACE: &str = "observability";
 
@@ -117,7 +117,7 @@ impl Weir {
     fn receiver_endpoints(&self) -> Vec<String> {
         let mut endpoints = Vec::new();
         for (_, receiver) in &self.plan.receivers {
-            let ReceiverConfig::Otlp(otlp) = receiver;
+            let ReceiverSettings::Otlp(otlp) = receiver else { continue };
             endpoints.extend(otlp.protocols.grpc.iter().map(|g| g.endpoint.clone()));
             endpoints.extend(otlp.protocols.http.iter().map(|h| h.endpoint.clone()));
         }
@@ -131,7 +131,7 @@ impl Weir {
             .extensions
             .iter()
             .find_map(|(_, e)| match e {
-                ExtensionConfig::HealthCheck(health) => Some(health),
+                ExtensionSettings::HealthCheck(health) => Some(health),
                 _ => None,
             })
             .expect("a health_check extension");
@@ -140,7 +140,7 @@ impl Weir {
 
     fn memory_limit_mib(&self) -> Option<u64> {
         self.plan.processors.iter().find_map(|(_, p)| match p {
-            ProcessorConfig::MemoryLimiter(m) if m.limit_mib > 0 => Some(m.limit_mib),
+            ProcessorSettings::MemoryLimiter(m) if m.limit_mib > 0 => Some(m.limit_mib),
             _ => None,
         })
     }
@@ -151,7 +151,7 @@ impl Weir {
             .exporters
             .iter()
             .filter_map(|(_, e)| match e {
-                ExporterConfig::LoadBalancing(lb) => {
+                ExporterSettings::LoadBalancing(lb) => {
                     lb.resolver.dns.as_ref().map(|d| (d.hostname.clone(), d.port))
                 }
                 _ => None,
@@ -165,7 +165,7 @@ impl Weir {
             .exporters
             .iter()
             .filter_map(|(_, e)| match e {
-                ExporterConfig::Otlp(otlp) => Some(otlp.endpoint.clone()),
+                ExporterSettings::Otlp(otlp) => Some(otlp.endpoint.clone()),
                 _ => None,
             })
             .collect()

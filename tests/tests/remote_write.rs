@@ -4,11 +4,11 @@
 //! restarted mid-stream, nothing weir acknowledged is lost.
 
 use std::time::{SystemTime, UNIX_EPOCH};
+use weir_otlp::attributes::kv;
 
 use weir_otlp::{
     Batch,
     proto::{
-        common::v1::{AnyValue, KeyValue, any_value::Value},
         metrics::v1::{
             AggregationTemporality, ExponentialHistogram, ExponentialHistogramDataPoint, Gauge,
             Histogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
@@ -45,14 +45,6 @@ service:
 ",
         prometheus.remote_write_url()
     )
-}
-
-fn kv(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(Value::StringValue(value.into())) }),
-        ..KeyValue::default()
-    }
 }
 
 fn now_nanos() -> u64 {

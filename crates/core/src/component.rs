@@ -172,16 +172,3 @@ pub trait Receiver: Send + 'static {
         shutdown: CancellationToken,
     ) -> BoxFuture<'static, Result<(), ReceiverError>>;
 }
-
-/// A component type known to weir, for `weir components` and for checking pipelines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ComponentInfo {
-    /// The type name used in configuration.
-    pub name: &'static str,
-    /// Other names accepted for the same type.
-    pub aliases: &'static [&'static str],
-    /// The signals it handles (for a connector: the signals it takes in).
-    pub signals: &'static [weir_otlp::Signal],
-    /// The Collector's stability words: `development`, `alpha`, `beta` or `stable`.
-    pub stability: &'static str,
-}

@@ -15,6 +15,7 @@
 mod ack;
 pub mod auth;
 mod component;
+pub mod declare;
 pub mod duration;
 pub mod export;
 pub mod memory;
@@ -27,9 +28,8 @@ pub mod testing;
 pub mod tls;
 
 pub use ack::{Ack, AckWait};
-pub use component::{
-    BoxFuture, ComponentInfo, ExportError, Exporter, Output, Processor, Receiver, ReceiverError,
-};
+pub use component::{BoxFuture, ExportError, Exporter, Output, Processor, Receiver, ReceiverError};
+pub use declare::{Component, ConfigError, Declaration, Signals, Stability};
 pub use output::{
     Capacity, Consumer, Message, Metadata, ReceiverOutput, Refused, SendError, Sizer, WhenFull,
 };

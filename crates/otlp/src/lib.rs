@@ -4,6 +4,7 @@
 //! Every other weir crate names OTLP types only through this crate, so that the in-memory
 //! representation can change in one place.
 
+pub mod attributes;
 mod batch;
 pub mod exponential;
 pub mod json;

@@ -29,8 +29,12 @@ pub enum Command {
     Run(ConfigArgs),
     /// Check a configuration and report every problem, then exit.
     Validate(ConfigArgs),
-    /// List every receiver, processor, exporter and connector with its signals and stability.
-    Components,
+    /// List every component type with its signals, stability and deprecated names.
+    Components {
+        /// Print the README's Markdown table instead.
+        #[arg(long)]
+        markdown: bool,
+    },
     /// Print the effective configuration (files merged, variables expanded, `--set` applied)
     /// with secrets redacted.
     PrintConfig(ConfigArgs),
@@ -99,8 +103,8 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
             println!("report written to {}", report.args.report.join("report.html").display());
             Ok(())
         }
-        Command::Components => {
-            print!("{}", components_table());
+        Command::Components { markdown } => {
+            print!("{}", if markdown { components_markdown() } else { components_table() });
             Ok(())
         }
         Command::PrintConfig(args) => {
@@ -113,27 +117,56 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Every kind's declarations, in the order `weir components` lists them.
+pub fn declarations() -> Vec<(&'static str, &'static [weir_core::Declaration])> {
+    fn of<K: config::Kind>() -> (&'static str, &'static [weir_core::Declaration]) {
+        (K::NAME, K::declarations())
+    }
+    vec![
+        of::<weir_receivers::ReceiverSettings>(),
+        of::<weir_processors::ProcessorSettings>(),
+        of::<weir_exporters::ExporterSettings>(),
+        of::<weir_processors::ConnectorSettings>(),
+        of::<weir_extensions::ExtensionSettings>(),
+    ]
+}
+
 /// The table `weir components` prints.
 pub fn components_table() -> String {
-    let kinds = [
-        ("receiver", weir_receivers::RECEIVERS),
-        ("processor", weir_processors::PROCESSORS),
-        ("exporter", weir_exporters::EXPORTERS),
-        ("connector", weir_processors::CONNECTORS),
-    ];
-    let mut out = format!("{:<10} {:<24} {:<22} {}\n", "KIND", "TYPE", "SIGNALS", "STABILITY");
-    for (kind, components) in kinds {
-        for c in components {
-            let signals: Vec<&str> = c.signals.iter().map(|s| s.as_str()).collect();
-            let name = if c.aliases.is_empty() {
-                c.name.to_owned()
-            } else {
-                format!("{} ({})", c.name, c.aliases.join(", "))
-            };
+    let mut out = format!(
+        "{:<10} {:<24} {:<26} {:<12} {}\n",
+        "KIND", "TYPE", "SIGNALS", "STABILITY", "DEPRECATED NAMES"
+    );
+    for (kind, declarations) in declarations() {
+        for d in declarations {
             out.push_str(&format!(
-                "{kind:<10} {name:<24} {:<22} {}\n",
-                signals.join(","),
-                c.stability
+                "{kind:<10} {:<24} {:<26} {:<12} {}\n",
+                d.name,
+                d.signals.describe(),
+                d.stability,
+                d.aliases.join(", ")
+            ));
+        }
+    }
+    out
+}
+
+/// The README's component table (between its `components-table` markers), as Markdown.
+pub fn components_markdown() -> String {
+    let mut out = String::from(
+        "| kind | type | also accepted (deprecated) | signals | stability | what it does |\n\
+         | --- | --- | --- | --- | --- | --- |\n",
+    );
+    for (kind, declarations) in declarations() {
+        for d in declarations {
+            let aliases: Vec<String> = d.aliases.iter().map(|a| format!("`{a}`")).collect();
+            out.push_str(&format!(
+                "| {kind} | `{}` | {} | {} | {} | {} |\n",
+                d.name,
+                aliases.join(", "),
+                d.signals.describe(),
+                d.stability,
+                d.summary
             ));
         }
     }

@@ -7,8 +7,9 @@
 pub mod bench;
 pub mod cli;
 pub mod config;
-pub mod extensions;
 pub mod fuzz;
 pub mod loadgen;
 pub mod telemetry;
 pub mod topology;
+
+pub use weir_extensions as extensions;

@@ -16,15 +16,10 @@ use weir_core::{
     pipeline::{DEFAULT_TICK, Pipeline},
 };
 
-use weir_processors::ProcessorConfig;
+use weir_extensions::health_check::Health;
+use weir_processors::ProcessorSettings;
 
-use crate::{
-    config::{ComponentId, Plan},
-    extensions::{
-        ExtensionConfig,
-        health_check::{self, Health},
-    },
-};
+use crate::config::{ComponentId, Plan};
 
 /// Batches a pipeline input holds before receivers wait (and, past their deadline, refuse).
 pub const PIPELINE_CAPACITY: usize = 16;
@@ -72,20 +67,12 @@ async fn start_services(
             tokio::spawn(crate::telemetry::serve(listener, shutdown.clone())),
         ));
     }
+    let context = weir_extensions::Context { health: health.clone(), shutdown: shutdown.clone() };
     for (id, extension) in &plan.extensions {
-        match extension {
-            ExtensionConfig::HealthCheck(config) => {
-                let listener = bind(id.as_str(), &config.endpoint).await?;
-                addrs.push((id.to_string(), "http", listener.local_addr()?));
-                let task =
-                    health_check::serve(listener, config.clone(), health.clone(), shutdown.clone());
-                services.push((id.to_string(), tokio::spawn(task)));
-            }
-            // opened by the exporters whose queues use it; authenticators are built for the
-            // receivers and exporters that name them
-            ExtensionConfig::FileStorage(_)
-            | ExtensionConfig::BearerTokenAuth(_)
-            | ExtensionConfig::BasicAuth(_) => {}
+        let served = extension.as_dyn().serve(id.as_str(), &context).await?;
+        if let Some(served) = served {
+            addrs.push((id.to_string(), "http", served.addr));
+            services.push((id.to_string(), served.task));
         }
     }
     Ok(services)
@@ -98,29 +85,29 @@ pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
     let mut addrs = Vec::new();
     let mut services = start_services(plan, &health, &services_shutdown, &mut addrs).await?;
 
-    let auth =
-        crate::extensions::authenticators(&plan.extensions).context("authentication extensions")?;
+    let extensions = plan.extensions.iter().map(|(id, e)| (id.as_str(), e));
+    let auth = weir_extensions::authenticators(extensions).context("authentication extensions")?;
 
     // Export queues: one per exporter, shared by every pipeline that lists it.
     let mut exporter_inputs: HashMap<&ComponentId, Consumer> = HashMap::new();
     let mut queues = Vec::new();
     for (id, config) in &plan.exporters {
-        let exporter =
-            config.build(id.as_str(), &auth).await.with_context(|| format!("exporter {id}"))?;
+        let exporter = config
+            .as_dyn()
+            .build(id.as_str(), &auth)
+            .await
+            .with_context(|| format!("exporter {id}"))?;
         if let Some(addr) = exporter.local_addr() {
             addrs.push((id.to_string(), "http", addr));
         }
-        let settings = config.settings();
+        let settings = config.as_dyn().queue();
         let (consumer, queue) = match &settings.queue.storage {
             None => export::queue(id.as_str(), exporter, settings),
             Some(storage) => {
                 let storage = plan
                     .extensions
                     .iter()
-                    .find_map(|(e, c)| match c {
-                        ExtensionConfig::FileStorage(c) if e.as_str() == storage => Some(c),
-                        _ => None,
-                    })
+                    .find_map(|(e, c)| (e.as_str() == storage).then(|| c.as_dyn().storage())?)
                     .context("validated: a file_storage extension")?
                     .storage()
                     .with_context(|| format!("exporter {id}: sending_queue.storage {storage}"))?;
@@ -156,14 +143,17 @@ pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
             let consumers: Vec<Consumer> = plan
                 .pipelines
                 .iter()
-                .filter(|p| p.receivers.contains(id) && connector.connects(from, p.signal))
+                .filter(|p| {
+                    p.receivers.contains(id)
+                        && connector.declaration().signals.connects(from, p.signal)
+                })
                 .map(|p| input_of(&p.id))
                 .collect();
             let (sender, receiver) = mpsc::channel(PIPELINE_CAPACITY);
             let name = format!("{id}/{from}");
             connector_inputs.insert((id, from), Consumer::blocking(name.clone(), sender));
             let stages: Vec<(String, Box<dyn Processor>)> =
-                vec![(id.to_string(), connector.build(&id.to_string()))];
+                vec![(id.to_string(), connector.as_dyn().build(id.as_str()))];
             runnable.push(Pipeline::new(name, from, receiver, stages, consumers, DEFAULT_TICK));
         }
     }
@@ -171,7 +161,7 @@ pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
     // Memory limiters: one per processor id, sampling usage until the services stop.
     let mut limiters: HashMap<&ComponentId, Arc<MemoryLimiter>> = HashMap::new();
     for (id, config) in &plan.processors {
-        let ProcessorConfig::MemoryLimiter(config) = config else { continue };
+        let ProcessorSettings::MemoryLimiter(config) = config else { continue };
         let (limit, spike) = config.limits(memory::total_memory().unwrap_or(0));
         let limiter = MemoryLimiter::new(id.as_str(), limit, spike, config.check_interval);
         let sampler = limiter.clone().run(services_shutdown.clone());
@@ -193,7 +183,8 @@ pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
         for pipeline in plan.pipelines.iter().filter(|p| p.receivers.contains(id)) {
             output.add(pipeline.signal, input_of(&pipeline.id));
             let persistent = pipeline.exporters.iter().any(|e| {
-                plan.exporters.iter().any(|(x, c)| x == e && c.settings().queue.storage.is_some())
+                let queue = |c: &weir_exporters::ExporterSettings| c.as_dyn().queue();
+                plan.exporters.iter().any(|(x, c)| x == e && queue(c).queue.storage.is_some())
             });
             if persistent {
                 output.set_durable(pipeline.signal);
@@ -204,17 +195,17 @@ pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
                 }
             }
         }
-        let receiver = config.build(id.as_str(), &auth).await?;
+        let receiver = config.as_dyn().build(id.as_str(), &auth).await?;
         receivers.push((id.to_string(), receiver, output));
     }
 
     // Pipelines, each with its own processor instances.
     for pipeline in &plan.pipelines {
-        let stages: Vec<(String, Box<dyn Processor>)> = pipeline
-            .processors
-            .iter()
-            .map(|id| (id.to_string(), plan.processor(id).build(&id.to_string())))
-            .collect();
+        let mut stages: Vec<(String, Box<dyn Processor>)> = Vec::new();
+        for id in &pipeline.processors {
+            let settings = plan.processor(id).with_context(|| format!("processor {id}"))?;
+            stages.push((id.to_string(), settings.as_dyn().build(id.as_str())));
+        }
         let consumers = pipeline
             .exporters
             .iter()

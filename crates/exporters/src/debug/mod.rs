@@ -121,6 +121,41 @@ impl Exporter for DebugExporter {
     }
 }
 
+impl weir_core::Component for Config {
+    type Config = Config;
+    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+        name: "debug",
+        aliases: &["logging"],
+        signals: weir_core::Signals::Pipeline(weir_core::declare::ALL_SIGNALS),
+        stability: weir_core::Stability::Alpha,
+        summary: "logs a summary or the content of each batch",
+    };
+
+    fn validate(config: Config) -> Result<Config, Vec<weir_core::ConfigError>> {
+        Ok(config)
+    }
+}
+
+impl weir_core::declare::BuildExporter for Config {
+    fn build<'a>(
+        &'a self,
+        id: &'a str,
+        _auth: &'a weir_core::auth::Authenticators,
+    ) -> weir_core::BoxFuture<'a, std::io::Result<std::sync::Arc<dyn weir_core::Exporter>>> {
+        use std::sync::Arc;
+        use weir_core::Exporter;
+        Box::pin(async move { Ok(Arc::new(DebugExporter::new(id, self)) as Arc<dyn Exporter>) })
+    }
+
+    fn queue(&self) -> weir_core::export::Settings {
+        weir_core::export::Settings::in_order()
+    }
+
+    fn authenticator(&self) -> Option<&str> {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

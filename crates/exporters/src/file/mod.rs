@@ -36,7 +36,7 @@ pub struct Config {
 
 impl Config {
     /// Every problem, as `(path below the exporter, message)`.
-    pub fn validate(&self) -> Vec<(String, String)> {
+    pub fn problems(&self) -> Vec<(String, String)> {
         if self.path.as_os_str().is_empty() {
             return vec![("path".into(), "is required".into())];
         }
@@ -92,6 +92,42 @@ impl Exporter for FileExporter {
     }
 }
 
+impl weir_core::Component for Config {
+    type Config = Config;
+    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+        name: "file",
+        aliases: &[],
+        signals: weir_core::Signals::Pipeline(weir_core::declare::ALL_SIGNALS),
+        stability: weir_core::Stability::Alpha,
+        summary: "appends each batch to a file as one OTLP/JSON request per line",
+    };
+
+    fn validate(config: Config) -> Result<Config, Vec<weir_core::ConfigError>> {
+        let problems = config.problems();
+        weir_core::declare::checked(config, problems)
+    }
+}
+
+impl weir_core::declare::BuildExporter for Config {
+    fn build<'a>(
+        &'a self,
+        _id: &'a str,
+        _auth: &'a weir_core::auth::Authenticators,
+    ) -> weir_core::BoxFuture<'a, std::io::Result<std::sync::Arc<dyn weir_core::Exporter>>> {
+        use std::sync::Arc;
+        use weir_core::Exporter;
+        Box::pin(async move { Ok(Arc::new(FileExporter::open(self).await?) as Arc<dyn Exporter>) })
+    }
+
+    fn queue(&self) -> weir_core::export::Settings {
+        weir_core::export::Settings::in_order()
+    }
+
+    fn authenticator(&self) -> Option<&str> {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use weir_core::testing::{logs, spans};
@@ -119,7 +155,7 @@ mod tests {
     #[test]
     fn path_is_required() {
         assert_eq!(
-            Config::default().validate(),
+            Config::default().problems(),
             vec![("path".to_owned(), "is required".to_owned())]
         );
     }

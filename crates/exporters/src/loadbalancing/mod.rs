@@ -44,6 +44,7 @@ pub struct Config {
     pub routing_key: RoutingKey,
     /// `protocol.otlp`: the `otlp` exporter's options for every endpoint (its `endpoint` is
     /// set per backend).
+    #[serde(deserialize_with = "weir_core::options::or_default")]
     pub protocol: Protocol,
     /// `resolver`.
     pub resolver: Resolver,
@@ -74,7 +75,8 @@ pub enum RoutingKey {
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Protocol {
-    /// `otlp`.
+    /// `otlp` (`otlp:` with no value: the defaults).
+    #[serde(deserialize_with = "weir_core::options::or_default")]
     pub otlp: otlp::Config,
 }
 
@@ -128,7 +130,7 @@ fn one_second() -> Duration {
 
 impl Config {
     /// Every problem, as `(path below the exporter, message)`.
-    pub fn validate(&self) -> Vec<(String, String)> {
+    pub fn problems(&self) -> Vec<(String, String)> {
         let mut errors = Vec::new();
         match (&self.resolver.static_, &self.resolver.dns) {
             (None, None) => errors.push(("resolver".into(), "set static or dns".into())),
@@ -147,7 +149,7 @@ impl Config {
         let mut protocol = self.protocol.otlp.clone();
         protocol.endpoint = "127.0.0.1:4317".into();
         errors.extend(
-            protocol.validate().into_iter().map(|(p, m)| (format!("protocol.otlp.{p}"), m)),
+            protocol.problems().into_iter().map(|(p, m)| (format!("protocol.otlp.{p}"), m)),
         );
         errors
     }
@@ -541,6 +543,53 @@ impl Exporter for LoadBalancingExporter {
     }
 }
 
+impl weir_core::Component for Config {
+    type Config = Config;
+    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+        name: "load_balancing",
+        aliases: &["loadbalancing"],
+        signals: weir_core::Signals::Pipeline(weir_core::declare::ALL_SIGNALS),
+        stability: weir_core::Stability::Development,
+        summary: "OTLP to one backend per trace (or service, metric) over a consistent-hash ring",
+    };
+
+    fn validate(config: Config) -> Result<Config, Vec<weir_core::ConfigError>> {
+        let problems = config.problems();
+        weir_core::declare::checked(config, problems)
+    }
+}
+
+impl weir_core::declare::BuildExporter for Config {
+    fn build<'a>(
+        &'a self,
+        id: &'a str,
+        auth: &'a weir_core::auth::Authenticators,
+    ) -> weir_core::BoxFuture<'a, std::io::Result<std::sync::Arc<dyn weir_core::Exporter>>> {
+        use std::sync::Arc;
+        use weir_core::Exporter;
+        Box::pin(async move {
+            Ok(Arc::new(
+                LoadBalancingExporter::start(
+                    id,
+                    self,
+                    auth.client(self.protocol.otlp.auth.as_ref())?,
+                )
+                .await?,
+            ) as Arc<dyn Exporter>)
+        })
+    }
+
+    fn queue(&self) -> weir_core::export::Settings {
+        // each backend has its own queue with the protocol's settings; this one only
+        // hands batches over, in order
+        weir_core::export::Settings::in_order()
+    }
+
+    fn authenticator(&self) -> Option<&str> {
+        self.protocol.otlp.auth.as_ref().map(|a| a.authenticator.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -561,7 +610,7 @@ mod tests {
             "resolver: {dns: {hostname: gateway.ns.svc, interval: 100ms}}\nprotocol: {otlp: {tls: {insecure: true}}}",
         )
         .unwrap();
-        assert_eq!(config.validate(), Vec::<(String, String)>::new());
+        assert_eq!(config.problems(), Vec::<(String, String)>::new());
         let exporter =
             LoadBalancingExporter::start_with("lb", &config, lookup, None).await.unwrap();
         assert_eq!(exporter.endpoints(), vec!["10.0.0.1:4317", "10.0.0.2:4317"]);

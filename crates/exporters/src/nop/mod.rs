@@ -18,3 +18,38 @@ impl Exporter for NopExporter {
         Box::pin(async { Ok(()) })
     }
 }
+
+impl weir_core::Component for Config {
+    type Config = Config;
+    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+        name: "nop",
+        aliases: &[],
+        signals: weir_core::Signals::Pipeline(weir_core::declare::ALL_SIGNALS),
+        stability: weir_core::Stability::Beta,
+        summary: "discards everything (and counts it)",
+    };
+
+    fn validate(config: Config) -> Result<Config, Vec<weir_core::ConfigError>> {
+        Ok(config)
+    }
+}
+
+impl weir_core::declare::BuildExporter for Config {
+    fn build<'a>(
+        &'a self,
+        _id: &'a str,
+        _auth: &'a weir_core::auth::Authenticators,
+    ) -> weir_core::BoxFuture<'a, std::io::Result<std::sync::Arc<dyn weir_core::Exporter>>> {
+        use std::sync::Arc;
+        use weir_core::Exporter;
+        Box::pin(async move { Ok(Arc::new(NopExporter) as Arc<dyn Exporter>) })
+    }
+
+    fn queue(&self) -> weir_core::export::Settings {
+        weir_core::export::Settings::default()
+    }
+
+    fn authenticator(&self) -> Option<&str> {
+        None
+    }
+}

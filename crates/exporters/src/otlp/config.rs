@@ -55,7 +55,7 @@ impl Config {
     }
 
     /// Every problem, as `(path below the exporter, message)`.
-    pub fn validate(&self) -> Vec<(String, String)> {
+    pub fn problems(&self) -> Vec<(String, String)> {
         let mut errors = Vec::new();
         let (_, address) = client::scheme(&self.endpoint);
         if self.endpoint.is_empty() {

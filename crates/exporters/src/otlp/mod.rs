@@ -174,6 +174,45 @@ impl Decoder for RawCodec {
     }
 }
 
+impl weir_core::Component for Config {
+    type Config = Config;
+    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+        name: "otlp_grpc",
+        aliases: &["otlp"],
+        signals: weir_core::Signals::Pipeline(weir_core::declare::ALL_SIGNALS),
+        stability: weir_core::Stability::Beta,
+        summary: "OTLP over gRPC",
+    };
+
+    fn validate(config: Config) -> Result<Config, Vec<weir_core::ConfigError>> {
+        let problems = config.problems();
+        weir_core::declare::checked(config, problems)
+    }
+}
+
+impl weir_core::declare::BuildExporter for Config {
+    fn build<'a>(
+        &'a self,
+        id: &'a str,
+        auth: &'a weir_core::auth::Authenticators,
+    ) -> weir_core::BoxFuture<'a, std::io::Result<std::sync::Arc<dyn weir_core::Exporter>>> {
+        use std::sync::Arc;
+        use weir_core::Exporter;
+        Box::pin(async move {
+            Ok(Arc::new(OtlpExporter::new(id, self, auth.client(self.auth.as_ref())?)?)
+                as Arc<dyn Exporter>)
+        })
+    }
+
+    fn queue(&self) -> weir_core::export::Settings {
+        self.settings()
+    }
+
+    fn authenticator(&self) -> Option<&str> {
+        self.auth.as_ref().map(|a| a.authenticator.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -204,7 +243,7 @@ mod tests {
     #[test]
     fn tls_unless_insecure_or_an_http_scheme() {
         let tls = Config { endpoint: "backend:4317".into(), ..Config::default() };
-        assert!(tls.validate().is_empty(), "{:?}", tls.validate());
+        assert!(tls.problems().is_empty(), "{:?}", tls.problems());
         assert!(tls.uses_tls(), "the Collector's default: TLS");
         let http = Config { endpoint: "http://backend:4317".into(), ..Config::default() };
         assert!(!http.uses_tls());
@@ -216,7 +255,7 @@ mod tests {
         let mut half = tls.clone();
         half.tls.cert_file = Some("client.pem".into());
         let bad = Config { endpoint: "backend".into(), compression: Compression::Deflate, ..half };
-        let paths: Vec<String> = bad.validate().into_iter().map(|(p, _)| p).collect();
+        let paths: Vec<String> = bad.problems().into_iter().map(|(p, _)| p).collect();
         assert_eq!(paths, vec!["endpoint", "tls.cert_file", "compression"]);
     }
 }

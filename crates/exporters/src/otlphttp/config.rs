@@ -97,7 +97,7 @@ impl Config {
     }
 
     /// Every problem, as `(path below the exporter, message)`.
-    pub fn validate(&self) -> Vec<(String, String)> {
+    pub fn problems(&self) -> Vec<(String, String)> {
         let mut errors = Vec::new();
         let fields = [
             ("endpoint", &self.endpoint),

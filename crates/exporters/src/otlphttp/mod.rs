@@ -179,6 +179,45 @@ fn error_message(body: &[u8], is_json: bool) -> String {
     if text.is_empty() { "(no body)".into() } else { text.into_owned() }
 }
 
+impl weir_core::Component for Config {
+    type Config = Config;
+    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+        name: "otlp_http",
+        aliases: &["otlphttp"],
+        signals: weir_core::Signals::Pipeline(weir_core::declare::ALL_SIGNALS),
+        stability: weir_core::Stability::Beta,
+        summary: "OTLP over HTTP",
+    };
+
+    fn validate(config: Config) -> Result<Config, Vec<weir_core::ConfigError>> {
+        let problems = config.problems();
+        weir_core::declare::checked(config, problems)
+    }
+}
+
+impl weir_core::declare::BuildExporter for Config {
+    fn build<'a>(
+        &'a self,
+        id: &'a str,
+        auth: &'a weir_core::auth::Authenticators,
+    ) -> weir_core::BoxFuture<'a, std::io::Result<std::sync::Arc<dyn weir_core::Exporter>>> {
+        use std::sync::Arc;
+        use weir_core::Exporter;
+        Box::pin(async move {
+            Ok(Arc::new(OtlpHttpExporter::new(id, self, auth.client(self.auth.as_ref())?)?)
+                as Arc<dyn Exporter>)
+        })
+    }
+
+    fn queue(&self) -> weir_core::export::Settings {
+        self.settings()
+    }
+
+    fn authenticator(&self) -> Option<&str> {
+        self.auth.as_ref().map(|a| a.authenticator.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,11 +267,11 @@ mod tests {
         };
         assert_eq!(config.url(Signal::Traces).as_deref(), Some("http://gateway:4318/v1/traces"));
         assert_eq!(config.url(Signal::Logs).as_deref(), Some("http://logs:9000/in"));
-        assert!(config.validate().is_empty(), "{:?}", config.validate());
+        assert!(config.problems().is_empty(), "{:?}", config.problems());
         let https = Config { endpoint: "https://gateway:4318".into(), ..Config::default() };
-        assert!(https.validate().is_empty(), "https speaks TLS: {:?}", https.validate());
+        assert!(https.problems().is_empty(), "https speaks TLS: {:?}", https.problems());
         let ftp = Config { endpoint: "ftp://gateway:4318".into(), ..Config::default() };
-        assert_eq!(ftp.validate()[0].0, "endpoint");
+        assert_eq!(ftp.problems()[0].0, "endpoint");
     }
 
     #[test]

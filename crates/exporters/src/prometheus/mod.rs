@@ -29,7 +29,7 @@ use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 use weir_core::{Batch, BoxFuture, ExportError, Exporter};
 use weir_otlp::proto::{
-    common::v1::{AnyValue, KeyValue, any_value::Value},
+    common::v1::{AnyValue, KeyValue},
     metrics::v1::{AggregationTemporality, metric::Data, number_data_point},
 };
 
@@ -78,7 +78,7 @@ pub struct ResourceConversion {
 
 impl Config {
     /// Every problem, as `(path below the exporter, message)`.
-    pub fn validate(&self) -> Vec<(String, String)> {
+    pub fn problems(&self) -> Vec<(String, String)> {
         let mut errors = Vec::new();
         if self.endpoint.parse::<SocketAddr>().is_err() {
             errors.push((
@@ -464,16 +464,9 @@ fn number(value: Option<number_data_point::Value>) -> f64 {
     }
 }
 
-/// An attribute value as label text.
+/// An attribute value as label text (the one stable rendering, never `Debug` output).
 fn text(value: Option<&AnyValue>) -> String {
-    match value.and_then(|v| v.value.as_ref()) {
-        Some(Value::StringValue(s)) => s.clone(),
-        Some(Value::BoolValue(b)) => b.to_string(),
-        Some(Value::IntValue(i)) => i.to_string(),
-        Some(Value::DoubleValue(d)) => d.to_string(),
-        Some(other) => format!("{other:?}"),
-        None => String::new(),
-    }
+    weir_otlp::attributes::text(value).unwrap_or_default()
 }
 
 fn escape_label(value: &str) -> String {
@@ -582,5 +575,43 @@ impl Exporter for PrometheusExporter {
     fn shutdown(&self) -> BoxFuture<'_, Result<(), ExportError>> {
         self.stop.cancel();
         Box::pin(async { Ok(()) })
+    }
+}
+
+impl weir_core::Component for Config {
+    type Config = Config;
+    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+        name: "prometheus",
+        aliases: &[],
+        signals: weir_core::Signals::Pipeline(&[weir_core::Signal::Metrics]),
+        stability: weir_core::Stability::Beta,
+        summary: "metrics served for Prometheus to scrape",
+    };
+
+    fn validate(config: Config) -> Result<Config, Vec<weir_core::ConfigError>> {
+        let problems = config.problems();
+        weir_core::declare::checked(config, problems)
+    }
+}
+
+impl weir_core::declare::BuildExporter for Config {
+    fn build<'a>(
+        &'a self,
+        id: &'a str,
+        _auth: &'a weir_core::auth::Authenticators,
+    ) -> weir_core::BoxFuture<'a, std::io::Result<std::sync::Arc<dyn weir_core::Exporter>>> {
+        use std::sync::Arc;
+        use weir_core::Exporter;
+        Box::pin(async move {
+            Ok(Arc::new(PrometheusExporter::start(id, self).await?) as Arc<dyn Exporter>)
+        })
+    }
+
+    fn queue(&self) -> weir_core::export::Settings {
+        weir_core::export::Settings::in_order()
+    }
+
+    fn authenticator(&self) -> Option<&str> {
+        None
     }
 }

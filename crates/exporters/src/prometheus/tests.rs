@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use weir_otlp::attributes::kv;
 use weir_otlp::proto::{
     common::v1::InstrumentationScope,
     metrics::v1::{
@@ -11,14 +12,6 @@ use weir_otlp::proto::{
 };
 
 use super::*;
-
-fn kv(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(Value::StringValue(value.into())) }),
-        ..KeyValue::default()
-    }
-}
 
 fn point(value: f64, attributes: Vec<KeyValue>) -> NumberDataPoint {
     NumberDataPoint {

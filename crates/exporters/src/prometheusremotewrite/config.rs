@@ -107,7 +107,7 @@ impl Default for RemoteWriteQueue {
 
 impl Config {
     /// Every problem, as `(path below the exporter, message)`.
-    pub fn validate(&self) -> Vec<(String, String)> {
+    pub fn problems(&self) -> Vec<(String, String)> {
         let mut errors = Vec::new();
         let (scheme, rest) = scheme(&self.endpoint);
         if self.endpoint.is_empty() {

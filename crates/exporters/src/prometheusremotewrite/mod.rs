@@ -39,7 +39,7 @@ use prost::Message;
 use proto::{BucketSpan, Histogram, Label, MetricMetadata, Sample, TimeSeries, WriteRequest};
 use weir_core::{Batch, BoxFuture, ExportError, Exporter, auth::ClientAuth};
 use weir_otlp::proto::{
-    common::v1::{AnyValue, any_value::Value},
+    common::v1::AnyValue,
     metrics::v1::{
         AggregationTemporality, ExponentialHistogramDataPoint, Metric, NumberDataPoint,
         exponential_histogram_data_point::Buckets, metric::Data, number_data_point,
@@ -252,15 +252,9 @@ fn labels(
     unique
 }
 
+/// An attribute value as label text (the one stable rendering, never `Debug` output).
 fn text(value: Option<&AnyValue>) -> String {
-    match value.and_then(|v| v.value.as_ref()) {
-        Some(Value::StringValue(s)) => s.clone(),
-        Some(Value::BoolValue(b)) => b.to_string(),
-        Some(Value::IntValue(i)) => i.to_string(),
-        Some(Value::DoubleValue(d)) => d.to_string(),
-        Some(other) => format!("{other:?}"),
-        None => String::new(),
-    }
+    weir_otlp::attributes::text(value).unwrap_or_default()
 }
 
 fn ms(nanos: u64) -> i64 {
@@ -509,5 +503,44 @@ impl Exporter for RemoteWriteExporter {
             }
             Ok(())
         })
+    }
+}
+
+impl weir_core::Component for Config {
+    type Config = Config;
+    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+        name: "prometheus_remote_write",
+        aliases: &["prometheusremotewrite"],
+        signals: weir_core::Signals::Pipeline(&[weir_core::Signal::Metrics]),
+        stability: weir_core::Stability::Beta,
+        summary: "Prometheus remote write 1.0",
+    };
+
+    fn validate(config: Config) -> Result<Config, Vec<weir_core::ConfigError>> {
+        let problems = config.problems();
+        weir_core::declare::checked(config, problems)
+    }
+}
+
+impl weir_core::declare::BuildExporter for Config {
+    fn build<'a>(
+        &'a self,
+        id: &'a str,
+        auth: &'a weir_core::auth::Authenticators,
+    ) -> weir_core::BoxFuture<'a, std::io::Result<std::sync::Arc<dyn weir_core::Exporter>>> {
+        use std::sync::Arc;
+        use weir_core::Exporter;
+        Box::pin(async move {
+            Ok(Arc::new(RemoteWriteExporter::new(id, self, auth.client(self.auth.as_ref())?)?)
+                as Arc<dyn Exporter>)
+        })
+    }
+
+    fn queue(&self) -> weir_core::export::Settings {
+        self.settings()
+    }
+
+    fn authenticator(&self) -> Option<&str> {
+        self.auth.as_ref().map(|a| a.authenticator.as_str())
     }
 }

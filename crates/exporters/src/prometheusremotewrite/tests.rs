@@ -1,5 +1,6 @@
 use std::sync::{Arc, Mutex};
 
+use weir_otlp::attributes::kv;
 use weir_otlp::proto::{
     common::v1::KeyValue,
     metrics::v1::{
@@ -10,14 +11,6 @@ use weir_otlp::proto::{
 };
 
 use super::*;
-
-fn kv(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(Value::StringValue(value.into())) }),
-        ..KeyValue::default()
-    }
-}
 
 fn number(value: f64, time_ms: u64, attributes: Vec<KeyValue>) -> NumberDataPoint {
     NumberDataPoint {
@@ -269,7 +262,7 @@ async fn responses_decide_retry_and_requests_follow_the_specification() {
     }
     let config: Config =
         Config { endpoint: "http://x".into(), compression: "gzip".into(), ..Config::default() };
-    assert_eq!(config.validate()[0].0, "compression");
+    assert_eq!(config.problems()[0].0, "compression");
 }
 
 #[test]

@@ -27,7 +27,7 @@ impl Default for Config {
 
 impl Config {
     /// Every problem, as `(path below the processor, message)`.
-    pub fn validate(&self) -> Vec<(String, String)> {
+    pub fn problems(&self) -> Vec<(String, String)> {
         let mut errors = Vec::new();
         if self.send_batch_max_size > 0 && self.send_batch_max_size < self.send_batch_size {
             errors.push((

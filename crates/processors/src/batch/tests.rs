@@ -80,7 +80,7 @@ fn no_item_is_lost_or_duplicated() {
 fn max_below_size_is_invalid() {
     let config = Config { send_batch_size: 100, send_batch_max_size: 10, ..Config::default() };
     assert_eq!(
-        config.validate(),
+        config.problems(),
         vec![(
             "send_batch_max_size".to_owned(),
             "must be 0 or at least send_batch_size (100), got 10".to_owned()

@@ -228,7 +228,7 @@ impl Default for Reporting {
 
 impl Config {
     /// Every problem, as `(path below the processor, message)`.
-    pub fn validate(&self) -> Vec<(String, String)> {
+    pub fn problems(&self) -> Vec<(String, String)> {
         let mut errors = Vec::new();
         let mut check = |ok: bool, path: String, message: &str| {
             if !ok {

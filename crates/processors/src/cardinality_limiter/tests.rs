@@ -4,6 +4,7 @@ use std::{
     collections::{BTreeMap, HashMap, HashSet},
     time::{Duration, Instant},
 };
+use weir_otlp::attributes::kv;
 
 use weir_core::{Metadata, Output};
 use weir_otlp::proto::{
@@ -17,14 +18,6 @@ use weir_otlp::proto::{
 };
 
 use super::*;
-
-fn kv(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(AnyValueKind::StringValue(value.into())) }),
-        ..KeyValue::default()
-    }
-}
 
 fn attrs(pairs: &[(&str, String)]) -> Vec<KeyValue> {
     pairs.iter().map(|(k, v)| kv(k, v)).collect()

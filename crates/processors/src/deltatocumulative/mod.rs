@@ -39,7 +39,7 @@ impl Default for Config {
 
 impl Config {
     /// Every problem, as `(path below the processor, message)`.
-    pub fn validate(&self) -> Vec<(String, String)> {
+    pub fn problems(&self) -> Vec<(String, String)> {
         let mut errors = Vec::new();
         if self.max_streams == 0 {
             errors.push(("max_streams".into(), "must be > 0".into()));
@@ -212,5 +212,27 @@ impl Processor for DeltaToCumulative {
         self.now = Some(now);
         let stale = self.config.max_stale;
         self.streams.retain(|_, s| now.saturating_duration_since(s.seen) < stale);
+    }
+}
+
+impl weir_core::Component for Config {
+    type Config = Config;
+    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+        name: "delta_to_cumulative",
+        aliases: &["deltatocumulative"],
+        signals: weir_core::Signals::Pipeline(&[weir_core::Signal::Metrics]),
+        stability: weir_core::Stability::Alpha,
+        summary: "delta sums and histograms to cumulative, bounded by max_streams",
+    };
+
+    fn validate(config: Config) -> Result<Config, Vec<weir_core::ConfigError>> {
+        let problems = config.problems();
+        weir_core::declare::checked(config, problems)
+    }
+}
+
+impl weir_core::declare::BuildProcessor for Config {
+    fn build(&self, id: &str) -> Box<dyn weir_core::Processor> {
+        Box::new(DeltaToCumulative::new(self, id))
     }
 }

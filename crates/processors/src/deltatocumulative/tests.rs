@@ -1,20 +1,10 @@
-use weir_otlp::proto::{
-    common::v1::{AnyValue, KeyValue, any_value::Value},
-    metrics::v1::{
-        Histogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
-        number_data_point,
-    },
+use weir_otlp::proto::metrics::v1::{
+    Histogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
+    number_data_point,
 };
 
 use super::*;
-
-fn kv(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(Value::StringValue(value.into())) }),
-        ..KeyValue::default()
-    }
-}
+use weir_otlp::attributes::kv;
 
 fn batch(series: &[(&str, i64, u64)]) -> Batch {
     let delta = AggregationTemporality::Delta as i32;

@@ -18,3 +18,29 @@ impl Processor for Forward {
         out.push(batch);
     }
 }
+
+impl weir_core::Component for Config {
+    type Config = Config;
+    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+        name: "forward",
+        aliases: &[],
+        signals: weir_core::Signals::Connector(&[
+            (weir_core::Signal::Traces, weir_core::Signal::Traces),
+            (weir_core::Signal::Metrics, weir_core::Signal::Metrics),
+            (weir_core::Signal::Logs, weir_core::Signal::Logs),
+        ]),
+        stability: weir_core::Stability::Beta,
+        summary: "passes data unchanged between pipelines of the same signal",
+    };
+
+    fn validate(config: Config) -> Result<Config, Vec<weir_core::ConfigError>> {
+        Ok(config)
+    }
+}
+
+impl weir_core::declare::BuildProcessor for Config {
+    fn build(&self, id: &str) -> Box<dyn weir_core::Processor> {
+        let _ = id;
+        Box::new(Forward)
+    }
+}

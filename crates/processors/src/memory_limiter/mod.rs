@@ -31,7 +31,7 @@ pub struct Config {
 
 impl Config {
     /// Every problem, as `(path below the processor, message)`.
-    pub fn validate(&self) -> Vec<(String, String)> {
+    pub fn problems(&self) -> Vec<(String, String)> {
         let mut errors = Vec::new();
         if self.check_interval.is_zero() {
             errors.push(("check_interval".into(), "must be > 0".into()));
@@ -89,6 +89,29 @@ impl Processor for PassThrough {
     }
 }
 
+impl weir_core::Component for Config {
+    type Config = Config;
+    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+        name: "memory_limiter",
+        aliases: &[],
+        signals: weir_core::Signals::Pipeline(weir_core::declare::ALL_SIGNALS),
+        stability: weir_core::Stability::Beta,
+        summary: "refuses data at the receivers while memory is over the limit",
+    };
+
+    fn validate(config: Config) -> Result<Config, Vec<weir_core::ConfigError>> {
+        let problems = config.problems();
+        weir_core::declare::checked(config, problems)
+    }
+}
+
+impl weir_core::declare::BuildProcessor for Config {
+    fn build(&self, id: &str) -> Box<dyn weir_core::Processor> {
+        let _ = id;
+        Box::new(PassThrough)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,7 +120,7 @@ mod tests {
     fn limits_follow_the_collector() {
         let mib =
             Config { check_interval: Duration::from_secs(1), limit_mib: 1000, ..Config::default() };
-        assert!(mib.validate().is_empty());
+        assert!(mib.problems().is_empty());
         assert_eq!(mib.limits(0), (1000 * MIB, 200 * MIB), "spike defaults to 20 %");
         let percent = Config {
             check_interval: Duration::from_secs(1),
@@ -111,7 +134,7 @@ mod tests {
     #[test]
     fn invalid_limits_are_named() {
         let none = Config::default();
-        let paths: Vec<String> = none.validate().into_iter().map(|(p, _)| p).collect();
+        let paths: Vec<String> = none.problems().into_iter().map(|(p, _)| p).collect();
         assert_eq!(paths, vec!["check_interval", "limit_mib"]);
         let spike = Config {
             check_interval: Duration::from_secs(1),
@@ -119,6 +142,6 @@ mod tests {
             spike_limit_mib: 10,
             ..Config::default()
         };
-        assert_eq!(spike.validate()[0].1, "must be less than limit_mib (10), got 10");
+        assert_eq!(spike.problems()[0].1, "must be less than limit_mib (10), got 10");
     }
 }

@@ -64,7 +64,7 @@ pub enum AttributeSource {
 
 impl Config {
     /// Every problem, as `(path below the processor, message)`.
-    pub fn validate(&self) -> Vec<(String, String)> {
+    pub fn problems(&self) -> Vec<(String, String)> {
         let mut errors = Vec::new();
         if self.sampling_percentage.is_nan() || self.sampling_percentage < 0.0 {
             errors.push((

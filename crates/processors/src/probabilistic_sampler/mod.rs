@@ -347,3 +347,28 @@ fn set_string(attributes: &mut Vec<KeyValue>, key: &str, value: Option<String>) 
         });
     }
 }
+
+impl weir_core::Component for Config {
+    type Config = Config;
+    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+        name: "probabilistic_sampler",
+        aliases: &[],
+        signals: weir_core::Signals::Pipeline(&[
+            weir_core::Signal::Traces,
+            weir_core::Signal::Logs,
+        ]),
+        stability: weir_core::Stability::Beta,
+        summary: "consistent probability sampling of spans and log records",
+    };
+
+    fn validate(config: Config) -> Result<Config, Vec<weir_core::ConfigError>> {
+        let problems = config.problems();
+        weir_core::declare::checked(config, problems)
+    }
+}
+
+impl weir_core::declare::BuildProcessor for Config {
+    fn build(&self, id: &str) -> Box<dyn weir_core::Processor> {
+        Box::new(Sampler::new(self, id))
+    }
+}

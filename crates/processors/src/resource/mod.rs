@@ -47,7 +47,7 @@ pub enum Kind {
 
 impl Config {
     /// Every problem, as `(path below the processor, message)`.
-    pub fn validate(&self) -> Vec<(String, String)> {
+    pub fn problems(&self) -> Vec<(String, String)> {
         let mut errors = Vec::new();
         if self.attributes.is_empty() {
             errors.push(("attributes".into(), "must hold at least one action".into()));
@@ -114,6 +114,29 @@ impl Processor for ResourceProcessor {
     }
 }
 
+impl weir_core::Component for Config {
+    type Config = Config;
+    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+        name: "resource",
+        aliases: &[],
+        signals: weir_core::Signals::Pipeline(weir_core::declare::ALL_SIGNALS),
+        stability: weir_core::Stability::Beta,
+        summary: "inserts, updates, upserts or deletes resource attributes",
+    };
+
+    fn validate(config: Config) -> Result<Config, Vec<weir_core::ConfigError>> {
+        let problems = config.problems();
+        weir_core::declare::checked(config, problems)
+    }
+}
+
+impl weir_core::declare::BuildProcessor for Config {
+    fn build(&self, id: &str) -> Box<dyn weir_core::Processor> {
+        let _ = id;
+        Box::new(ResourceProcessor::new(self))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use weir_core::testing::spans;
@@ -130,7 +153,7 @@ mod tests {
   - {key: missing, value: x, action: update}",
         )
         .unwrap();
-        assert!(config.validate().is_empty());
+        assert!(config.problems().is_empty());
         let mut processor = ResourceProcessor::new(&config);
         let mut out = Output::new();
         processor.process(spans("svc", 1, 1), &mut out);
@@ -149,6 +172,6 @@ mod tests {
             "insert keeps what is there"
         );
         let bad: Config = serde_saphyr::from_str("attributes: [{key: a, action: upsert}]").unwrap();
-        assert_eq!(bad.validate()[0].0, "attributes[0].value");
+        assert_eq!(bad.problems()[0].0, "attributes[0].value");
     }
 }

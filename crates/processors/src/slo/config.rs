@@ -5,6 +5,7 @@
 use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 
 use serde::Deserialize;
+use weir_otlp::Signal;
 
 /// `connectors.slo`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -262,14 +263,15 @@ impl Slo {
         self.objectives.first().map_or(0.0, Objective::ratio)
     }
 
-    /// The window as (rolling length in seconds) or a calendar month/week.
-    pub fn period(&self) -> Period {
-        let window = &self.time_window[0];
-        match (window.is_rolling, window.duration.as_str()) {
+    /// The window as (rolling length in seconds) or a calendar month/week; an error names a
+    /// missing window or a duration that does not parse.
+    pub fn period(&self) -> Result<Period, String> {
+        let window = self.time_window.first().ok_or("timeWindow must have one entry")?;
+        Ok(match (window.is_rolling, window.duration.as_str()) {
             (false, "1M") => Period::CalendarMonth,
             (false, "1w") => Period::CalendarWeek,
-            (_, d) => Period::Rolling(parse_duration(d).map_or(30 * 86_400, |d| d.as_secs())),
-        }
+            (_, d) => Period::Rolling(parse_duration(d)?.as_secs()),
+        })
     }
 
     fn validate(&self, path: &str, errors: &mut Vec<(String, String)>) {
@@ -367,7 +369,7 @@ pub enum Period {
 
 impl Config {
     /// Every problem, as `(path below the connector, message)`.
-    pub fn validate(&self) -> Vec<(String, String)> {
+    pub fn problems(&self) -> Vec<(String, String)> {
         let mut errors = Vec::new();
         if self.slos.is_empty() {
             errors.push(("slos".into(), "must declare at least one SLO".into()));
@@ -382,5 +384,47 @@ impl Config {
             slo.validate(&format!("slos[{i}]"), &mut errors);
         }
         errors
+    }
+}
+
+/// A validated `slo` configuration, each SLO's period compiled.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub(super) config: Config,
+    pub(super) periods: Vec<Period>,
+}
+
+impl weir_core::Component for Settings {
+    type Config = Config;
+    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+        name: "slo",
+        aliases: &[],
+        signals: weir_core::Signals::Connector(&[
+            (Signal::Traces, Signal::Metrics),
+            (Signal::Metrics, Signal::Metrics),
+            (Signal::Logs, Signal::Metrics),
+        ]),
+        stability: weir_core::Stability::Development,
+        summary: "service-level objectives from spans, logs or metrics: budgets, burn rates, alerts",
+    };
+
+    fn validate(config: Config) -> Result<Settings, Vec<weir_core::ConfigError>> {
+        let mut problems = config.problems();
+        let mut periods = Vec::new();
+        // validation above names a bad window; this compiles the good ones
+        let compile = problems.is_empty();
+        for (i, slo) in config.slos.iter().enumerate().filter(|_| compile) {
+            match slo.period() {
+                Ok(period) => periods.push(period),
+                Err(message) => problems.push((format!("slos[{i}].timeWindow"), message)),
+            }
+        }
+        weir_core::declare::checked(Settings { config, periods }, problems)
+    }
+}
+
+impl weir_core::declare::BuildProcessor for Settings {
+    fn build(&self, id: &str) -> Box<dyn weir_core::Processor> {
+        Box::new(super::SloConnector::new(self, id))
     }
 }

@@ -27,7 +27,7 @@ use std::{collections::HashMap, path::PathBuf, time::Duration};
 
 pub use config::{
     BudgetingMethod, Calendar, Config, Indicator, LatencyThreshold, MetricSource, Objective,
-    Period, Selector, Slo, SnapshotConfig, Source, TimeWindow, parse_duration,
+    Period, Selector, Settings, Slo, SnapshotConfig, Source, TimeWindow, parse_duration,
 };
 use serde::{Deserialize, Serialize};
 use weir_core::{Batch, Output, Processor};
@@ -86,6 +86,7 @@ struct Group {
 /// One SLO's state.
 struct SloState {
     slo: Slo,
+    period: Period,
     target: f64,
     groups: HashMap<Vec<(String, String)>, Group>,
     /// Cumulative metric series' last values, to turn them into increments.
@@ -110,15 +111,18 @@ pub struct SloConnector {
 }
 
 impl SloConnector {
-    /// A connector `id` with a validated `config`, restoring its snapshot if there is one.
-    pub fn new(config: &Config, id: &str) -> SloConnector {
+    /// A connector `id` with validated `settings`, restoring its snapshot if there is one.
+    pub fn new(settings: &Settings, id: &str) -> SloConnector {
+        let config = &settings.config;
         let mut connector = SloConnector {
             config: config.clone(),
             slos: config
                 .slos
                 .iter()
-                .map(|slo| SloState {
+                .zip(&settings.periods)
+                .map(|(slo, &period)| SloState {
                     slo: slo.clone(),
+                    period,
                     target: slo.target(),
                     groups: HashMap::new(),
                     last: HashMap::new(),
@@ -181,7 +185,7 @@ impl SloConnector {
 
     /// Bytes of state per SLO × group.
     pub fn bytes_per_group(&self) -> usize {
-        let period = self.slos.first().map_or(30 * 86_400, |s| period_seconds(s.slo.period(), 0));
+        let period = self.slos.first().map_or(30 * 86_400, |s| period_seconds(s.period, 0));
         Windows::new(period, 0).bytes()
     }
 
@@ -212,7 +216,7 @@ impl SloConnector {
         } else {
             vec![("otel.metric.overflow".to_owned(), "true".to_owned())]
         };
-        let period = period_seconds(state.slo.period(), now.max(t));
+        let period = period_seconds(state.period, now.max(t));
         let entry = state.groups.entry(group.clone()).or_insert_with(|| Group {
             attributes: group,
             windows: Windows::new(period, if now > 0 { now } else { t }),
@@ -401,7 +405,7 @@ impl SloConnector {
         let mut resources = Vec::new();
         for state in &mut self.slos {
             let slo = &state.slo;
-            let period = slo.period();
+            let period = state.period;
             let period_window = period_seconds(period, now) * SECOND;
             let period_label = slo.time_window[0].duration.clone();
             let mut windows: Vec<(String, u64)> =
@@ -619,13 +623,7 @@ fn string_kv(key: &str, value: &str) -> KeyValue {
 }
 
 fn text(value: Option<&AnyValue>) -> Option<String> {
-    match value?.value.as_ref()? {
-        Value::StringValue(s) => Some(s.clone()),
-        Value::IntValue(i) => Some(i.to_string()),
-        Value::BoolValue(b) => Some(b.to_string()),
-        Value::DoubleValue(d) => Some(d.to_string()),
-        _ => None,
-    }
+    weir_otlp::attributes::text(value)
 }
 
 fn has(attributes: &[KeyValue], key: &str, value: &str) -> bool {

@@ -135,7 +135,7 @@ fn traces(service: &str, spans: Vec<Span>) -> Batch {
 
 fn config(yaml: &str) -> Config {
     let config: Config = serde_saphyr::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"));
-    assert_eq!(config.validate(), Vec::<(String, String)>::new());
+    assert_eq!(config.problems(), Vec::<(String, String)>::new());
     config
 }
 
@@ -173,7 +173,7 @@ fn a_latency_sli_from_spans_and_from_a_histogram_agree() {
     let spans_config = config(
         "slos: [{name: fast, service: checkout, objectives: [{target: 0.99}], indicator: {latency: {threshold: 300ms}}}]",
     );
-    let mut connector = SloConnector::new(&spans_config, "slo");
+    let mut connector = SloConnector::new(&valid(&spans_config), "slo");
     let now = T0;
     // 1000 server spans: 10 over 300 ms, 5 at exactly 300 ms (good), the rest faster; and a
     // client span that must not count
@@ -228,7 +228,7 @@ fn a_latency_sli_from_spans_and_from_a_histogram_agree() {
         let metric_config = config(&format!(
             "slos: [{{name: fast, service: checkout, objectives: [{{target: 0.99}}], indicator: {{source: metrics, latency: {{threshold: {threshold}}}, metric: {{histogram: http.server.request.duration}}}}}}]"
         ));
-        let mut connector = SloConnector::new(&metric_config, "slo");
+        let mut connector = SloConnector::new(&valid(&metric_config), "slo");
         // buckets [100, 300, 1000] ms: 300 at ≤ 100, 690 at ≤ 300, 10 at ≤ 1000
         connector
             .process(histogram(&[100.0, 300.0, 1000.0], &[300, 690, 10, 0]), &mut Output::at(now));
@@ -245,7 +245,7 @@ fn a_latency_sli_from_spans_and_from_a_histogram_agree() {
 #[test]
 fn sampled_spans_are_reweighted_and_marked_estimated() {
     let config = config("slos: [{name: avail, service: api, objectives: [{target: 0.999}]}]");
-    let mut connector = SloConnector::new(&config, "slo");
+    let mut connector = SloConnector::new(&valid(&config), "slo");
     let now = T0;
     // 1,000,000 requests with 0.5 % errors: errors kept at p = 1, the rest at p = 0.01
     let mut state = 7u64;
@@ -274,7 +274,7 @@ fn sampled_spans_are_reweighted_and_marked_estimated() {
 #[test]
 fn client_and_server_spans_of_one_request_count_once() {
     let config = config("slos: [{name: avail, service: b, objectives: [{target: 0.99}]}]");
-    let mut connector = SloConnector::new(&config, "slo");
+    let mut connector = SloConnector::new(&valid(&config), "slo");
     connector.process(
         traces("a", vec![span(SpanKind::Client as i32, 5, false, T0, "", 1)]),
         &mut Output::at(T0),
@@ -313,15 +313,16 @@ fn a_restart_from_the_snapshot_reproduces_the_burn_rates() {
         g.sort_by(|a, b| a.0.cmp(&b.0));
         g
     };
-    let mut uninterrupted = SloConnector::new(&Config { snapshot: None, ..config.clone() }, "slo");
+    let mut uninterrupted =
+        SloConnector::new(&valid(&Config { snapshot: None, ..config.clone() }), "slo");
     feed(&mut uninterrupted, T0, T0 + 60 * MINUTE);
     let expected = burns(&mut uninterrupted, T0 + 60 * MINUTE);
 
-    let mut first = SloConnector::new(&config, "slo");
+    let mut first = SloConnector::new(&valid(&config), "slo");
     feed(&mut first, T0, T0 + 30 * MINUTE);
     first.shutdown(Instant::now(), &mut Output::at(T0 + 30 * MINUTE));
     drop(first);
-    let mut restarted = SloConnector::new(&config, "slo");
+    let mut restarted = SloConnector::new(&valid(&config), "slo");
     feed(&mut restarted, T0 + 30 * MINUTE, T0 + 60 * MINUTE);
     let after = burns(&mut restarted, T0 + 60 * MINUTE);
     std::fs::remove_dir_all(&dir).ok();
@@ -341,7 +342,7 @@ fn calendar_windows_and_bad_configurations() {
     )
     .unwrap();
     let errors: Vec<String> =
-        bad.validate().into_iter().map(|(p, m)| format!("{p}: {m}")).collect();
+        bad.problems().into_iter().map(|(p, m)| format!("{p}: {m}")).collect();
     assert_eq!(
         errors,
         vec![
@@ -358,7 +359,7 @@ fn log_records_are_events_too_and_a_group_costs_69_kb() {
     let config = config(
         "slos: [{name: jobs, service: worker, objectives: [{target: 0.9}], indicator: {source: logs}}]",
     );
-    let mut connector = SloConnector::new(&config, "slo");
+    let mut connector = SloConnector::new(&valid(&config), "slo");
     let records = (0..10)
         .map(|i| LogRecord {
             time_unix_nano: T0,
@@ -379,4 +380,8 @@ fn log_records_are_events_too_and_a_group_costs_69_kb() {
     assert_eq!((counts.good, counts.total), (8.0, 10.0));
     let bytes = connector.bytes_per_group();
     assert!((69_000..70_000).contains(&bytes), "{bytes} bytes per SLO × group for 30 days");
+}
+
+fn valid(config: &Config) -> Settings {
+    <Settings as weir_core::Component>::validate(config.clone()).expect("valid")
 }

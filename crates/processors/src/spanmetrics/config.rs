@@ -133,7 +133,7 @@ impl Config {
     }
 
     /// Every problem, as `(path below the connector, message)`.
-    pub fn validate(&self) -> Vec<(String, String)> {
+    pub fn problems(&self) -> Vec<(String, String)> {
         let mut errors = Vec::new();
         if !["AGGREGATION_TEMPORALITY_CUMULATIVE", "AGGREGATION_TEMPORALITY_DELTA"]
             .contains(&self.aggregation_temporality.as_str())

@@ -452,3 +452,29 @@ impl Processor for SpanMetrics {
         self.emit(out.unix_nanos(), out);
     }
 }
+
+impl weir_core::Component for Config {
+    type Config = Config;
+    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+        name: "span_metrics",
+        aliases: &["spanmetrics"],
+        signals: weir_core::Signals::Connector(&[(
+            weir_core::Signal::Traces,
+            weir_core::Signal::Metrics,
+        )]),
+        stability: weir_core::Stability::Alpha,
+        summary: "RED metrics (calls, durations) from spans",
+    };
+
+    fn validate(config: Config) -> Result<Config, Vec<weir_core::ConfigError>> {
+        let problems = config.problems();
+        weir_core::declare::checked(config, problems)
+    }
+}
+
+impl weir_core::declare::BuildProcessor for Config {
+    fn build(&self, id: &str) -> Box<dyn weir_core::Processor> {
+        let _ = id;
+        Box::new(SpanMetrics::new(self))
+    }
+}

@@ -376,7 +376,7 @@ fn default_max_keys() -> usize {
 
 impl Config {
     /// Every problem, as `(path below the processor, message)`.
-    pub fn validate(&self) -> Vec<(String, String)> {
+    pub fn problems(&self) -> Vec<(String, String)> {
         let mut errors = Vec::new();
         if self.decision_wait.is_zero() {
             errors.push(("decision_wait".into(), "must be > 0".into()));

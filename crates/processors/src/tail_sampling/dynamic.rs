@@ -46,7 +46,7 @@ pub(crate) fn sample_rates(
 }
 
 /// The counts of the interval in progress and the rates from the last one.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Rates {
     counts: BTreeMap<String, u64>,
     rates: BTreeMap<String, u64>,

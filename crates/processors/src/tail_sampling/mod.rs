@@ -40,7 +40,10 @@ pub use config::{
 };
 use policy::{Policy, TraceView, Vote};
 use prost::Message as _;
-use weir_core::{Batch, Output, Processor};
+use weir_core::{
+    Batch, Component, ConfigError, Declaration, Output, Processor, Signal, Signals, Stability,
+    declare::BuildProcessor,
+};
 use weir_otlp::proto::trace::v1::{ResourceSpans, ScopeSpans};
 
 use crate::sampling::{self, Threshold};
@@ -145,11 +148,47 @@ const LATE_SPANS: &str = "weir_sampling_late_spans_total";
 const THRESHOLD_ERASED: &str = "weir_sampling_threshold_erased_total";
 const DECISION_LATENCY: &str = "weir_sampling_decision_latency_seconds";
 
+/// A validated `tail_sampling` configuration, its policies compiled.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    config: Config,
+    policies: Vec<Policy>,
+}
+
+impl Component for Settings {
+    type Config = Config;
+    const DECLARATION: Declaration = Declaration {
+        name: "tail_sampling",
+        aliases: &[],
+        signals: Signals::Pipeline(&[Signal::Traces]),
+        stability: Stability::Beta,
+        summary: "whole-trace sampling decisions by policies, memory-bounded",
+    };
+
+    fn validate(config: Config) -> Result<Settings, Vec<ConfigError>> {
+        let config = weir_core::declare::checked(config.clone(), config.problems())?;
+        let mut policies = Vec::new();
+        let mut errors = Vec::new();
+        for (i, policy) in config.policies.iter().enumerate() {
+            match Policy::new(policy, config.sampling_precision) {
+                Ok(policy) => policies.push(policy),
+                Err(message) => errors.push(ConfigError::new(format!("policies[{i}]"), message)),
+            }
+        }
+        if errors.is_empty() { Ok(Settings { config, policies }) } else { Err(errors) }
+    }
+}
+
+impl BuildProcessor for Settings {
+    fn build(&self, id: &str) -> Box<dyn Processor> {
+        Box::new(TailSampler::new(self, id))
+    }
+}
+
 impl TailSampler {
-    /// A sampler `id` with a validated `config`.
-    pub fn new(config: &Config, id: &str) -> TailSampler {
-        let policies: Vec<Policy> =
-            config.policies.iter().map(|p| Policy::new(p, config.sampling_precision)).collect();
+    /// A sampler `id` with validated `settings`.
+    pub fn new(settings: &Settings, id: &str) -> TailSampler {
+        let (config, policies) = (&settings.config, settings.policies.clone());
         let labels = [("processor", id.to_owned())];
         let counters = Counters {
             id: id.to_owned(),

@@ -64,11 +64,13 @@ impl TraceView<'_> {
 }
 
 /// A compiled policy.
+#[derive(Debug, Clone)]
 pub(crate) struct Policy {
     pub(crate) name: String,
     rule: Rule,
 }
 
+#[derive(Debug, Clone)]
 enum Rule {
     Always,
     Latency { min_ns: u64, max_ns: Option<u64> },
@@ -90,13 +92,15 @@ enum Rule {
 }
 
 impl Policy {
-    /// Compiles a validated policy configuration.
-    pub(crate) fn new(config: &config::PolicyConfig, precision: u8) -> Policy {
+    /// Compiles a policy configuration; the error names what is missing or malformed.
+    pub(crate) fn new(config: &config::PolicyConfig, precision: u8) -> Result<Policy, String> {
+        let missing =
+            || format!("policy {:?} of type {:?} needs its options", config.name, config.kind);
         use config::PolicyType as T;
         let rule = match config.kind {
             T::AlwaysSample => Rule::Always,
             T::Latency => {
-                let l = config.latency.as_ref().expect("validated");
+                let l = config.latency.as_ref().ok_or_else(missing)?;
                 let ms = 1_000_000;
                 Rule::Latency {
                     min_ns: l.threshold_ms * ms,
@@ -104,7 +108,7 @@ impl Policy {
                 }
             }
             T::NumericAttribute => {
-                let n = config.numeric_attribute.as_ref().expect("validated");
+                let n = config.numeric_attribute.as_ref().ok_or_else(missing)?;
                 Rule::Numeric {
                     key: n.key.clone(),
                     min: n.min_value.unwrap_or(i64::MIN),
@@ -113,20 +117,23 @@ impl Policy {
                 }
             }
             T::StringAttribute => {
-                let s = config.string_attribute.as_ref().expect("validated");
+                let s = config.string_attribute.as_ref().ok_or_else(missing)?;
                 let (exact, patterns) = if s.enabled_regex_matching {
-                    (HashSet::new(), s.values.iter().filter_map(|v| Regex::new(v).ok()).collect())
+                    let patterns = s.values.iter().map(|v| {
+                        Regex::new(v).map_err(|e| format!("invalid regular expression {v:?}: {e}"))
+                    });
+                    (HashSet::new(), patterns.collect::<Result<_, _>>()?)
                 } else {
                     (s.values.iter().cloned().collect(), Vec::new())
                 };
                 Rule::Strings { key: s.key.clone(), exact, patterns, invert: s.invert_match }
             }
             T::BooleanAttribute => {
-                let b = config.boolean_attribute.as_ref().expect("validated");
+                let b = config.boolean_attribute.as_ref().ok_or_else(missing)?;
                 Rule::Boolean { key: b.key.clone(), value: b.value, invert: b.invert_match }
             }
             T::Probabilistic => {
-                let p = config.probabilistic.as_ref().expect("validated");
+                let p = config.probabilistic.as_ref().ok_or_else(missing)?;
                 Rule::Probabilistic {
                     threshold: Threshold::from_probability(
                         p.sampling_percentage / 100.0,
@@ -137,25 +144,28 @@ impl Policy {
                 }
             }
             T::StatusCode => {
-                let s = config.status_code.as_ref().expect("validated");
+                let s = config.status_code.as_ref().ok_or_else(missing)?;
                 Rule::Status(
                     s.status_codes
                         .iter()
                         .map(|c| match c.as_str() {
-                            "OK" => Code::Ok as i32,
-                            "ERROR" => Code::Error as i32,
-                            _ => Code::Unset as i32,
+                            "OK" => Ok(Code::Ok as i32),
+                            "ERROR" => Ok(Code::Error as i32),
+                            "UNSET" => Ok(Code::Unset as i32),
+                            other => Err(format!(
+                                "unknown status code {other:?}: expected OK, ERROR or UNSET"
+                            )),
                         })
-                        .collect(),
+                        .collect::<Result<_, _>>()?,
                 )
             }
             T::RateLimiting => Rule::RateLimit {
-                per_second: config.rate_limiting.as_ref().expect("validated").spans_per_second,
+                per_second: config.rate_limiting.as_ref().ok_or_else(missing)?.spans_per_second,
                 second: u64::MAX,
                 spent: 0,
             },
             T::BytesLimiting => {
-                let b = config.bytes_limiting.as_ref().expect("validated");
+                let b = config.bytes_limiting.as_ref().ok_or_else(missing)?;
                 let capacity =
                     if b.burst_capacity > 0 { b.burst_capacity } else { 2 * b.bytes_per_second };
                 Rule::BytesLimit {
@@ -166,14 +176,14 @@ impl Policy {
                 }
             }
             T::SpanCount => {
-                let s = config.span_count.as_ref().expect("validated");
+                let s = config.span_count.as_ref().ok_or_else(missing)?;
                 Rule::SpanCount {
                     min: s.min_spans,
                     max: if s.max_spans == 0 { u64::MAX } else { s.max_spans },
                 }
             }
             T::TraceState => {
-                let t = config.trace_state.as_ref().expect("validated");
+                let t = config.trace_state.as_ref().ok_or_else(missing)?;
                 Rule::TraceState { key: t.key.clone(), values: t.values.iter().cloned().collect() }
             }
             T::TraceFlags => Rule::TraceFlags,
@@ -181,28 +191,28 @@ impl Policy {
                 config
                     .and
                     .as_ref()
-                    .expect("validated")
+                    .ok_or_else(missing)?
                     .and_sub_policy
                     .iter()
                     .map(|p| Policy::new(p, precision))
-                    .collect(),
+                    .collect::<Result<_, _>>()?,
             ),
             T::Not => Rule::Not(Box::new(Policy::new(
-                &config.not.as_ref().expect("validated").not_sub_policy,
+                &config.not.as_ref().ok_or_else(missing)?.not_sub_policy,
                 precision,
-            ))),
+            )?)),
             T::Drop => Rule::Drop(
                 config
                     .drop
                     .as_ref()
-                    .expect("validated")
+                    .ok_or_else(missing)?
                     .drop_sub_policy
                     .iter()
                     .map(|p| Policy::new(p, precision))
-                    .collect(),
+                    .collect::<Result<_, _>>()?,
             ),
             T::Composite => {
-                let c = config.composite.as_ref().expect("validated");
+                let c = config.composite.as_ref().ok_or_else(missing)?;
                 let allocated: u64 = c.rate_allocation.iter().map(|a| a.percent).sum();
                 let unallocated = c
                     .policy_order
@@ -213,20 +223,21 @@ impl Policy {
                     .policy_order
                     .iter()
                     .filter_map(|name| c.composite_sub_policy.iter().find(|p| &p.name == name))
-                    .map(|sub| {
+                    .map(|sub| -> Result<_, String> {
                         let percent = match c.rate_allocation.iter().find(|a| a.policy == sub.name)
                         {
                             Some(a) => a.percent,
                             None => (100 - allocated.min(100)) / unallocated.max(1),
                         };
-                        (Policy::new(sub, precision), c.max_total_spans_per_second * percent / 100)
+                        let rate = c.max_total_spans_per_second * percent / 100;
+                        Ok((Policy::new(sub, precision)?, rate))
                     })
-                    .collect::<Vec<_>>();
+                    .collect::<Result<Vec<_>, _>>()?;
                 let spent = vec![0; order.len()];
                 Rule::Composite { order, second: u64::MAX, spent }
             }
             T::Dynamic => {
-                let d = config.dynamic.as_ref().expect("validated");
+                let d = config.dynamic.as_ref().ok_or_else(missing)?;
                 let interval = d.adjustment_interval.as_secs_f64();
                 Rule::Dynamic {
                     fields: d.key_fields.clone(),
@@ -236,9 +247,11 @@ impl Policy {
                     precision,
                 }
             }
-            T::OttlCondition => Rule::Always, // refused by validation
+            T::OttlCondition => {
+                return Err("the ottl_condition policy is not supported yet".to_owned());
+            }
         };
-        Policy { name: config.name.clone(), rule }
+        Ok(Policy { name: config.name.clone(), rule })
     }
 
     /// This policy's vote on `trace`.

@@ -104,8 +104,8 @@ fn policy(name: &str, yaml: &str) -> PolicyConfig {
 
 fn sampler(policies: Vec<PolicyConfig>) -> TailSampler {
     let config = Config { policies, decision_wait: Duration::from_secs(10), ..Config::default() };
-    assert_eq!(config.validate(), Vec::<(String, String)>::new());
-    TailSampler::new(&config, "tail_sampling")
+    assert_eq!(config.problems(), Vec::<(String, String)>::new());
+    TailSampler::new(&valid(&config), "tail_sampling")
 }
 
 /// Feeds `traces` in `parts` interleaved batches (span i of every trace in part i % parts)
@@ -253,7 +253,7 @@ fn memory_stays_under_its_bound_under_rootless_and_giant_traces() {
         decision_wait: Duration::from_secs(30),
         ..Config::default()
     };
-    let mut s = TailSampler::new(&config, "tail_sampling");
+    let mut s = TailSampler::new(&valid(&config), "tail_sampling");
     let start = Instant::now();
     let mut out = Output::new();
     s.flush(start, &mut out);
@@ -421,7 +421,7 @@ fn root_arrival_decides_sooner_and_span_limits_decide_at_once() {
         max_spans_per_trace: 5,
         ..Config::default()
     };
-    let mut s = TailSampler::new(&config, "t");
+    let mut s = TailSampler::new(&valid(&config), "t");
     let start = Instant::now();
     let mut out = Output::new();
     s.flush(start, &mut out);
@@ -485,14 +485,14 @@ policies:
         - {name: test-drop-policy-1, type: string_attribute, string_attribute: {key: url.path, values: [\/health, \/metrics], enabled_regex_matching: true}}
 "#;
     let config: Config = serde_saphyr::from_str(text).unwrap();
-    assert_eq!(config.validate(), Vec::<(String, String)>::new());
+    assert_eq!(config.problems(), Vec::<(String, String)>::new());
     assert_eq!(config.policies.len(), 16);
     let bad: Config = serde_saphyr::from_str(
         "policies: [{name: a, type: latency}, {name: a, type: ottl_condition, ottl_condition: {}}]",
     )
     .unwrap();
     let errors: Vec<String> =
-        bad.validate().into_iter().map(|(p, m)| format!("{p}: {m}")).collect();
+        bad.problems().into_iter().map(|(p, m)| format!("{p}: {m}")).collect();
     assert_eq!(
         errors,
         vec![
@@ -501,4 +501,8 @@ policies:
             "policies[1].type: ottl_condition is not supported by weir; use the attribute, status_code or latency policies",
         ]
     );
+}
+
+fn valid(config: &Config) -> Settings {
+    Settings::validate(config.clone()).expect("valid")
 }

@@ -109,7 +109,7 @@ impl Default for Http {
 
 impl Config {
     /// Every problem, as `(path below the receiver, message)`.
-    pub fn validate(&self) -> Vec<(String, String)> {
+    pub fn problems(&self) -> Vec<(String, String)> {
         let mut errors = Vec::new();
         let Protocols { grpc, http } = &self.protocols;
         if grpc.is_none() && http.is_none() {
@@ -163,5 +163,40 @@ fn check_endpoint(path: &str, endpoint: &str, errors: &mut Vec<(String, String)>
         .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
     if !valid {
         errors.push((path.into(), format!("invalid endpoint {endpoint:?}: expected host:port")));
+    }
+}
+
+impl weir_core::Component for Config {
+    type Config = Config;
+    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+        name: "otlp",
+        aliases: &[],
+        signals: weir_core::Signals::Pipeline(weir_core::declare::ALL_SIGNALS),
+        stability: weir_core::Stability::Beta,
+        summary: "OTLP over gRPC and HTTP (protobuf and JSON)",
+    };
+
+    fn validate(config: Config) -> Result<Config, Vec<weir_core::ConfigError>> {
+        let problems = config.problems();
+        weir_core::declare::checked(config, problems)
+    }
+}
+
+impl weir_core::declare::BuildReceiver for Config {
+    fn build<'a>(
+        &'a self,
+        id: &'a str,
+        auth: &'a weir_core::auth::Authenticators,
+    ) -> weir_core::BoxFuture<'a, std::io::Result<Box<dyn weir_core::Receiver>>> {
+        Box::pin(async move {
+            let receiver = super::OtlpReceiver::bind(id, self, auth).await?;
+            Ok(Box::new(receiver) as Box<dyn weir_core::Receiver>)
+        })
+    }
+
+    fn authenticators(&self) -> Vec<&str> {
+        let grpc = self.protocols.grpc.iter().filter_map(|g| g.auth.as_ref());
+        let http = self.protocols.http.iter().filter_map(|h| h.auth.as_ref());
+        grpc.chain(http).map(|a| a.authenticator.as_str()).collect()
     }
 }

@@ -19,13 +19,13 @@ use std::{
 
 use anyhow::Context;
 use serde::Serialize;
-use weir_exporters::ExporterConfig;
-use weir_processors::ProcessorConfig;
-use weir_receivers::ReceiverConfig;
+use weir_exporters::ExporterSettings;
+use weir_processors::ProcessorSettings;
+use weir_receivers::ReceiverSettings;
 
 use crate::{
     config::{self, Source},
-    extensions::ExtensionConfig,
+    extensions::ExtensionSettings,
     loadgen,
 };
 
@@ -257,7 +257,9 @@ fn overrides(
     metrics_port: u16,
 ) -> anyhow::Result<(Vec<String>, String, loadgen::Protocol)> {
     let (id, receiver) = config.receivers.first().context("the configuration has no receiver")?;
-    let ReceiverConfig::Otlp(otlp) = receiver;
+    let ReceiverSettings::Otlp(otlp) = receiver else {
+        anyhow::bail!("receiver {id}: the bench offers load to an otlp receiver");
+    };
     let port = free_port()?;
     let (protocol, key) = if otlp.protocols.grpc.is_some() {
         (loadgen::Protocol::Grpc, "grpc")
@@ -271,21 +273,21 @@ fn overrides(
     ];
     for (id, exporter) in &config.exporters {
         match exporter {
-            ExporterConfig::Otlp(_) => {
+            ExporterSettings::Otlp(_) => {
                 sets.push(format!("exporters::{id}::endpoint=http://{}", sink.grpc));
                 sets.push(format!("exporters::{id}::tls::insecure=true"));
             }
-            ExporterConfig::OtlpHttp(_) => {
+            ExporterSettings::OtlpHttp(_) => {
                 sets.push(format!("exporters::{id}::endpoint=http://{}", sink.http))
             }
-            ExporterConfig::Prometheus(_) => {
+            ExporterSettings::Prometheus(_) => {
                 sets.push(format!("exporters::{id}::endpoint=127.0.0.1:{}", free_port()?))
             }
-            ExporterConfig::PrometheusRemoteWrite(_) => {
+            ExporterSettings::PrometheusRemoteWrite(_) => {
                 sets.push(format!("exporters::{id}::endpoint=http://{}/api/v1/write", sink.http))
             }
             // A ring of one backend, the sink: every routing step runs, on one endpoint.
-            ExporterConfig::LoadBalancing(lb) => {
+            ExporterSettings::LoadBalancing(lb) => {
                 sets.push(format!("exporters::{id}::protocol::otlp::tls::insecure=true"));
                 if lb.resolver.dns.is_some() {
                     sets.push(format!(
@@ -300,17 +302,17 @@ fn overrides(
                     ));
                 }
             }
-            ExporterConfig::Nop(_) | ExporterConfig::Debug(_) | ExporterConfig::File(_) => {}
+            ExporterSettings::Nop(_) | ExporterSettings::Debug(_) | ExporterSettings::File(_) => {}
         }
     }
     for (id, extension) in &config.extensions {
         match extension {
-            ExtensionConfig::HealthCheck(_) => {
+            ExtensionSettings::HealthCheck(_) => {
                 sets.push(format!("extensions::{id}::endpoint=127.0.0.1:{}", free_port()?))
             }
-            ExtensionConfig::FileStorage(_)
-            | ExtensionConfig::BearerTokenAuth(_)
-            | ExtensionConfig::BasicAuth(_) => {}
+            ExtensionSettings::FileStorage(_)
+            | ExtensionSettings::BearerTokenAuth(_)
+            | ExtensionSettings::BasicAuth(_) => {}
         }
     }
     Ok((sets, format!("127.0.0.1:{port}"), protocol))
@@ -325,9 +327,9 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     let measures_delivery = loaded.plan.exporters.iter().any(|(_, e)| {
         matches!(
             e,
-            ExporterConfig::Otlp(_)
-                | ExporterConfig::OtlpHttp(_)
-                | ExporterConfig::LoadBalancing(_)
+            ExporterSettings::Otlp(_)
+                | ExporterSettings::OtlpHttp(_)
+                | ExporterSettings::LoadBalancing(_)
         )
     });
     // Processors that aggregate (the cardinality limiter's overflow series) send on fewer
@@ -336,9 +338,9 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     let reshapes = loaded.plan.processors.iter().any(|(_, p)| {
         !matches!(
             p,
-            ProcessorConfig::Batch(_)
-                | ProcessorConfig::MemoryLimiter(_)
-                | ProcessorConfig::Resource(_)
+            ProcessorSettings::Batch(_)
+                | ProcessorSettings::MemoryLimiter(_)
+                | ProcessorSettings::Resource(_)
         )
     });
     std::fs::create_dir_all(&args.report)

@@ -11,6 +11,7 @@
 
 mod components;
 mod env;
+mod excerpt;
 mod merge;
 mod plan;
 mod raw;
@@ -19,9 +20,9 @@ mod tests;
 
 use std::path::PathBuf;
 
-pub use components::{ComponentId, Components};
+pub use components::{ComponentId, Components, Kind, known_names};
 pub use plan::{PipelinePlan, Plan};
-pub use raw::{LogEncoding, LogLevel, Logs, RawConfig, Telemetry};
+pub use raw::{LogEncoding, LogLevel, Logs, RawConfig, Service, Telemetry};
 use serde_json::Value;
 
 /// The configuration weir runs when given none: OTLP in on loopback, everything to `debug`.
@@ -73,8 +74,10 @@ pub enum ConfigError {
         message: String,
     },
     /// The configuration parsed but is not valid.
-    #[error("invalid configuration:\n{}", .errors.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
+    #[error("{source_name}: invalid configuration:\n{}", .errors.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
     Invalid {
+        /// The file, or the merged document (line numbers refer to it).
+        source_name: String,
         /// Each `path: message`.
         errors: Vec<String>,
     },
@@ -187,13 +190,59 @@ impl Prepared {
     /// Parses the document into typed components and validates it into a plan.
     pub fn load(self) -> Result<Loaded, ConfigError> {
         let Prepared { mut warnings, effective, document: (source_name, text) } = self;
-        let raw: RawConfig = serde_saphyr::from_str(&text)
-            .map_err(|e| ConfigError::Parse { source_name, message: saphyr_message(&e) })?;
-        let (plan, plan_warnings) = plan::validate(raw)
-            .map_err(|problems| ConfigError::Invalid { errors: problems.errors })?;
+        let document: raw::RawDocument = match serde_saphyr::from_str(&text) {
+            Ok(document) => document,
+            Err(e) => return Err(ConfigError::Parse { source_name, message: saphyr_message(&e) }),
+        };
+        let (raw, problems) = parse_components(&text, &document);
+        let (plan, plan_warnings) = plan::validate(raw, problems)
+            .map_err(|problems| ConfigError::Invalid { source_name, errors: problems.errors })?;
         warnings.extend(plan_warnings);
         Ok(Loaded { plan, warnings, effective })
     }
+}
+
+/// Parses each component and the service section of `document` on its own, collecting every
+/// problem instead of stopping at the first.
+fn parse_components(text: &str, document: &raw::RawDocument) -> (RawConfig, plan::Problems) {
+    use components::parse_section;
+    let (mut errors, mut warnings) = (Vec::new(), Vec::new());
+    let receivers = parse_section(text, &document.receivers, &mut errors, &mut warnings);
+    let processors = parse_section(text, &document.processors, &mut errors, &mut warnings);
+    let exporters = parse_section(text, &document.exporters, &mut errors, &mut warnings);
+    let connectors = parse_section(text, &document.connectors, &mut errors, &mut warnings);
+    let extensions = parse_section(text, &document.extensions, &mut errors, &mut warnings);
+    let service = match &document.service {
+        None => Service::default(),
+        Some(service) => {
+            let yaml = excerpt::of(text, &service.referenced);
+            match weir_core::declare::parse_options::<Service>(&yaml) {
+                Ok(service) => service,
+                Err(error) => {
+                    errors.push(error.under("service").to_string());
+                    Service::default()
+                }
+            }
+        }
+    };
+    let invalid = [
+        receivers.invalid,
+        processors.invalid,
+        exporters.invalid,
+        connectors.invalid,
+        extensions.invalid,
+    ]
+    .concat();
+    let raw = RawConfig {
+        receivers: receivers.components,
+        processors: processors.components,
+        exporters: exporters.components,
+        connectors: connectors.components,
+        extensions: extensions.components,
+        invalid,
+        service,
+    };
+    (raw, plan::Problems::new(errors, warnings))
 }
 
 /// The effective configuration as YAML with secrets (`headers`, `auth`, passwords, tokens)

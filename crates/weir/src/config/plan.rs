@@ -4,30 +4,29 @@
 use std::collections::BTreeSet;
 
 use weir_core::Signal;
-use weir_exporters::ExporterConfig;
-use weir_processors::{ConnectorConfig, ProcessorConfig};
-use weir_receivers::ReceiverConfig;
-
-use crate::extensions::ExtensionConfig;
+use weir_exporters::ExporterSettings;
+use weir_extensions::ExtensionSettings;
+use weir_processors::{ConnectorSettings, ProcessorSettings};
+use weir_receivers::ReceiverSettings;
 
 use super::{
-    components::{ComponentId, Components},
+    components::ComponentId,
     raw::{RawConfig, RawPipeline, Telemetry},
 };
 
 /// A configuration that passed validation: only what the pipelines use, ready to build.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Plan {
     /// Receivers used by some pipeline.
-    pub receivers: Vec<(ComponentId, ReceiverConfig)>,
+    pub receivers: Vec<(ComponentId, ReceiverSettings)>,
     /// Processors used by some pipeline (each pipeline builds its own instance).
-    pub processors: Vec<(ComponentId, ProcessorConfig)>,
+    pub processors: Vec<(ComponentId, ProcessorSettings)>,
     /// Exporters used by some pipeline.
-    pub exporters: Vec<(ComponentId, ExporterConfig)>,
+    pub exporters: Vec<(ComponentId, ExporterSettings)>,
     /// Connectors used by some pipelines.
-    pub connectors: Vec<(ComponentId, ConnectorConfig)>,
+    pub connectors: Vec<(ComponentId, ConnectorSettings)>,
     /// Extensions listed in `service.extensions`.
-    pub extensions: Vec<(ComponentId, ExtensionConfig)>,
+    pub extensions: Vec<(ComponentId, ExtensionSettings)>,
     /// The pipelines.
     pub pipelines: Vec<PipelinePlan>,
     /// weir's own logs.
@@ -50,13 +49,13 @@ pub struct PipelinePlan {
 }
 
 impl Plan {
-    /// The configuration of processor `id`.
-    pub fn processor(&self, id: &ComponentId) -> &ProcessorConfig {
-        &self.processors.iter().find(|(i, _)| i == id).expect("validated").1
+    /// The settings of processor `id`, if the plan has it.
+    pub fn processor(&self, id: &ComponentId) -> Option<&ProcessorSettings> {
+        self.processors.iter().find(|(i, _)| i == id).map(|(_, p)| p)
     }
 
     /// The configuration of connector `id`, when `id` is a connector.
-    pub fn connector(&self, id: &ComponentId) -> Option<&ConnectorConfig> {
+    pub fn connector(&self, id: &ComponentId) -> Option<&ConnectorSettings> {
         self.connectors.iter().find(|(i, _)| i == id).map(|(_, c)| c)
     }
 }
@@ -71,43 +70,31 @@ pub(super) struct Problems {
 }
 
 impl Problems {
+    /// Starts from the problems found while parsing the components.
+    pub(super) fn new(errors: Vec<String>, warnings: Vec<String>) -> Problems {
+        Problems { errors, warnings }
+    }
+
     fn error(&mut self, path: impl std::fmt::Display, message: impl std::fmt::Display) {
         self.errors.push(format!("{path}: {message}"));
     }
 }
 
-fn check_components<T>(
-    section: &str,
-    components: &Components<T>,
-    validate: impl Fn(&T) -> Vec<(String, String)>,
-    problems: &mut Problems,
-) {
-    for (id, config) in &components.0 {
-        for (path, message) in validate(config) {
-            problems.error(format!("{section}.{id}.{path}"), message);
-        }
-    }
-}
-
-/// Validates `raw` into a plan, or returns every error found.
-pub(super) fn validate(raw: RawConfig) -> Result<(Plan, Vec<String>), Problems> {
-    let mut problems = Problems::default();
-    check_components("receivers", &raw.receivers, ReceiverConfig::validate, &mut problems);
-    check_components("processors", &raw.processors, ProcessorConfig::validate, &mut problems);
-    check_components("exporters", &raw.exporters, ExporterConfig::validate, &mut problems);
-    check_components("connectors", &raw.connectors, ConnectorConfig::validate, &mut problems);
+/// Validates the pipelines of `raw` (whose components were each validated as they were
+/// parsed) into a plan, or returns every error found, with those `problems` already had.
+pub(super) fn validate(
+    raw: RawConfig,
+    mut problems: Problems,
+) -> Result<(Plan, Vec<String>), Problems> {
     for (i, name) in raw.service.extensions.iter().enumerate() {
-        if raw.extensions.get(name).is_none() {
+        if raw.extensions.get(name).is_none() && !raw.invalid.contains(name) {
             problems.error(
                 format!("service.extensions[{i}]"),
                 format!("extension {name:?} is not defined under extensions"),
             );
         }
     }
-    for (id, extension) in &raw.extensions.0 {
-        for (path, message) in extension.validate() {
-            problems.error(format!("extensions.{id}.{path}"), message);
-        }
+    for (id, _) in &raw.extensions.0 {
         if !raw.service.extensions.iter().any(|name| name == id.as_str()) {
             problems
                 .warnings
@@ -116,12 +103,12 @@ pub(super) fn validate(raw: RawConfig) -> Result<(Plan, Vec<String>), Problems> 
     }
     let mut authenticators: Vec<(String, &str, bool)> = Vec::new();
     for (id, receiver) in &raw.receivers.0 {
-        for name in receiver.authenticators() {
+        for name in receiver.as_dyn().authenticators() {
             authenticators.push((format!("receivers.{id}"), name, true));
         }
     }
     for (id, exporter) in &raw.exporters.0 {
-        if let Some(name) = exporter.authenticator() {
+        if let Some(name) = exporter.as_dyn().authenticator() {
             authenticators.push((format!("exporters.{id}"), name, false));
         }
     }
@@ -133,19 +120,19 @@ pub(super) fn validate(raw: RawConfig) -> Result<(Plan, Vec<String>), Problems> 
             Some(_) if !raw.service.extensions.iter().any(|n| n == name) => {
                 problems.error(path, "is not listed in service.extensions")
             }
-            Some((_, ExtensionConfig::BearerTokenAuth(_))) => {}
-            Some((_, ExtensionConfig::BasicAuth(c)))
+            Some((_, ExtensionSettings::BearerTokenAuth(_))) => {}
+            Some((_, ExtensionSettings::BasicAuth(c)))
                 if (server && c.htpasswd.is_some()) || (!server && c.client_auth.is_some()) => {}
             Some(_) => problems.error(path, format!("cannot authenticate the {side}")),
         }
     }
     for (id, exporter) in &raw.exporters.0 {
-        let Some(storage) = exporter.settings().queue.storage else { continue };
+        let Some(storage) = exporter.as_dyn().queue().queue.storage else { continue };
         let path = format!("exporters.{id}.sending_queue.storage");
         let listed = raw.service.extensions.contains(&storage);
         match raw.extensions.0.iter().find(|(e, _)| e.as_str() == storage) {
-            Some((_, ExtensionConfig::FileStorage(_))) if listed => {}
-            Some((_, ExtensionConfig::FileStorage(_))) => problems
+            Some((_, e)) if e.as_dyn().storage().is_some() && listed => {}
+            Some((_, e)) if e.as_dyn().storage().is_some() => problems
                 .error(path, format!("extension {storage:?} is not listed in service.extensions")),
             Some(_) => problems.error(path, format!("extension {storage:?} is not a file_storage")),
             None => problems
@@ -242,10 +229,10 @@ fn check_pipeline(
     for (i, name) in pipeline.receivers.iter().enumerate() {
         let path = format!("{at}.receivers[{i}]");
         if let Some(config) = raw.receivers.get(name) {
-            if !config.signals().contains(&signal) {
+            if !config.declaration().signals.accepts(signal) {
                 problems.error(&path, format!("receiver {name:?} does not produce {signal}"));
             }
-        } else if raw.connectors.get(name).is_none() {
+        } else if raw.connectors.get(name).is_none() && !raw.invalid.contains(name) {
             problems.error(
                 &path,
                 format!("receiver {name:?} is not defined under receivers or connectors"),
@@ -257,10 +244,11 @@ fn check_pipeline(
     for (i, name) in pipeline.processors.iter().enumerate() {
         let path = format!("{at}.processors[{i}]");
         match raw.processors.get(name) {
-            Some(config) if !config.signals().contains(&signal) => {
+            Some(config) if !config.declaration().signals.accepts(signal) => {
                 problems.error(&path, format!("processor {name:?} does not handle {signal}"));
             }
             Some(_) => {}
+            None if raw.invalid.contains(name) => {}
             None => {
                 problems.error(&path, format!("processor {name:?} is not defined under processors"))
             }
@@ -271,10 +259,10 @@ fn check_pipeline(
     for (i, name) in pipeline.exporters.iter().enumerate() {
         let path = format!("{at}.exporters[{i}]");
         if let Some(config) = raw.exporters.get(name) {
-            if !config.signals().contains(&signal) {
+            if !config.declaration().signals.accepts(signal) {
                 problems.error(&path, format!("exporter {name:?} does not accept {signal}"));
             }
-        } else if raw.connectors.get(name).is_none() {
+        } else if raw.connectors.get(name).is_none() && !raw.invalid.contains(name) {
             problems.error(
                 &path,
                 format!("exporter {name:?} is not defined under exporters or connectors"),
@@ -306,7 +294,7 @@ fn check_connectors(raw: &RawConfig, pipelines: &[PipelinePlan], problems: &mut 
             let at = format!("service.pipelines.{}", pipeline.id);
             if let Some(i) = pipeline.exporters.iter().position(|e| e == id) {
                 let feeds = pipelines.iter().any(|p| {
-                    p.receivers.contains(id) && connector.connects(pipeline.signal, p.signal)
+                    p.receivers.contains(id) && connects(connector, pipeline.signal, p.signal)
                 });
                 if !feeds {
                     problems.error(
@@ -321,7 +309,7 @@ fn check_connectors(raw: &RawConfig, pipelines: &[PipelinePlan], problems: &mut 
             }
             if let Some(i) = pipeline.receivers.iter().position(|r| r == id) {
                 let fed = pipelines.iter().any(|p| {
-                    p.exporters.contains(id) && connector.connects(p.signal, pipeline.signal)
+                    p.exporters.contains(id) && connects(connector, p.signal, pipeline.signal)
                 });
                 if !fed {
                     problems.error(
@@ -345,7 +333,7 @@ fn check_cycles(raw: &RawConfig, pipelines: &[PipelinePlan], problems: &mut Prob
         for exporter in &p.exporters {
             let Some(connector) = raw.connectors.get(exporter.as_str()) else { continue };
             for (j, q) in pipelines.iter().enumerate() {
-                if q.receivers.contains(exporter) && connector.connects(p.signal, q.signal) {
+                if q.receivers.contains(exporter) && connects(connector, p.signal, q.signal) {
                     out.push(j);
                 }
             }
@@ -381,4 +369,8 @@ fn check_cycles(raw: &RawConfig, pipelines: &[PipelinePlan], problems: &mut Prob
             return;
         }
     }
+}
+
+fn connects(connector: &ConnectorSettings, from: Signal, to: Signal) -> bool {
+    connector.declaration().signals.connects(from, to)
 }

@@ -3,48 +3,71 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use weir_exporters::ExporterConfig;
-use weir_processors::{ConnectorConfig, ProcessorConfig};
-use weir_receivers::ReceiverConfig;
+use serde_saphyr::Spanned;
+use weir_exporters::ExporterSettings;
+use weir_extensions::ExtensionSettings;
+use weir_processors::{ConnectorSettings, ProcessorSettings};
+use weir_receivers::ReceiverSettings;
 
-use super::components::Components;
-use crate::extensions::ExtensionConfig;
+use super::components::{Components, Entries};
 
-/// A whole configuration, parsed but not yet validated.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// The document as written: each component's options are kept aside to be parsed on their
+/// own, so that one mistake does not hide the others.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub(super) struct RawDocument {
+    /// `receivers`.
+    #[serde(default, deserialize_with = "weir_core::options::or_default")]
+    pub(super) receivers: Entries,
+    /// `processors`.
+    #[serde(default, deserialize_with = "weir_core::options::or_default")]
+    pub(super) processors: Entries,
+    /// `exporters`.
+    #[serde(default, deserialize_with = "weir_core::options::or_default")]
+    pub(super) exporters: Entries,
+    /// `connectors`.
+    #[serde(default, deserialize_with = "weir_core::options::or_default")]
+    pub(super) connectors: Entries,
+    /// `extensions`.
+    #[serde(default, deserialize_with = "weir_core::options::or_default")]
+    pub(super) extensions: Entries,
+    /// `service`.
+    #[serde(default)]
+    pub(super) service: Option<Spanned<serde_json::Value>>,
+}
+
+/// A whole configuration with every component parsed and validated on its own, the pipelines
+/// not yet checked.
+#[derive(Debug, Clone)]
 pub struct RawConfig {
     /// `receivers`.
-    #[serde(default)]
-    pub receivers: Components<ReceiverConfig>,
+    pub receivers: Components<ReceiverSettings>,
     /// `processors`.
-    #[serde(default)]
-    pub processors: Components<ProcessorConfig>,
+    pub processors: Components<ProcessorSettings>,
     /// `exporters`.
-    #[serde(default)]
-    pub exporters: Components<ExporterConfig>,
+    pub exporters: Components<ExporterSettings>,
     /// `connectors`.
-    #[serde(default)]
-    pub connectors: Components<ConnectorConfig>,
+    pub connectors: Components<ConnectorSettings>,
     /// `extensions`.
-    #[serde(default)]
-    pub extensions: Components<ExtensionConfig>,
+    pub extensions: Components<ExtensionSettings>,
+    /// Ids of components that are defined but invalid (already reported).
+    pub invalid: Vec<String>,
     /// `service`.
     pub service: Service,
 }
 
 /// `service`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Service {
     /// `service.extensions`: the extensions to start.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "weir_core::options::or_default")]
     pub extensions: Vec<String>,
     /// `service.pipelines`, by pipeline id (`traces`, `metrics/backend`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "weir_core::options::or_default")]
     pub pipelines: BTreeMap<String, RawPipeline>,
     /// `service.telemetry`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "weir_core::options::or_default")]
     pub telemetry: Telemetry,
 }
 

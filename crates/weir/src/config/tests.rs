@@ -11,15 +11,17 @@ fn load_one(text: &str) -> Result<Loaded, ConfigError> {
 
 fn errors(text: &str) -> Vec<String> {
     match load_one(text) {
-        Err(ConfigError::Invalid { errors }) => errors,
+        Err(ConfigError::Invalid { errors, .. }) => errors,
         other => panic!("expected validation errors, got {other:?}"),
     }
 }
 
+/// The one error a configuration with one mistake gets.
 fn parse_error(text: &str) -> String {
     match load_one(text) {
         Err(ConfigError::Parse { message, .. }) => message,
-        other => panic!("expected a parse error, got {other:?}"),
+        Err(ConfigError::Invalid { errors, .. }) if errors.len() == 1 => errors[0].clone(),
+        other => panic!("expected one error, got {other:?}"),
     }
 }
 
@@ -47,13 +49,15 @@ fn the_embedded_default_is_valid() {
     assert_eq!(exporters, vec!["debug", "prometheus"]);
     let connectors: Vec<String> =
         loaded.plan.connectors.iter().map(|(id, _)| id.to_string()).collect();
-    assert_eq!(connectors, vec!["spanmetrics", "slo"]);
+    assert_eq!(connectors, vec!["span_metrics", "slo"]);
 }
 
 #[test]
 fn a_minimal_collector_config_loads_with_defaults() {
     let plan = load_one(MINIMAL).unwrap().plan;
-    let weir_receivers::ReceiverConfig::Otlp(otlp) = &plan.receivers[0].1;
+    let weir_receivers::ReceiverSettings::Otlp(otlp) = &plan.receivers[0].1 else {
+        panic!("an otlp receiver")
+    };
     let grpc = otlp.protocols.grpc.as_ref().expect("grpc: with no value enables grpc");
     assert_eq!(grpc.endpoint, "127.0.0.1:4317");
     assert_eq!(grpc.max_recv_msg_size(), 4 << 20);
@@ -66,7 +70,9 @@ fn environment_references_expand() {
     let text = MINIMAL
         .replace("      grpc:\n", "      grpc:\n        endpoint: 127.0.0.1:${env:GRPC_PORT}\n");
     let plan = load_one(&text).unwrap().plan;
-    let weir_receivers::ReceiverConfig::Otlp(otlp) = &plan.receivers[0].1;
+    let weir_receivers::ReceiverSettings::Otlp(otlp) = &plan.receivers[0].1 else {
+        panic!("an otlp receiver")
+    };
     assert_eq!(otlp.protocols.grpc.as_ref().unwrap().endpoint, "127.0.0.1:5317");
 }
 
@@ -83,11 +89,14 @@ fn unknown_option_names_its_line_and_the_expected_fields() {
 fn unknown_component_type_is_named() {
     let text = MINIMAL.replace("  nop:\n", "  nop:\n  kafka/x:\n");
     let message = parse_error(&text);
-    let mut known: Vec<&str> = weir_exporters::EXPORTERS.iter().map(|c| c.name).collect();
-    known.sort_unstable();
+    let known = known_names::<weir_exporters::ExporterSettings>();
     let expected = format!("unknown exporter type \"kafka\": known types are {}", known.join(", "));
     assert!(message.contains(&expected), "{message}");
-    assert!(message.contains("debug, file, loadbalancing, nop, otlp"), "{message}");
+    assert!(message.starts_with("exporters.kafka/x: "), "{message}");
+    assert!(
+        message.contains("debug, file, load_balancing, loadbalancing, logging, nop"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -222,7 +231,7 @@ fn several_files_merge_and_set_overrides() {
     let pipeline = &loaded.plan.pipelines[0];
     assert_eq!(pipeline.receivers[0].as_str(), "otlp", "kept from the first file");
     assert_eq!(pipeline.processors[0].as_str(), "batch", "added by the second");
-    let weir_processors::ProcessorConfig::Batch(batch) = &loaded.plan.processors[0].1 else {
+    let weir_processors::ProcessorSettings::Batch(batch) = &loaded.plan.processors[0].1 else {
         panic!("batch expected")
     };
     assert_eq!(batch.send_batch_size, 10);
@@ -292,5 +301,120 @@ service:
     assert_eq!(
         errors(&config("file_storage/other", "file_storage, health_check")),
         [format!("{path}: extension \"file_storage/other\" is not defined under extensions")]
+    );
+}
+
+#[test]
+fn three_independent_mistakes_are_reported_together() {
+    let text = "
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpointt: 127.0.0.1:4317
+processors:
+  batch:
+    timeout: 5 parsecs
+exporters:
+  nop:
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [nop, otlp_grpc/backend]
+";
+    let errors = errors(text);
+    assert_eq!(errors.len(), 3, "{errors:#?}");
+    assert!(errors[0].starts_with("receivers.otlp: line 6 column 9"), "{}", errors[0]);
+    assert!(errors[0].contains("unknown field `endpointt`"), "{}", errors[0]);
+    assert!(errors[1].starts_with("processors.batch: line 9 column 14"), "{}", errors[1]);
+    assert!(errors[1].contains("parsecs"), "{}", errors[1]);
+    assert_eq!(
+        errors[2],
+        "service.pipelines.traces.exporters[1]: exporter \"otlp_grpc/backend\" is not defined under exporters or connectors"
+    );
+}
+
+#[test]
+fn a_pipeline_naming_an_invalid_component_is_not_told_it_is_undefined() {
+    let text = MINIMAL.replace("  nop:\n", "  nop:\n    extra: 1\n");
+    let errors = errors(&text);
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(errors[0].starts_with("exporters.nop: line 8 column 5"), "{}", errors[0]);
+}
+
+#[test]
+fn new_and_old_component_names_both_load_and_old_ones_are_warned_about() {
+    let config = |grpc: &str, http: &str, span_metrics: &str| {
+        format!(
+            "
+receivers:
+  otlp:
+    protocols:
+      grpc:
+exporters:
+  {grpc}:
+    endpoint: http://backend:4317
+  {http}:
+    endpoint: http://backend:4318
+connectors:
+  {span_metrics}:
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [{grpc}, {span_metrics}]
+    metrics:
+      receivers: [{span_metrics}]
+      exporters: [{http}]
+"
+        )
+    };
+    let new = load_one(&config("otlp_grpc", "otlp_http", "span_metrics")).unwrap();
+    assert!(new.warnings.is_empty(), "{:?}", new.warnings);
+    let old = load_one(&config("otlp", "otlphttp", "spanmetrics")).unwrap();
+    assert_eq!(
+        old.warnings,
+        [
+            "exporters.otlp: \"otlp\" alias is deprecated; use \"otlp_grpc\" instead",
+            "exporters.otlphttp: \"otlphttp\" alias is deprecated; use \"otlp_http\" instead",
+            "connectors.spanmetrics: \"spanmetrics\" alias is deprecated; use \"span_metrics\" instead",
+        ]
+    );
+    for loaded in [&new, &old] {
+        let kinds: Vec<&str> =
+            loaded.plan.exporters.iter().map(|(_, e)| e.declaration().name).collect();
+        assert_eq!(kinds, ["otlp_grpc", "otlp_http"]);
+    }
+    // print-config keeps what the user wrote
+    assert!(old.effective["exporters"].get("otlphttp").is_some());
+}
+
+#[test]
+fn empty_sections_and_components_mean_their_defaults() {
+    let text = "
+receivers:
+  nop:
+exporters:
+  logging:
+  load_balancing:
+    protocol: {otlp: }
+    resolver:
+      static: {hostnames: [\"backend:4317\"]}
+extensions:
+processors:
+service:
+  extensions:
+  pipelines:
+    logs:
+      receivers: [nop]
+      exporters: [logging, load_balancing]
+";
+    let loaded = load_one(text).unwrap();
+    assert_eq!(loaded.plan.exporters.len(), 2);
+    assert_eq!(
+        loaded.warnings,
+        ["exporters.logging: \"logging\" alias is deprecated; use \"debug\" instead"]
     );
 }

@@ -45,7 +45,7 @@ impl Default for Config {
 
 impl Config {
     /// Every problem, as `(path below the extension, message)`.
-    pub fn validate(&self) -> Vec<(String, String)> {
+    pub fn problems(&self) -> Vec<(String, String)> {
         let sources = usize::from(self.token.is_some())
             + usize::from(!self.tokens.is_empty())
             + usize::from(self.filename.is_some());
@@ -181,6 +181,41 @@ impl ClientAuth for BearerToken {
     }
 }
 
+impl weir_core::Component for Config {
+    type Config = Config;
+    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+        name: "bearertokenauth",
+        aliases: &[],
+        signals: weir_core::Signals::None,
+        stability: weir_core::Stability::Beta,
+        summary: "a bearer token, checked on receivers or sent by exporters",
+    };
+
+    fn validate(config: Config) -> Result<Config, Vec<weir_core::ConfigError>> {
+        let problems = config.problems();
+        weir_core::declare::checked(config, problems)
+    }
+}
+
+impl crate::BuildExtension for Config {
+    fn serve<'a>(
+        &'a self,
+        _id: &'a str,
+        _context: &'a crate::Context,
+    ) -> weir_core::BoxFuture<'a, std::io::Result<Option<crate::Served>>> {
+        crate::serves_nothing()
+    }
+
+    fn authenticators(&self) -> std::io::Result<crate::Provided> {
+        let auth = std::sync::Arc::new(BearerToken::new(self)?);
+        Ok(crate::Provided { server: Some(auth.clone()), client: Some(auth) })
+    }
+
+    fn storage(&self) -> Option<&crate::file_storage::Config> {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,7 +239,7 @@ mod tests {
     #[test]
     fn the_header_must_carry_the_scheme() {
         let config = Config { token: Some("t0k3n".into()), ..Config::default() };
-        assert!(config.validate().is_empty());
+        assert!(config.problems().is_empty());
         let auth = BearerToken::new(&config).unwrap();
         let check = |value: &str| {
             let mut headers = http::HeaderMap::new();
@@ -217,6 +252,6 @@ mod tests {
         assert!(auth.authenticate(&http::HeaderMap::new()).is_err());
         assert_eq!(auth.headers()[0].1, "Bearer t0k3n");
         let both = Config { tokens: vec!["a".into()], ..config };
-        assert_eq!(both.validate().len(), 1, "one source of tokens");
+        assert_eq!(both.problems().len(), 1, "one source of tokens");
     }
 }

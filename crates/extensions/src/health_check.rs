@@ -33,7 +33,7 @@ impl Default for Config {
 
 impl Config {
     /// Every problem, as `(path below the extension, message)`.
-    pub fn validate(&self) -> Vec<(String, String)> {
+    pub fn problems(&self) -> Vec<(String, String)> {
         let mut errors = Vec::new();
         if !self
             .endpoint
@@ -117,6 +117,46 @@ pub async fn serve(
         }),
     );
     axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).await
+}
+
+impl weir_core::Component for Config {
+    type Config = Config;
+    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+        name: "health_check",
+        aliases: &[],
+        signals: weir_core::Signals::None,
+        stability: weir_core::Stability::Beta,
+        summary: "an HTTP endpoint that answers whether the pipelines run",
+    };
+
+    fn validate(config: Config) -> Result<Config, Vec<weir_core::ConfigError>> {
+        let problems = config.problems();
+        weir_core::declare::checked(config, problems)
+    }
+}
+
+impl crate::BuildExtension for Config {
+    fn serve<'a>(
+        &'a self,
+        id: &'a str,
+        context: &'a crate::Context,
+    ) -> weir_core::BoxFuture<'a, std::io::Result<Option<crate::Served>>> {
+        Box::pin(async move {
+            let listener = crate::bind(id, &self.endpoint).await?;
+            let addr = listener.local_addr()?;
+            let task =
+                serve(listener, self.clone(), context.health.clone(), context.shutdown.clone());
+            Ok(Some(crate::Served { addr, task: tokio::spawn(task) }))
+        })
+    }
+
+    fn authenticators(&self) -> std::io::Result<crate::Provided> {
+        Ok(crate::Provided::default())
+    }
+
+    fn storage(&self) -> Option<&crate::file_storage::Config> {
+        None
+    }
 }
 
 #[cfg(test)]

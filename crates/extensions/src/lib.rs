@@ -1,0 +1,104 @@
+//! Extensions: services beside the pipelines. [`ExtensionSettings`] is the closed set; each
+//! extension states what it provides through [`BuildExtension`]: an endpoint it serves, an
+//! authenticator for receivers and exporters, or storage for persistent queues.
+
+pub mod basicauth;
+pub mod bearertokenauth;
+pub mod file_storage;
+pub mod health_check;
+
+use std::{net::SocketAddr, sync::Arc};
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use weir_core::{
+    BoxFuture,
+    auth::{Authenticators, ClientAuth, ServerAuth},
+};
+
+weir_core::kind! {
+    /// A validated extension, by type.
+    pub enum ExtensionSettings as dyn BuildExtension {
+        /// `health_check`: an HTTP endpoint that says whether the pipelines run.
+        HealthCheck(health_check::Config),
+        /// `file_storage`: a directory for persistent sending queues.
+        FileStorage(file_storage::Config),
+        /// `bearertokenauth`: a bearer token, checked (receivers) or sent (exporters).
+        BearerTokenAuth(bearertokenauth::Config),
+        /// `basicauth`: HTTP Basic credentials, checked (receivers) or sent (exporters).
+        BasicAuth(basicauth::Config),
+    }
+}
+
+/// What the topology shares with the extensions it starts.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// Whether the pipelines run.
+    pub health: health_check::Health,
+    /// Cancelled when the services beside the pipelines stop, last.
+    pub shutdown: CancellationToken,
+}
+
+/// An extension serving on an address until the context's shutdown.
+#[derive(Debug)]
+pub struct Served {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its task.
+    pub task: JoinHandle<std::io::Result<()>>,
+}
+
+/// The authenticators an extension provides.
+#[derive(Default)]
+pub struct Provided {
+    /// For receivers: checks the requests they receive.
+    pub server: Option<Arc<dyn ServerAuth>>,
+    /// For exporters: credentials on the requests they send.
+    pub client: Option<Arc<dyn ClientAuth>>,
+}
+
+/// What an extension does once validated.
+pub trait BuildExtension {
+    /// Starts the endpoint it serves, if it serves one.
+    fn serve<'a>(
+        &'a self,
+        id: &'a str,
+        context: &'a Context,
+    ) -> BoxFuture<'a, std::io::Result<Option<Served>>>;
+
+    /// The authenticators it provides (none for extensions that do not authenticate).
+    fn authenticators(&self) -> std::io::Result<Provided>;
+
+    /// Its storage for persistent sending queues, if it is one.
+    fn storage(&self) -> Option<&file_storage::Config>;
+}
+
+/// Builds the authenticators of the listed extensions: each serves receivers and exporters
+/// that name it.
+pub fn authenticators<'a>(
+    extensions: impl IntoIterator<Item = (&'a str, &'a ExtensionSettings)>,
+) -> std::io::Result<Authenticators> {
+    let mut built = Authenticators::default();
+    for (id, extension) in extensions {
+        let provided = extension.as_dyn().authenticators()?;
+        if let Some(server) = provided.server {
+            built.server.insert(id.to_owned(), server);
+        }
+        if let Some(client) = provided.client {
+            built.client.insert(id.to_owned(), client);
+        }
+    }
+    Ok(built)
+}
+
+/// Binds `endpoint` for extension `id`, naming both in the error.
+async fn bind(id: &str, endpoint: &str) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(endpoint).await.map_err(|error| {
+        std::io::Error::new(error.kind(), format!("{id}: cannot listen on {endpoint}: {error}"))
+    })
+}
+
+/// The shape of an extension that serves nothing: used by those that only provide.
+fn serves_nothing<'a>() -> BoxFuture<'a, std::io::Result<Option<Served>>> {
+    Box::pin(async { Ok(None) })
+}
