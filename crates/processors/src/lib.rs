@@ -6,6 +6,7 @@ pub mod batch;
 pub mod cardinality_limiter;
 pub mod deltatocumulative;
 pub mod forward;
+pub mod groupbyattrs;
 pub mod memory_limiter;
 pub mod probabilistic_sampler;
 pub mod resource;
@@ -31,6 +32,8 @@ weir_core::kind! {
         DeltaToCumulative(deltatocumulative::Config),
         /// `resource`: inserts, updates, upserts or deletes resource attributes.
         Resource(resource::Config),
+        /// `groupbyattrs`: moves record attributes to the resource, merging by resource.
+        GroupByAttrs(groupbyattrs::Config),
     }
 }
 
