@@ -202,6 +202,8 @@ async fn server(status: u16) -> (String, Arc<Mutex<Vec<(http::HeaderMap, WriteRe
         axum::routing::post(move |headers: http::HeaderMap, body: Bytes| {
             let recorded = recorded.clone();
             async move {
+                // the exporter under test sent it
+                #[allow(clippy::disallowed_types)]
                 let raw = snap::raw::Decoder::new().decompress_vec(&body).unwrap();
                 recorded
                     .lock()
