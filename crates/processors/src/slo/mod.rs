@@ -18,7 +18,10 @@
 //! `snapshot.interval` and read back when the connector starts (the one place a processor
 //! touches the disk: weir's runtime has no hook for processor state yet).
 
+mod calendar;
 mod config;
+mod emit;
+mod select;
 #[cfg(test)]
 mod tests;
 pub mod window;
@@ -32,17 +35,20 @@ pub use config::{
 use serde::{Deserialize, Serialize};
 use weir_core::{Batch, Output, Processor};
 use weir_otlp::proto::{
-    common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value::Value},
+    common::v1::InstrumentationScope,
     metrics::v1::{
-        AggregationTemporality, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
-        metric::Data, number_data_point,
+        AggregationTemporality, ResourceMetrics, ScopeMetrics, metric::Data, number_data_point,
     },
     resource::v1::Resource,
-    trace::v1::{Span, span::SpanKind, status::StatusCode},
+    trace::v1::status::StatusCode,
 };
 pub use window::{Counts, Windows};
 
 use crate::sampling;
+pub use calendar::budget;
+use calendar::*;
+use emit::*;
+use select::*;
 
 const SECOND: u64 = 1_000_000_000;
 
@@ -488,194 +494,6 @@ impl SloConnector {
             out.push_message(Batch::Metrics(resources).into());
         }
     }
-}
-
-/// SLI and remaining error budget over the period.
-pub fn budget(
-    w: &Windows,
-    method: BudgetingMethod,
-    target: f64,
-    now: u64,
-    period: u64,
-) -> (Option<f64>, f64) {
-    match method {
-        BudgetingMethod::Occurrences => {
-            let counts = w.counts(now, period);
-            let sli = (counts.total > 0.0).then(|| counts.good / counts.total);
-            (sli, 1.0 - counts.burn_rate(target).unwrap_or(0.0))
-        }
-        BudgetingMethod::Timeslices => {
-            let slices = w.slices(now, period);
-            let sli = (slices.total > 0.0).then(|| slices.good / slices.total);
-            let bad = slices.total - slices.good;
-            let remaining =
-                if slices.total > 0.0 { 1.0 - bad / ((1.0 - target) * slices.total) } else { 1.0 };
-            (sli, remaining)
-        }
-    }
-}
-
-/// The SLO window's length at `now`, seconds.
-fn period_seconds(period: Period, now: u64) -> u64 {
-    let seconds = now / SECOND;
-    let days = seconds / 86_400;
-    match period {
-        Period::Rolling(s) => s,
-        Period::CalendarWeek => {
-            let weekday = (days + 3) % 7; // 1970-01-01 was a Thursday; Monday is 0
-            seconds - (days - weekday) * 86_400
-        }
-        Period::CalendarMonth => {
-            let (_, _, day) = civil_from_days(days as i64);
-            seconds - (days - (day as u64 - 1)) * 86_400
-        }
-    }
-    .max(1)
-}
-
-/// (year, month, day) of days since 1970-01-01 (Howard Hinnant's civil-from-days).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
-}
-
-/// A window's label: `5m`, `1h`, `3d`.
-fn label(d: Duration) -> String {
-    let s = d.as_secs();
-    if s.is_multiple_of(86_400) {
-        format!("{}d", s / 86_400)
-    } else if s.is_multiple_of(3600) {
-        format!("{}h", s / 3600)
-    } else if s.is_multiple_of(60) {
-        format!("{}m", s / 60)
-    } else {
-        format!("{s}s")
-    }
-}
-
-/// Metrics being built, by name.
-#[derive(Default)]
-struct Metrics(std::collections::BTreeMap<&'static str, Metric>);
-
-impl Metrics {
-    fn point(attributes: &[(String, String)], start: u64, now: u64, value: f64) -> NumberDataPoint {
-        NumberDataPoint {
-            attributes: attributes.iter().map(|(k, v)| string_kv(k, v)).collect(),
-            start_time_unix_nano: start,
-            time_unix_nano: now,
-            value: Some(number_data_point::Value::AsDouble(value)),
-            ..NumberDataPoint::default()
-        }
-    }
-
-    fn sum(
-        &mut self,
-        name: &'static str,
-        attributes: &[(String, String)],
-        start: u64,
-        now: u64,
-        value: f64,
-    ) {
-        let metric = self.0.entry(name).or_insert_with(|| Metric {
-            name: name.into(),
-            data: Some(Data::Sum(Sum {
-                data_points: Vec::new(),
-                aggregation_temporality: AggregationTemporality::Cumulative as i32,
-                is_monotonic: true,
-            })),
-            ..Metric::default()
-        });
-        if let Some(Data::Sum(s)) = &mut metric.data {
-            s.data_points.push(Self::point(attributes, start, now, value));
-        }
-    }
-
-    fn gauge(&mut self, name: &'static str, attributes: &[(String, String)], now: u64, value: f64) {
-        let metric = self.0.entry(name).or_insert_with(|| Metric {
-            name: name.into(),
-            unit: if name == "slo.objective" || name.ends_with("remaining") || name == "slo.sli" {
-                "1".into()
-            } else {
-                String::new()
-            },
-            data: Some(Data::Gauge(Gauge { data_points: Vec::new() })),
-            ..Metric::default()
-        });
-        if let Some(Data::Gauge(g)) = &mut metric.data {
-            g.data_points.push(Self::point(attributes, 0, now, value));
-        }
-    }
-}
-
-fn string_kv(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(Value::StringValue(value.into())) }),
-        ..KeyValue::default()
-    }
-}
-
-fn text(value: Option<&AnyValue>) -> Option<String> {
-    weir_otlp::attributes::text(value)
-}
-
-fn has(attributes: &[KeyValue], key: &str, value: &str) -> bool {
-    attributes.iter().any(|kv| kv.key == key && text(kv.value.as_ref()).as_deref() == Some(value))
-}
-
-fn attributes_match(
-    wanted: &std::collections::BTreeMap<String, String>,
-    attributes: &[KeyValue],
-) -> bool {
-    wanted.iter().all(|(k, v)| has(attributes, k, v))
-}
-
-fn group_of(
-    keys: &[String],
-    attributes: &[KeyValue],
-    resource: &[KeyValue],
-) -> Vec<(String, String)> {
-    keys.iter()
-        .map(|key| {
-            let value = attributes
-                .iter()
-                .chain(resource)
-                .find(|kv| &kv.key == key)
-                .and_then(|kv| text(kv.value.as_ref()));
-            (key.clone(), value.unwrap_or_default())
-        })
-        .collect()
-}
-
-fn span_matches(selector: &Selector, span: &Span, resource: &[KeyValue]) -> bool {
-    let kind = SpanKind::try_from(span.kind).unwrap_or(SpanKind::Unspecified).as_str_name();
-    let status = StatusCode::try_from(span.status.as_ref().map_or(0, |s| s.code))
-        .unwrap_or(StatusCode::Unset)
-        .as_str_name();
-    (selector.span_kind.is_empty()
-        || selector.span_kind.iter().any(|k| kind == format!("SPAN_KIND_{k}")))
-        && (selector.status_code.is_empty()
-            || selector.status_code.iter().any(|c| status == format!("STATUS_CODE_{c}")))
-        && attributes_match(&selector.attributes, &span.attributes)
-        && attributes_match(&selector.resource, resource)
-}
-
-/// Whether a span is an event of the SLO: its `total` selector (server spans by default)
-/// and its service.
-fn span_total(slo: &Slo, span: &Span, resource: &[KeyValue]) -> bool {
-    let service_ok = slo.service.is_empty() || has(resource, "service.name", &slo.service);
-    let total = &slo.indicator.total;
-    if *total == Selector::default() {
-        return service_ok && span.kind == SpanKind::Server as i32;
-    }
-    service_ok && span_matches(total, span, resource)
 }
 
 impl Processor for SloConnector {

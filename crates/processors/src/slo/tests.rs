@@ -8,6 +8,11 @@ use weir_otlp::proto::{
 };
 
 use super::*;
+use weir_otlp::proto::{
+    common::v1::KeyValue,
+    metrics::v1::Metric,
+    trace::v1::{Span, span::SpanKind},
+};
 
 const MINUTE: u64 = 60 * SECOND;
 const HOUR: u64 = 60 * MINUTE;
