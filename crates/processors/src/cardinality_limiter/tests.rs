@@ -1,4 +1,5 @@
-//! The acceptance tests of research/algorithms.md §1.6 that run in-process.
+//! The acceptance tests of research/algorithms.md §1.6 that run in-process, kept in one file
+//! (about 690 lines) so that the list reads as the specification does.
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
