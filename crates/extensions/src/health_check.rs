@@ -85,20 +85,40 @@ impl Health {
         self.state.store(STOPPING, Ordering::SeqCst);
     }
 
+    /// The Collector's answer: 200 with `upSince` (RFC 3339, nanoseconds, UTC) and `uptime`
+    /// (a Go duration) while ready, else 503 with the zero time.
     fn answer(&self) -> (StatusCode, String) {
         if self.state.load(Ordering::SeqCst) != READY {
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                r#"{"status":"Server not available"}"#.into(),
-            );
+            let body = serde_json::json!({
+                "status": "Server not available",
+                "upSince": "0001-01-01T00:00:00Z",
+                "uptime": "",
+            });
+            return (StatusCode::SERVICE_UNAVAILABLE, body.to_string());
         }
-        let since = self.since.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs();
         let body = serde_json::json!({
             "status": "Server available",
-            "upSince": since,
-            "uptime": format!("{:.3}s", self.started.elapsed().as_secs_f64()),
+            "upSince": humantime::format_rfc3339_nanos(self.since).to_string(),
+            "uptime": go_duration(self.started.elapsed()),
         });
         (StatusCode::OK, body.to_string())
+    }
+}
+
+/// A duration as Go prints one: `1h2m3.5s`, `2m0.25s`, `3.000000001s`.
+fn go_duration(d: std::time::Duration) -> String {
+    let total = d.as_secs();
+    let (hours, minutes, seconds) = (total / 3600, total / 60 % 60, total % 60);
+    let mut fraction = format!("{:09}", d.subsec_nanos());
+    while fraction.ends_with('0') {
+        fraction.pop();
+    }
+    let seconds =
+        if fraction.is_empty() { format!("{seconds}s") } else { format!("{seconds}.{fraction}s") };
+    match (hours, minutes) {
+        (0, 0) => seconds,
+        (0, m) => format!("{m}m{seconds}"),
+        (h, m) => format!("{h}h{m}m{seconds}"),
     }
 }
 
@@ -172,10 +192,23 @@ mod tests {
         assert_eq!(status, StatusCode::OK);
         let json: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(json["status"], "Server available");
+        let since = json["upSince"].as_str().unwrap();
+        let parsed = humantime::parse_rfc3339(since).expect("RFC 3339");
+        assert_eq!(parsed, health.since, "{since}");
+        assert!(json["uptime"].as_str().unwrap().ends_with('s'));
         health.set_stopping();
-        assert_eq!(
-            health.answer(),
-            (StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"Server not available"}"#.to_owned())
-        );
+        let (status, body) = health.answer();
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(json["status"], "Server not available");
+        assert_eq!(json["upSince"], "0001-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn uptime_reads_as_a_go_duration() {
+        let d = |s, n| go_duration(std::time::Duration::new(s, n));
+        assert_eq!(d(3, 0), "3s");
+        assert_eq!(d(62, 500_000_000), "1m2.5s");
+        assert_eq!(d(3723, 1), "1h2m3.000000001s");
     }
 }
