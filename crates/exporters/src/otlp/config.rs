@@ -27,6 +27,52 @@ pub struct Config {
     pub sending_queue: QueueConfig,
     /// `retry_on_failure`.
     pub retry_on_failure: RetryConfig,
+    /// `balancer_name`: `round_robin` (default) or `pick_first`.
+    pub balancer_name: Balancer,
+    /// `authority`: the `:authority` sent instead of the endpoint's host.
+    pub authority: Option<String>,
+    /// `keepalive`: HTTP/2 pings (off unless set, as in the Collector's OTLP exporter).
+    #[serde(deserialize_with = "weir_core::options::present_means_enabled")]
+    pub keepalive: Option<Keepalive>,
+    /// `write_buffer_size`: the socket's send buffer, in bytes (default 512 KiB).
+    pub write_buffer_size: usize,
+    /// `read_buffer_size`: the socket's receive buffer, in bytes (0: the system's default).
+    pub read_buffer_size: usize,
+}
+
+/// `balancer_name`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Balancer {
+    /// One connection per resolved address, taken in turn.
+    #[default]
+    RoundRobin,
+    /// One connection to the host.
+    PickFirst,
+}
+
+/// `keepalive`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Keepalive {
+    /// `time`: the interval between pings on an idle connection (default 10s).
+    #[serde(with = "weir_core::duration")]
+    pub time: Duration,
+    /// `timeout`: how long to wait for a ping's answer (default 10s).
+    #[serde(with = "weir_core::duration")]
+    pub timeout: Duration,
+    /// `permit_without_stream`: ping even with no request in flight (default false).
+    pub permit_without_stream: bool,
+}
+
+impl Default for Keepalive {
+    fn default() -> Keepalive {
+        Keepalive {
+            time: Duration::from_secs(10),
+            timeout: Duration::from_secs(10),
+            permit_without_stream: false,
+        }
+    }
 }
 
 impl Default for Config {
@@ -40,6 +86,11 @@ impl Default for Config {
             timeout: Duration::from_secs(5),
             sending_queue: QueueConfig::default(),
             retry_on_failure: RetryConfig::default(),
+            balancer_name: Balancer::RoundRobin,
+            authority: None,
+            keepalive: None,
+            write_buffer_size: 512 * 1024,
+            read_buffer_size: 0,
         }
     }
 }
@@ -69,6 +120,14 @@ impl Config {
             ));
         }
         errors.extend(self.tls.validate());
+        if let Some(authority) = &self.authority
+            && authority.parse::<http::uri::Authority>().is_err()
+        {
+            errors.push(("authority".into(), format!("{authority:?} is not a valid authority")));
+        }
+        if self.keepalive.as_ref().is_some_and(|k| k.time.is_zero() || k.timeout.is_zero()) {
+            errors.push(("keepalive".into(), "time and timeout must be > 0".into()));
+        }
         if self.compression == Compression::Deflate {
             errors.push((
                 "compression".into(),

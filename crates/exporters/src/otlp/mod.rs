@@ -7,18 +7,18 @@
 //! OUT_OF_RANGE, UNAVAILABLE and DATA_LOSS are retryable, RESOURCE_EXHAUSTED only when the
 //! server sent RetryInfo, whose delay is honoured; every other code is permanent.
 
+mod channel;
 mod config;
 
 use std::sync::Arc;
 
 use bytes::{Buf, BufMut, Bytes};
-pub use config::Config;
+pub use config::{Balancer, Config, Keepalive};
 use prost::Message;
 use tonic::{
     Code, Status,
     codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder},
     metadata::{MetadataKey, MetadataValue},
-    transport::Channel,
 };
 use tonic_types::StatusExt;
 use weir_core::{Batch, BoxFuture, ExportError, Exporter, auth::ClientAuth};
@@ -28,7 +28,7 @@ use crate::client::{Compression, ExportResponse, report_partial_success};
 /// Exports batches to one OTLP/gRPC endpoint.
 pub struct OtlpExporter {
     id: String,
-    channel: Channel,
+    channels: channel::Channels,
     config: Config,
     metadata: Vec<(MetadataKey<tonic::metadata::Ascii>, MetadataValue<tonic::metadata::Ascii>)>,
     auth: Option<Arc<dyn ClientAuth>>,
@@ -44,29 +44,7 @@ impl OtlpExporter {
         let invalid = |e: &dyn std::fmt::Display| {
             std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
         };
-        let endpoint =
-            Channel::from_shared(config.uri()).map_err(|e| invalid(&e))?.tcp_nodelay(true);
-        let channel = if config.uses_tls() {
-            let tls =
-                tokio_rustls::TlsConnector::from(Arc::new(config.tls.client_config(&[b"h2"])?));
-            let server_name = config.tls.server_name_override.clone();
-            let connector = tower::service_fn(move |uri: http::Uri| {
-                let (tls, server_name) = (tls.clone(), server_name.clone());
-                async move {
-                    let host = uri.host().unwrap_or_default().trim_matches(['[', ']']).to_owned();
-                    let port = uri.port_u16().unwrap_or(443);
-                    let tcp = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
-                    tcp.set_nodelay(true)?;
-                    let name = rustls::pki_types::ServerName::try_from(server_name.unwrap_or(host))
-                        .map_err(std::io::Error::other)?;
-                    let stream = tls.connect(name, tcp).await?;
-                    Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
-                }
-            });
-            endpoint.connect_with_connector_lazy(connector)
-        } else {
-            endpoint.connect_lazy()
-        };
+        let channels = channel::Channels::new(config)?;
         let mut metadata = Vec::new();
         for (name, value) in &config.headers {
             let key = MetadataKey::from_bytes(name.to_ascii_lowercase().as_bytes())
@@ -74,7 +52,7 @@ impl OtlpExporter {
             let value = MetadataValue::try_from(value.as_str()).map_err(|e| invalid(&e))?;
             metadata.push((key, value));
         }
-        Ok(OtlpExporter { id: id.to_owned(), channel, config: config.clone(), metadata, auth })
+        Ok(OtlpExporter { id: id.to_owned(), channels, config: config.clone(), metadata, auth })
     }
 }
 
@@ -82,7 +60,7 @@ impl Exporter for OtlpExporter {
     fn export<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
         Box::pin(async move {
             let signal = batch.signal();
-            let mut grpc = tonic::client::Grpc::new(self.channel.clone())
+            let mut grpc = tonic::client::Grpc::new(self.channels.next())
                 .max_decoding_message_size(crate::client::MAX_RESPONSE_BYTES)
                 .accept_compressed(CompressionEncoding::Gzip)
                 .accept_compressed(CompressionEncoding::Zstd);
@@ -257,5 +235,42 @@ mod tests {
         let bad = Config { endpoint: "backend".into(), compression: Compression::Deflate, ..half };
         let paths: Vec<String> = bad.problems().into_iter().map(|(p, _)| p).collect();
         assert_eq!(paths, vec!["endpoint", "tls.cert_file", "compression"]);
+    }
+
+    #[tokio::test]
+    async fn round_robin_keeps_a_connection_per_address_and_pick_first_one() {
+        let endpoint = "http://localhost:4317".to_owned();
+        let addresses: std::collections::HashSet<std::net::SocketAddr> =
+            std::net::ToSocketAddrs::to_socket_addrs("localhost:4317").unwrap().collect();
+        let round_robin = Config { endpoint: endpoint.clone(), ..Config::default() };
+        assert_eq!(channel::Channels::new(&round_robin).unwrap().len(), addresses.len());
+        let pick_first = Config { balancer_name: Balancer::PickFirst, ..round_robin };
+        assert_eq!(channel::Channels::new(&pick_first).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn client_options_parse_with_the_collectors_defaults_and_are_checked() {
+        use weir_core::Component;
+        let parsed = Config::parse(
+            "endpoint: http://backend:4317\nbalancer_name: pick_first\nauthority: gw.example:443\n\
+             keepalive:\n  time: 30s\nwrite_buffer_size: 1048576\n",
+        )
+        .unwrap();
+        assert_eq!(parsed.balancer_name, Balancer::PickFirst);
+        assert_eq!(parsed.authority.as_deref(), Some("gw.example:443"));
+        let keepalive = parsed.keepalive.unwrap();
+        assert_eq!(keepalive.time, Duration::from_secs(30));
+        assert_eq!(keepalive.timeout, Duration::from_secs(10), "the Collector's default");
+        assert_eq!(parsed.write_buffer_size, 1 << 20);
+        let defaults = Config::parse("endpoint: http://backend:4317").unwrap();
+        assert_eq!(defaults.balancer_name, Balancer::RoundRobin);
+        assert!(defaults.keepalive.is_none(), "off unless set");
+        assert_eq!(defaults.write_buffer_size, 512 * 1024);
+        let errors =
+            Config::parse("endpoint: http://backend:4317\nbalancer_name: random\n").unwrap_err();
+        assert!(errors[0].message.contains("unknown variant `random`"), "{errors:?}");
+        let errors =
+            Config::parse("endpoint: http://backend:4317\nauthority: \"a b\"\n").unwrap_err();
+        assert_eq!(errors[0].path, "authority");
     }
 }
