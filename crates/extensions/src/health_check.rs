@@ -85,6 +85,20 @@ impl Health {
         self.state.store(STOPPING, Ordering::SeqCst);
     }
 
+    /// When weir started.
+    pub fn since(&self) -> SystemTime {
+        self.since
+    }
+
+    /// `starting`, `running` or `stopping`.
+    pub fn state_name(&self) -> &'static str {
+        match self.state.load(Ordering::SeqCst) {
+            READY => "running",
+            STOPPING => "stopping",
+            _ => "starting",
+        }
+    }
+
     /// The Collector's answer: 200 with `upSince` (RFC 3339, nanoseconds, UTC) and `uptime`
     /// (a Go duration) while ready, else 503 with the zero time.
     fn answer(&self) -> (StatusCode, String) {

@@ -6,6 +6,7 @@ pub mod basicauth;
 pub mod bearertokenauth;
 pub mod file_storage;
 pub mod health_check;
+pub mod zpages;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -27,6 +28,8 @@ weir_core::kind! {
         BearerTokenAuth(bearertokenauth::Config),
         /// `basicauth`: HTTP Basic credentials, checked (receivers) or sent (exporters).
         BasicAuth(basicauth::Config),
+        /// `zpages`: live pages about the pipelines, components and recent errors.
+        ZPages(zpages::Config),
     }
 }
 
@@ -37,6 +40,10 @@ pub struct Context {
     pub health: health_check::Health,
     /// Cancelled when the services beside the pipelines stop, last.
     pub shutdown: CancellationToken,
+    /// The running configuration, for pages that describe it.
+    pub topology: Arc<zpages::Topology>,
+    /// The latest warnings and errors logged.
+    pub recent_errors: Arc<zpages::RecentErrors>,
 }
 
 /// An extension serving on an address until the context's shutdown.

@@ -199,15 +199,19 @@ fn init_logs(logs: &config::Logs) {
     // RUST_LOG, when set, refines the configured level (e.g. `RUST_LOG=weir_core=debug`).
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    use tracing_subscriber::{Layer, layer::SubscriberExt, util::SubscriberInitExt};
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi);
-    let result = match logs.encoding {
-        LogEncoding::Console => builder.try_init(),
-        LogEncoding::Json => builder.json().try_init(),
+    let format = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(ansi);
+    let format = match logs.encoding {
+        LogEncoding::Console => format.boxed(),
+        LogEncoding::Json => format.json().boxed(),
     };
+    // warnings and errors are also kept for the zpages' recent errors
+    let result = tracing_subscriber::registry()
+        .with(filter)
+        .with(format)
+        .with(crate::telemetry::RecentErrorsLayer)
+        .try_init();
     if let Err(error) = result {
         eprintln!("warning: logging already initialised: {error}");
     }

@@ -51,3 +51,43 @@ pub async fn serve(listener: TcpListener, shutdown: CancellationToken) -> std::i
     );
     axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).await
 }
+
+/// The ring of recent warnings and errors the zpages serve, fed by [`RecentErrorsLayer`].
+pub fn recent_errors() -> std::sync::Arc<weir_extensions::zpages::RecentErrors> {
+    static RECENT: OnceLock<std::sync::Arc<weir_extensions::zpages::RecentErrors>> =
+        OnceLock::new();
+    RECENT.get_or_init(Default::default).clone()
+}
+
+/// A `tracing` layer that keeps every warning and error in [`recent_errors`].
+pub struct RecentErrorsLayer;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for RecentErrorsLayer {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        let level = *event.metadata().level();
+        if level > tracing::Level::WARN {
+            return;
+        }
+        let mut text = Text::default();
+        event.record(&mut text);
+        recent_errors().push(level.as_str(), event.metadata().target(), text.0);
+    }
+}
+
+/// An event's message and fields as one line: `message key=value ...`.
+#[derive(Default)]
+struct Text(String);
+
+impl tracing::field::Visit for Text {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        use std::fmt::Write as _;
+        if !self.0.is_empty() {
+            self.0.push(' ');
+        }
+        if field.name() == "message" {
+            let _ = write!(self.0, "{value:?}");
+        } else {
+            let _ = write!(self.0, "{}={value:?}", field.name());
+        }
+    }
+}

@@ -67,7 +67,12 @@ async fn start_services(
             tokio::spawn(crate::telemetry::serve(listener, shutdown.clone())),
         ));
     }
-    let context = weir_extensions::Context { health: health.clone(), shutdown: shutdown.clone() };
+    let context = weir_extensions::Context {
+        health: health.clone(),
+        shutdown: shutdown.clone(),
+        topology: Arc::new(describe(plan)),
+        recent_errors: crate::telemetry::recent_errors(),
+    };
     for (id, extension) in &plan.extensions {
         let served = extension.as_dyn().serve(id.as_str(), &context).await?;
         if let Some(served) = served {
@@ -76,6 +81,33 @@ async fn start_services(
         }
     }
     Ok(services)
+}
+
+/// The running configuration as the zpages describe it.
+fn describe(plan: &Plan) -> weir_extensions::zpages::Topology {
+    use weir_extensions::zpages::{ComponentRow, Pipeline};
+    let ids = |list: &[ComponentId]| list.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+    let pipelines = plan
+        .pipelines
+        .iter()
+        .map(|p| Pipeline {
+            id: p.id.clone(),
+            receivers: ids(&p.receivers),
+            processors: ids(&p.processors),
+            exporters: ids(&p.exporters),
+        })
+        .collect();
+    let mut components = Vec::new();
+    let mut row = |kind: &'static str, id: &ComponentId, d: &'static weir_core::Declaration| {
+        let (type_name, stability) = (d.name, d.stability.as_str());
+        components.push(ComponentRow { kind, id: id.to_string(), type_name, stability });
+    };
+    plan.receivers.iter().for_each(|(id, c)| row("receiver", id, c.declaration()));
+    plan.processors.iter().for_each(|(id, c)| row("processor", id, c.declaration()));
+    plan.exporters.iter().for_each(|(id, c)| row("exporter", id, c.declaration()));
+    plan.connectors.iter().for_each(|(id, c)| row("connector", id, c.declaration()));
+    plan.extensions.iter().for_each(|(id, c)| row("extension", id, c.declaration()));
+    weir_extensions::zpages::Topology { pipelines, components }
 }
 
 /// Builds every component of `plan` (binding sockets, opening files) and starts it.

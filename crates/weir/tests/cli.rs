@@ -163,3 +163,64 @@ fn sigterm_drains_held_data_and_exits_zero() {
         text.lines().map(|l| weir_otlp::json::decode_any(l.as_bytes()).unwrap().item_count()).sum();
     assert_eq!(spans, 3, "the three held spans were flushed at shutdown");
 }
+
+/// GETs `path` with `Accept: application/json` and returns the body, once weir answers.
+fn get_json(addr: &str, path: &str) -> Option<serde_json::Value> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    let head = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then(|| serde_json::from_str(body).ok())?
+}
+
+#[test]
+fn zpages_show_the_pipelines_and_the_warnings_weir_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = dir.path().join("weir.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "receivers:\n  nop:\nexporters:\n  nop:\n  debug/spare:\nextensions:\n  zpages:\n    endpoint: 127.0.0.1:{port}\nservice:\n  extensions: [zpages]\n  pipelines:\n    traces:\n      receivers: [nop]\n      exporters: [nop]\n  telemetry:\n    metrics:\n      level: none\n"
+        ),
+    )
+    .unwrap();
+    let mut child = weir().arg("--config").arg(&config).stderr(Stdio::null()).spawn().unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    let started = Instant::now();
+    let mut errors = None;
+    while errors.is_none() && started.elapsed() < Duration::from_secs(30) {
+        errors = get_json(&addr, "/debug/errorz");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pipelines = get_json(&addr, "/debug/pipelinez");
+    let components = get_json(&addr, "/debug/componentz");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let errors = errors.expect("zpages answer");
+    let logged = errors["errors"].as_array().unwrap();
+    assert!(
+        logged.iter().any(|e| e["level"] == "WARN"
+            && e["message"]
+                .as_str()
+                .unwrap()
+                .contains("exporters.debug/spare: defined but used in no pipeline")),
+        "{errors}"
+    );
+    let pipelines = pipelines.unwrap();
+    assert_eq!(pipelines["pipelines"][0]["id"], "traces", "{pipelines}");
+    assert_eq!(pipelines["pipelines"][0]["exporters"], serde_json::json!(["nop"]));
+    let components = components.unwrap();
+    assert_eq!(components["state"], "running");
+    let kinds: Vec<String> = components["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| format!("{} {}", c["kind"].as_str().unwrap(), c["type_name"].as_str().unwrap()))
+        .collect();
+    assert_eq!(kinds, ["receiver nop", "exporter nop", "extension zpages"]);
+}

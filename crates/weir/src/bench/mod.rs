@@ -307,7 +307,7 @@ fn overrides(
     }
     for (id, extension) in &config.extensions {
         match extension {
-            ExtensionSettings::HealthCheck(_) => {
+            ExtensionSettings::HealthCheck(_) | ExtensionSettings::ZPages(_) => {
                 sets.push(format!("extensions::{id}::endpoint=127.0.0.1:{}", free_port()?))
             }
             ExtensionSettings::FileStorage(_)
