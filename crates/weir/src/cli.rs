@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::{
     bench,
-    config::{self, Loaded, LogEncoding, LogLevel, Source},
+    config::{self, Loaded, Source},
     loadgen, topology,
 };
 
@@ -175,7 +175,7 @@ pub fn components_markdown() -> String {
 
 fn run(args: &ConfigArgs) -> anyhow::Result<()> {
     let loaded = args.load()?;
-    init_logs(&loaded.plan.telemetry.logs);
+    crate::logs::init(&loaded.plan.telemetry.logs)?;
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
     }
@@ -187,32 +187,4 @@ fn run(args: &ConfigArgs) -> anyhow::Result<()> {
     })?;
     tracing::info!("weir stopped");
     Ok(())
-}
-
-fn init_logs(logs: &config::Logs) {
-    let level = match logs.level {
-        LogLevel::Debug => "debug",
-        LogLevel::Info => "info",
-        LogLevel::Warn => "warn",
-        LogLevel::Error => "error",
-    };
-    // RUST_LOG, when set, refines the configured level (e.g. `RUST_LOG=weir_core=debug`).
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    use tracing_subscriber::{Layer, layer::SubscriberExt, util::SubscriberInitExt};
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let format = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(ansi);
-    let format = match logs.encoding {
-        LogEncoding::Console => format.boxed(),
-        LogEncoding::Json => format.json().boxed(),
-    };
-    // warnings and errors are also kept for the zpages' recent errors
-    let result = tracing_subscriber::registry()
-        .with(filter)
-        .with(format)
-        .with(crate::telemetry::RecentErrorsLayer)
-        .try_init();
-    if let Err(error) = result {
-        eprintln!("warning: logging already initialised: {error}");
-    }
 }

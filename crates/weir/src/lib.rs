@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod fuzz;
 pub mod loadgen;
+pub mod logs;
 pub mod telemetry;
 pub mod topology;
 

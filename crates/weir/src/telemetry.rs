@@ -91,3 +91,28 @@ impl tracing::field::Visit for Text {
         }
     }
 }
+
+/// Publishes `target_info` with weir's resource attributes (`service.name` weir and
+/// `service.version` unless `resource` removes them with `null`, plus what it adds), dots in
+/// names written as underscores, as Prometheus shows resource attributes.
+pub fn target_info(resource: &std::collections::BTreeMap<String, Option<String>>) {
+    let mut attributes: std::collections::BTreeMap<String, String> = [
+        ("service.name".to_owned(), "weir".to_owned()),
+        ("service.version".to_owned(), env!("CARGO_PKG_VERSION").to_owned()),
+    ]
+    .into_iter()
+    .collect();
+    for (key, value) in resource {
+        match value {
+            Some(value) => attributes.insert(key.clone(), value.clone()),
+            None => attributes.remove(key),
+        };
+    }
+    let labels: Vec<(String, String)> = attributes
+        .into_iter()
+        .map(|(k, v)| {
+            (k.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect(), v)
+        })
+        .collect();
+    metrics::gauge!("target_info", &labels).set(1.0);
+}

@@ -60,6 +60,7 @@ async fn start_services(
     let mut services = Vec::new();
     if let Some(endpoint) = plan.telemetry.metrics.endpoint() {
         crate::telemetry::recorder();
+        crate::telemetry::target_info(&plan.telemetry.resource);
         let listener = bind(TELEMETRY, &endpoint).await?;
         addrs.push((TELEMETRY.into(), "http", listener.local_addr()?));
         services.push((

@@ -224,3 +224,47 @@ fn zpages_show_the_pipelines_and_the_warnings_weir_logged() {
         .collect();
     assert_eq!(kinds, ["receiver nop", "exporter nop", "extension zpages"]);
 }
+
+#[test]
+fn log_options_and_the_telemetry_resource_take_effect() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("weir.log");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = dir.path().join("weir.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "receivers:\n  nop:\nexporters:\n  nop:\n  debug/spare:\nservice:\n  pipelines:\n    traces:\n      receivers: [nop]\n      exporters: [nop]\n  telemetry:\n    resource:\n      service.name: null\n      deployment.environment: prod\n    metrics:\n      address: 127.0.0.1:{port}\n    logs:\n      encoding: json\n      disable_caller: true\n      output_paths: [{}]\n      initial_fields: {{region: eu}}\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    let mut child = weir().arg("--config").arg(&config).stderr(Stdio::null()).spawn().unwrap();
+    let started = Instant::now();
+    let mut page = None;
+    while page.is_none() && started.elapsed() < Duration::from_secs(30) {
+        page = TcpStream::connect(("127.0.0.1", port)).ok().and_then(|mut s| {
+            let head = "GET /metrics HTTP/1.1\r\nHost: weir\r\nConnection: close\r\n\r\n";
+            s.write_all(head.as_bytes()).ok()?;
+            let mut text = String::new();
+            s.read_to_string(&mut text).ok()?;
+            text.contains("target_info").then_some(text)
+        });
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let page = page.expect("the metrics page shows target_info");
+    let info = page.lines().find(|l| l.starts_with("target_info{")).unwrap();
+    assert!(info.contains("deployment_environment=\"prod\""), "{info}");
+    assert!(info.contains("service_version="), "{info}");
+    assert!(!info.contains("service_name"), "null removes it: {info}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let warning = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("one JSON entry per line"))
+        .find(|entry| entry["level"] == "WARN")
+        .unwrap_or_else(|| panic!("the unused exporter is warned about:\n{text}"));
+    assert_eq!(warning["region"], "eu", "{warning}");
+    assert!(warning.get("filename").is_none(), "disable_caller: {warning}");
+}

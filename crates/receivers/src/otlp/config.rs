@@ -89,6 +89,9 @@ pub struct Http {
     pub auth: Option<AuthConfig>,
     /// `tls`: serve over TLS (mTLS with `client_ca_file`).
     pub tls: Option<ServerTls>,
+    /// `cors`: which browser origins may send (off unless `allowed_origins` is set).
+    #[serde(deserialize_with = "weir_core::options::or_default")]
+    pub cors: super::cors::Cors,
 }
 
 impl Default for Http {
@@ -103,6 +106,7 @@ impl Default for Http {
             include_metadata: false,
             auth: None,
             tls: None,
+            cors: super::cors::Cors::default(),
         }
     }
 }
@@ -128,6 +132,9 @@ impl Config {
             check_endpoint("protocols.http.endpoint", &http.endpoint, &mut errors);
             for (path, message) in http.tls.iter().flat_map(ServerTls::validate) {
                 errors.push((format!("protocols.http.tls.{path}"), message));
+            }
+            for (path, message) in http.cors.problems() {
+                errors.push((format!("protocols.http.cors.{path}"), message));
             }
             if http.max_request_body_size == 0 {
                 errors.push(("protocols.http.max_request_body_size".into(), "must be > 0".into()));

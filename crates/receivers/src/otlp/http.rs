@@ -116,7 +116,11 @@ pub(crate) async fn serve(
             .fallback(method_not_allowed);
         router = router.route(path, method);
     }
-    let router = router.fallback(not_found).with_state(shared);
+    let mut router = router.fallback(not_found).with_state(shared);
+    if config.cors.enabled() {
+        let cors = Arc::new(config.cors.clone());
+        router = router.layer(axum::middleware::from_fn_with_state(cors, super::cors::handle));
+    }
     match listener {
         Ok((incoming, local)) => {
             let listener = super::tls::Listener { incoming, local };

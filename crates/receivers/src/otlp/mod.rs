@@ -7,6 +7,7 @@
 //! makes the process panic.
 
 mod config;
+pub mod cors;
 mod grpc;
 mod http;
 mod intake;

@@ -22,7 +22,7 @@ use std::path::PathBuf;
 
 pub use components::{ComponentId, Components, Kind, known_names};
 pub use plan::{PipelinePlan, Plan};
-pub use raw::{LogEncoding, LogLevel, Logs, RawConfig, Service, Telemetry};
+pub use raw::{LogEncoding, LogLevel, LogSampling, Logs, RawConfig, Service, Telemetry};
 use serde_json::Value;
 
 /// The configuration weir runs when given none: OTLP in on loopback, everything to `debug`.

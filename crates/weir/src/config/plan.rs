@@ -139,6 +139,9 @@ pub(super) fn validate(
                 .error(path, format!("extension {storage:?} is not defined under extensions")),
         }
     }
+    for (path, message) in crate::logs::problems(&raw.service.telemetry.logs) {
+        problems.error(format!("service.telemetry.logs.{path}"), message);
+    }
     if raw.service.telemetry.metrics.readers.len() > 1 {
         problems.error(
             "service.telemetry.metrics.readers",

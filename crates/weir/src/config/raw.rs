@@ -91,6 +91,10 @@ pub struct Telemetry {
     pub logs: Logs,
     /// `service.telemetry.metrics`.
     pub metrics: Metrics,
+    /// `service.telemetry.resource`: attributes of weir's own telemetry, served as the labels
+    /// of `target_info` on the metrics page; `null` removes one weir sets (`service.name`,
+    /// `service.version`).
+    pub resource: BTreeMap<String, Option<String>>,
 }
 
 /// `service.telemetry.metrics`: weir's own metrics, served in the Prometheus text format.
@@ -182,11 +186,64 @@ pub struct Logs {
     pub level: LogLevel,
     /// `encoding`: `console` (default; `text` is accepted too) or `json`.
     pub encoding: LogEncoding,
+    /// `development`: the Collector's development mode; weir's logs are the same in both,
+    /// so only `false` is accepted.
+    pub development: bool,
+    /// `disable_caller`: leave out the source file and line of each entry (default false).
+    pub disable_caller: bool,
+    /// `disable_stacktrace`: weir writes no stack traces in its logs, so either value holds.
+    pub disable_stacktrace: bool,
+    /// `sampling`: after `initial` entries of one call site within `tick`, keep every
+    /// `thereafter`-th (on by default: 10s, 10, 100, as the Collector).
+    pub sampling: LogSampling,
+    /// `output_paths`: `stderr` (default), `stdout` or files, appended to.
+    pub output_paths: Vec<String>,
+    /// `error_output_paths`: where weir reports problems of its own logging (default
+    /// `stderr`).
+    pub error_output_paths: Vec<String>,
+    /// `initial_fields`: fields added to every entry.
+    pub initial_fields: BTreeMap<String, serde_json::Value>,
 }
 
 impl Default for Logs {
     fn default() -> Logs {
-        Logs { level: LogLevel::Info, encoding: LogEncoding::Console }
+        Logs {
+            level: LogLevel::Info,
+            encoding: LogEncoding::Console,
+            development: false,
+            disable_caller: false,
+            disable_stacktrace: false,
+            sampling: LogSampling::default(),
+            output_paths: vec!["stderr".into()],
+            error_output_paths: vec!["stderr".into()],
+            initial_fields: BTreeMap::new(),
+        }
+    }
+}
+
+/// `service.telemetry.logs.sampling`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSampling {
+    /// `enabled` (default true).
+    pub enabled: bool,
+    /// `tick` (default 10s).
+    #[serde(with = "weir_core::duration")]
+    pub tick: std::time::Duration,
+    /// `initial`: entries kept per call site and tick before sampling starts (default 10).
+    pub initial: u64,
+    /// `thereafter`: then one in this many is kept (default 100; 0 drops the rest).
+    pub thereafter: u64,
+}
+
+impl Default for LogSampling {
+    fn default() -> LogSampling {
+        LogSampling {
+            enabled: true,
+            tick: std::time::Duration::from_secs(10),
+            initial: 10,
+            thereafter: 100,
+        }
     }
 }
 

@@ -418,3 +418,22 @@ service:
         ["exporters.logging: \"logging\" alias is deprecated; use \"debug\" instead"]
     );
 }
+
+#[test]
+fn telemetry_log_options_parse_and_development_mode_is_refused() {
+    let text = MINIMAL.replace(
+        "service:\n",
+        "service:\n  telemetry:\n    resource: {team: core, service.name: null}\n    logs:\n      sampling: {enabled: true, tick: 1s, initial: 2, thereafter: 50}\n      output_paths: [stdout]\n      error_output_paths: [stderr]\n      initial_fields: {region: eu}\n",
+    );
+    let telemetry = load_one(&text).unwrap().plan.telemetry;
+    assert_eq!(telemetry.logs.sampling.tick, std::time::Duration::from_secs(1));
+    assert_eq!(telemetry.logs.output_paths, ["stdout"]);
+    assert_eq!(telemetry.resource.get("service.name"), Some(&None));
+    let development = text.replace("      output_paths: [stdout]\n", "      development: true\n");
+    assert_eq!(
+        errors(&development),
+        [
+            "service.telemetry.logs.development: weir has no development mode: its logs are the same either way"
+        ]
+    );
+}
