@@ -112,15 +112,6 @@ pub(crate) fn scheme(endpoint: &str) -> (Option<&str>, &str) {
     }
 }
 
-/// `google.rpc.Status`, as OTLP/HTTP error bodies carry it.
-#[derive(Clone, PartialEq, prost::Message)]
-pub(crate) struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    pub(crate) code: i32,
-    #[prost(string, tag = "2")]
-    pub(crate) message: String,
-}
-
 /// The export response of any signal: field 1 is the partial success, whose field 1 is the
 /// number of rejected items and field 2 the message, in all three services.
 #[derive(Clone, PartialEq, prost::Message)]

@@ -20,7 +20,7 @@ use prost::Message;
 use weir_core::{Batch, BoxFuture, ExportError, Exporter, Signal, auth::ClientAuth};
 
 use crate::client::{
-    Compression, ExportResponse, PartialSuccess, RpcStatus, report_partial_success, retry_after,
+    Compression, ExportResponse, PartialSuccess, report_partial_success, retry_after,
 };
 
 /// Exports batches to an OTLP/HTTP endpoint.
@@ -170,7 +170,7 @@ fn error_message(body: &[u8], is_json: bool) -> String {
         {
             return message;
         }
-    } else if let Ok(status) = RpcStatus::decode(body)
+    } else if let Ok(status) = tonic_types::Status::decode(body)
         && !status.message.is_empty()
     {
         return status.message;
@@ -291,7 +291,12 @@ mod tests {
 
     #[test]
     fn error_messages_come_from_the_status_body() {
-        let status = RpcStatus { code: 3, message: "invalid trace id".into() }.encode_to_vec();
+        let status = tonic_types::Status {
+            code: 3,
+            message: "invalid trace id".into(),
+            details: Vec::new(),
+        }
+        .encode_to_vec();
         assert_eq!(error_message(&status, false), "invalid trace id");
         assert_eq!(error_message(br#"{"code": 3, "message": "nope"}"#, true), "nope");
     }

@@ -121,24 +121,28 @@ pub(super) fn limit_metric(
     let Metric { name, description, unit, data, .. } = metric;
     let Some(data) = data.as_mut() else { return };
     let cumulative = |t: i32| t == AggregationTemporality::Cumulative as i32;
-    let (type_tag, temporality, monotonic) = match data {
-        Data::Gauge(_) => (1u64, 0, false),
-        Data::Sum(s) => (2, s.aggregation_temporality, s.is_monotonic),
-        Data::Histogram(h) => (3, h.aggregation_temporality, false),
-        Data::ExponentialHistogram(e) => (4, e.aggregation_temporality, false),
-        Data::Summary(_) => (5, 0, false),
+    let (metric_type, temporality, monotonic) = match data {
+        Data::Gauge(_) => (MetricType::Gauge, 0, false),
+        Data::Sum(s) => (MetricType::Sum, s.aggregation_temporality, s.is_monotonic),
+        Data::Histogram(h) => (MetricType::Histogram, h.aggregation_temporality, false),
+        Data::ExponentialHistogram(e) => {
+            (MetricType::ExponentialHistogram, e.aggregation_temporality, false)
+        }
+        Data::Summary(_) => (MetricType::Summary, 0, false),
     };
-    let kind = match (type_tag, cumulative(temporality)) {
-        (1, _) => Kind::Gauge,
-        (2, false) => Kind::DeltaSum,
-        (2, true) => Kind::CumulativeSum { monotonic },
-        (3 | 4, false) => Kind::DeltaHistogram,
-        (3 | 4, true) => Kind::CumulativeHistogram,
-        _ => Kind::Summary,
+    let kind = match (metric_type, cumulative(temporality)) {
+        (MetricType::Gauge, _) => Kind::Gauge,
+        (MetricType::Sum, false) => Kind::DeltaSum,
+        (MetricType::Sum, true) => Kind::CumulativeSum { monotonic },
+        (MetricType::Histogram | MetricType::ExponentialHistogram, false) => Kind::DeltaHistogram,
+        (MetricType::Histogram | MetricType::ExponentialHistogram, true) => {
+            Kind::CumulativeHistogram
+        }
+        (MetricType::Summary, _) => Kind::Summary,
     };
     let metric_key = identity::combine(&[
         identity::bytes(name.as_bytes()),
-        type_tag,
+        metric_type as u64,
         identity::bytes(unit.as_bytes()),
         temporality as u64,
         monotonic as u64,
@@ -148,15 +152,8 @@ pub(super) fn limit_metric(
         .entry(metric_key)
         .or_insert_with(|| new_metric(shared, tenant.max_series_per_metric, name));
     state.seen = shared.now;
-    let header = Header {
-        key: metric_key,
-        name,
-        description,
-        unit,
-        data_kind: type_tag,
-        temporality,
-        monotonic,
-    };
+    let header =
+        Header { key: metric_key, name, description, unit, metric_type, temporality, monotonic };
     let mut router = Router {
         shared,
         tenant_budget: &tenant.budget,
@@ -176,13 +173,23 @@ pub(super) fn limit_metric(
         Data::Summary(s) => router.route(&mut s.data_points),
     }
 }
+/// The five OTLP metric types; the number is part of a metric's identity hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum MetricType {
+    Gauge = 1,
+    Sum = 2,
+    Histogram = 3,
+    ExponentialHistogram = 4,
+    Summary = 5,
+}
+
 /// What an overflow series copies from its metric.
 pub(super) struct Header<'a> {
     pub(super) key: u64,
     pub(super) name: &'a str,
     pub(super) description: &'a str,
     pub(super) unit: &'a str,
-    pub(super) data_kind: u64,
+    pub(super) metric_type: MetricType,
     pub(super) temporality: i32,
     pub(super) monotonic: bool,
 }
@@ -198,7 +205,7 @@ impl Header<'_> {
         let data = match point {
             Point::Number(mut p) => {
                 p.attributes = overflow_attribute;
-                if self.data_kind == 1 {
+                if self.metric_type == MetricType::Gauge {
                     Data::Gauge(Gauge { data_points: vec![p] })
                 } else {
                     Data::Sum(Sum {

@@ -159,8 +159,10 @@ impl SpanMetrics {
             self.buffer.push(0xff);
             if let Some(Value::StringValue(s)) = kv.value.as_ref().and_then(|v| v.value.as_ref()) {
                 self.buffer.extend_from_slice(s.as_bytes());
-            } else {
-                self.buffer.extend_from_slice(format!("{:?}", kv.value).as_bytes());
+            } else if let Some(text) = weir_otlp::attributes::text(kv.value.as_ref()) {
+                // other types are told apart from strings by a tag byte
+                self.buffer.push(0xfd);
+                self.buffer.extend_from_slice(text.as_bytes());
             }
             self.buffer.push(0xfe);
         }

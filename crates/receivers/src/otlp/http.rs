@@ -35,15 +35,6 @@ const RETRY_AFTER_SECONDS: u64 = 1;
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
 
-/// `google.rpc.Status`, the body of an OTLP/HTTP error response.
-#[derive(Clone, PartialEq, Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-}
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Format {
     Protobuf,
@@ -75,7 +66,12 @@ impl Failure {
     fn into_response(self, format: Option<Format>) -> Response {
         let mut response = match format {
             Some(Format::Protobuf) => {
-                let body = RpcStatus { code: self.code, message: self.message }.encode_to_vec();
+                let body = tonic_types::Status {
+                    code: self.code,
+                    message: self.message,
+                    details: Vec::new(),
+                }
+                .encode_to_vec();
                 ([(header::CONTENT_TYPE, PROTOBUF)], body).into_response()
             }
             Some(Format::Json) => {
