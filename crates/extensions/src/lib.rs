@@ -6,6 +6,7 @@ pub mod basicauth;
 pub mod bearertokenauth;
 pub mod file_storage;
 pub mod health_check;
+pub mod pprof;
 pub mod zpages;
 
 use std::{net::SocketAddr, sync::Arc};
@@ -30,6 +31,8 @@ weir_core::kind! {
         BasicAuth(basicauth::Config),
         /// `zpages`: live pages about the pipelines, components and recent errors.
         ZPages(zpages::Config),
+        /// `pprof`: CPU profiles in the pprof format.
+        Pprof(pprof::Config),
     }
 }
 

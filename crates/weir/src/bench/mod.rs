@@ -307,7 +307,9 @@ fn overrides(
     }
     for (id, extension) in &config.extensions {
         match extension {
-            ExtensionSettings::HealthCheck(_) | ExtensionSettings::ZPages(_) => {
+            ExtensionSettings::HealthCheck(_)
+            | ExtensionSettings::ZPages(_)
+            | ExtensionSettings::Pprof(_) => {
                 sets.push(format!("extensions::{id}::endpoint=127.0.0.1:{}", free_port()?))
             }
             ExtensionSettings::FileStorage(_)
