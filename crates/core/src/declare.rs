@@ -293,3 +293,21 @@ pub trait BuildReceiver {
     /// The extensions that authenticate the requests it receives.
     fn authenticators(&self) -> Vec<&str>;
 }
+
+/// Declares a component type whose settings are its configuration once checked: `validate` is
+/// the configuration's own `problems()` (every problem as `(path, message)`), and the type is
+/// its `Settings`. Components that compile something at validation implement [`Component`]
+/// themselves (`tail_sampling`, `slo`).
+#[macro_export]
+macro_rules! checked_component {
+    ($Config:ty, $declaration:expr) => {
+        impl $crate::Component for $Config {
+            type Config = $Config;
+            const DECLARATION: $crate::Declaration = $declaration;
+            fn validate(config: $Config) -> Result<$Config, Vec<$crate::ConfigError>> {
+                let problems = config.problems();
+                $crate::declare::checked(config, problems)
+            }
+        }
+    };
+}

@@ -145,40 +145,23 @@ impl ClientAuth for BasicAuth {
     }
 }
 
-impl weir_core::Component for Config {
-    type Config = Config;
-    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+weir_core::checked_component!(
+    Config,
+    weir_core::Declaration {
         name: "basicauth",
         aliases: &[],
         signals: weir_core::Signals::None,
         stability: weir_core::Stability::Beta,
         summary: "HTTP Basic credentials, checked on receivers (htpasswd) or sent by exporters (client_auth)",
-    };
-
-    fn validate(config: Config) -> Result<Config, Vec<weir_core::ConfigError>> {
-        let problems = config.problems();
-        weir_core::declare::checked(config, problems)
     }
-}
+);
 
 impl crate::BuildExtension for Config {
-    fn serve<'a>(
-        &'a self,
-        _id: &'a str,
-        _context: &'a crate::Context,
-    ) -> weir_core::BoxFuture<'a, std::io::Result<Option<crate::Served>>> {
-        crate::serves_nothing()
-    }
-
     fn authenticators(&self) -> std::io::Result<crate::Provided> {
         let auth = std::sync::Arc::new(BasicAuth::new(self)?);
         Ok(crate::Provided {
             server: self.htpasswd.is_some().then(|| auth.clone() as _),
             client: self.client_auth.is_some().then_some(auth as _),
         })
-    }
-
-    fn storage(&self) -> Option<&crate::file_storage::Config> {
-        None
     }
 }

@@ -181,38 +181,21 @@ impl ClientAuth for BearerToken {
     }
 }
 
-impl weir_core::Component for Config {
-    type Config = Config;
-    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+weir_core::checked_component!(
+    Config,
+    weir_core::Declaration {
         name: "bearertokenauth",
         aliases: &[],
         signals: weir_core::Signals::None,
         stability: weir_core::Stability::Beta,
         summary: "a bearer token, checked on receivers or sent by exporters",
-    };
-
-    fn validate(config: Config) -> Result<Config, Vec<weir_core::ConfigError>> {
-        let problems = config.problems();
-        weir_core::declare::checked(config, problems)
     }
-}
+);
 
 impl crate::BuildExtension for Config {
-    fn serve<'a>(
-        &'a self,
-        _id: &'a str,
-        _context: &'a crate::Context,
-    ) -> weir_core::BoxFuture<'a, std::io::Result<Option<crate::Served>>> {
-        crate::serves_nothing()
-    }
-
     fn authenticators(&self) -> std::io::Result<crate::Provided> {
         let auth = std::sync::Arc::new(BearerToken::new(self)?);
         Ok(crate::Provided { server: Some(auth.clone()), client: Some(auth) })
-    }
-
-    fn storage(&self) -> Option<&crate::file_storage::Config> {
-        None
     }
 }
 

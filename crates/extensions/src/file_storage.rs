@@ -97,35 +97,18 @@ impl Config {
     }
 }
 
-impl weir_core::Component for Config {
-    type Config = Config;
-    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+weir_core::checked_component!(
+    Config,
+    weir_core::Declaration {
         name: "file_storage",
         aliases: &[],
         signals: weir_core::Signals::None,
         stability: weir_core::Stability::Alpha,
         summary: "a directory for persistent sending queues",
-    };
-
-    fn validate(config: Config) -> Result<Config, Vec<weir_core::ConfigError>> {
-        let problems = config.problems();
-        weir_core::declare::checked(config, problems)
     }
-}
+);
 
 impl crate::BuildExtension for Config {
-    fn serve<'a>(
-        &'a self,
-        _id: &'a str,
-        _context: &'a crate::Context,
-    ) -> weir_core::BoxFuture<'a, std::io::Result<Option<crate::Served>>> {
-        crate::serves_nothing()
-    }
-
-    fn authenticators(&self) -> std::io::Result<crate::Provided> {
-        Ok(crate::Provided::default())
-    }
-
     fn storage(&self) -> Option<&crate::file_storage::Config> {
         Some(self)
     }

@@ -153,21 +153,16 @@ pub async fn serve(
     axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).await
 }
 
-impl weir_core::Component for Config {
-    type Config = Config;
-    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+weir_core::checked_component!(
+    Config,
+    weir_core::Declaration {
         name: "health_check",
         aliases: &[],
         signals: weir_core::Signals::None,
         stability: weir_core::Stability::Beta,
         summary: "an HTTP endpoint that answers whether the pipelines run",
-    };
-
-    fn validate(config: Config) -> Result<Config, Vec<weir_core::ConfigError>> {
-        let problems = config.problems();
-        weir_core::declare::checked(config, problems)
     }
-}
+);
 
 impl crate::BuildExtension for Config {
     fn serve<'a>(
@@ -182,14 +177,6 @@ impl crate::BuildExtension for Config {
                 serve(listener, self.clone(), context.health.clone(), context.shutdown.clone());
             Ok(Some(crate::Served { addr, task: tokio::spawn(task) }))
         })
-    }
-
-    fn authenticators(&self) -> std::io::Result<crate::Provided> {
-        Ok(crate::Provided::default())
-    }
-
-    fn storage(&self) -> Option<&crate::file_storage::Config> {
-        None
     }
 }
 

@@ -67,20 +67,28 @@ pub struct Provided {
     pub client: Option<Arc<dyn ClientAuth>>,
 }
 
-/// What an extension does once validated.
+/// What an extension provides once validated; each provides one or more of these and keeps
+/// the defaults (nothing) for the rest.
 pub trait BuildExtension {
     /// Starts the endpoint it serves, if it serves one.
     fn serve<'a>(
         &'a self,
         id: &'a str,
         context: &'a Context,
-    ) -> BoxFuture<'a, std::io::Result<Option<Served>>>;
+    ) -> BoxFuture<'a, std::io::Result<Option<Served>>> {
+        let _ = (id, context);
+        Box::pin(async { Ok(None) })
+    }
 
-    /// The authenticators it provides (none for extensions that do not authenticate).
-    fn authenticators(&self) -> std::io::Result<Provided>;
+    /// The authenticators it provides.
+    fn authenticators(&self) -> std::io::Result<Provided> {
+        Ok(Provided::default())
+    }
 
     /// Its storage for persistent sending queues, if it is one.
-    fn storage(&self) -> Option<&file_storage::Config>;
+    fn storage(&self) -> Option<&file_storage::Config> {
+        None
+    }
 }
 
 /// Builds the authenticators of the listed extensions: each serves receivers and exporters
@@ -106,9 +114,4 @@ async fn bind(id: &str, endpoint: &str) -> std::io::Result<tokio::net::TcpListen
     tokio::net::TcpListener::bind(endpoint).await.map_err(|error| {
         std::io::Error::new(error.kind(), format!("{id}: cannot listen on {endpoint}: {error}"))
     })
-}
-
-/// The shape of an extension that serves nothing: used by those that only provide.
-fn serves_nothing<'a>() -> BoxFuture<'a, std::io::Result<Option<Served>>> {
-    Box::pin(async { Ok(None) })
 }

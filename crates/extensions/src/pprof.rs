@@ -72,21 +72,16 @@ impl Config {
     }
 }
 
-impl weir_core::Component for Config {
-    type Config = Config;
-    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+weir_core::checked_component!(
+    Config,
+    weir_core::Declaration {
         name: "pprof",
         aliases: &[],
         signals: weir_core::Signals::None,
         stability: weir_core::Stability::Beta,
         summary: "CPU profiles in the pprof format on /debug/pprof/profile",
-    };
-
-    fn validate(config: Config) -> Result<Config, Vec<weir_core::ConfigError>> {
-        let problems = config.problems();
-        weir_core::declare::checked(config, problems)
     }
-}
+);
 
 impl crate::BuildExtension for Config {
     fn serve<'a>(
@@ -117,14 +112,6 @@ impl crate::BuildExtension for Config {
             });
             Ok(Some(crate::Served { addr, task }))
         })
-    }
-
-    fn authenticators(&self) -> std::io::Result<crate::Provided> {
-        Ok(crate::Provided::default())
-    }
-
-    fn storage(&self) -> Option<&crate::file_storage::Config> {
-        None
     }
 }
 

@@ -69,21 +69,16 @@ impl Config {
     }
 }
 
-impl weir_core::Component for Config {
-    type Config = Config;
-    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+weir_core::checked_component!(
+    Config,
+    weir_core::Declaration {
         name: "zpages",
         aliases: &[],
         signals: weir_core::Signals::None,
         stability: weir_core::Stability::Beta,
         summary: "live pages: pipelines, components and their state, recent errors",
-    };
-
-    fn validate(config: Config) -> Result<Config, Vec<weir_core::ConfigError>> {
-        let problems = config.problems();
-        weir_core::declare::checked(config, problems)
     }
-}
+);
 
 impl crate::BuildExtension for Config {
     fn serve<'a>(
@@ -101,14 +96,6 @@ impl crate::BuildExtension for Config {
             });
             Ok(Some(crate::Served { addr, task }))
         })
-    }
-
-    fn authenticators(&self) -> std::io::Result<crate::Provided> {
-        Ok(crate::Provided::default())
-    }
-
-    fn storage(&self) -> Option<&crate::file_storage::Config> {
-        None
     }
 }
 

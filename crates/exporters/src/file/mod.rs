@@ -92,21 +92,16 @@ impl Exporter for FileExporter {
     }
 }
 
-impl weir_core::Component for Config {
-    type Config = Config;
-    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+weir_core::checked_component!(
+    Config,
+    weir_core::Declaration {
         name: "file",
         aliases: &[],
         signals: weir_core::Signals::Pipeline(weir_core::declare::ALL_SIGNALS),
         stability: weir_core::Stability::Alpha,
         summary: "appends each batch to a file as one OTLP/JSON request per line",
-    };
-
-    fn validate(config: Config) -> Result<Config, Vec<weir_core::ConfigError>> {
-        let problems = config.problems();
-        weir_core::declare::checked(config, problems)
     }
-}
+);
 
 impl weir_core::declare::BuildExporter for Config {
     fn build<'a>(

@@ -179,21 +179,16 @@ fn error_message(body: &[u8], is_json: bool) -> String {
     if text.is_empty() { "(no body)".into() } else { text.into_owned() }
 }
 
-impl weir_core::Component for Config {
-    type Config = Config;
-    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+weir_core::checked_component!(
+    Config,
+    weir_core::Declaration {
         name: "otlp_http",
         aliases: &["otlphttp"],
         signals: weir_core::Signals::Pipeline(weir_core::declare::ALL_SIGNALS),
         stability: weir_core::Stability::Beta,
         summary: "OTLP over HTTP",
-    };
-
-    fn validate(config: Config) -> Result<Config, Vec<weir_core::ConfigError>> {
-        let problems = config.problems();
-        weir_core::declare::checked(config, problems)
     }
-}
+);
 
 impl weir_core::declare::BuildExporter for Config {
     fn build<'a>(

@@ -70,21 +70,16 @@ impl Config {
     }
 }
 
-impl weir_core::Component for Config {
-    type Config = Config;
-    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+weir_core::checked_component!(
+    Config,
+    weir_core::Declaration {
         name: "prometheus",
         aliases: &[],
         signals: weir_core::Signals::Pipeline(&[weir_core::Signal::Metrics]),
         stability: weir_core::Stability::Beta,
         summary: "metrics served for Prometheus to scrape",
-    };
-
-    fn validate(config: Config) -> Result<Config, Vec<weir_core::ConfigError>> {
-        let problems = config.problems();
-        weir_core::declare::checked(config, problems)
     }
-}
+);
 
 impl weir_core::declare::BuildExporter for Config {
     fn build<'a>(

@@ -108,21 +108,16 @@ impl Processor for Batcher {
     }
 }
 
-impl weir_core::Component for Config {
-    type Config = Config;
-    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+weir_core::checked_component!(
+    Config,
+    weir_core::Declaration {
         name: "batch",
         aliases: &[],
         signals: weir_core::Signals::Pipeline(weir_core::declare::ALL_SIGNALS),
         stability: weir_core::Stability::Beta,
         summary: "groups items into batches by size and time",
-    };
-
-    fn validate(config: Config) -> Result<Config, Vec<weir_core::ConfigError>> {
-        let problems = config.problems();
-        weir_core::declare::checked(config, problems)
     }
-}
+);
 
 impl weir_core::declare::BuildProcessor for Config {
     fn build(&self, id: &str) -> Box<dyn weir_core::Processor> {

@@ -441,21 +441,16 @@ impl Processor for Limiter {
     }
 }
 
-impl weir_core::Component for Config {
-    type Config = Config;
-    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+weir_core::checked_component!(
+    Config,
+    weir_core::Declaration {
         name: "cardinality_limiter",
         aliases: &[],
         signals: weir_core::Signals::Pipeline(&[weir_core::Signal::Metrics]),
         stability: weir_core::Stability::Alpha,
         summary: "bounds metric series per metric and tenant, keeping totals in overflow series",
-    };
-
-    fn validate(config: Config) -> Result<Config, Vec<weir_core::ConfigError>> {
-        let problems = config.problems();
-        weir_core::declare::checked(config, problems)
     }
-}
+);
 
 impl weir_core::declare::BuildProcessor for Config {
     fn build(&self, id: &str) -> Box<dyn weir_core::Processor> {

@@ -215,21 +215,16 @@ impl Processor for DeltaToCumulative {
     }
 }
 
-impl weir_core::Component for Config {
-    type Config = Config;
-    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+weir_core::checked_component!(
+    Config,
+    weir_core::Declaration {
         name: "delta_to_cumulative",
         aliases: &["deltatocumulative"],
         signals: weir_core::Signals::Pipeline(&[weir_core::Signal::Metrics]),
         stability: weir_core::Stability::Alpha,
         summary: "delta sums and histograms to cumulative, bounded by max_streams",
-    };
-
-    fn validate(config: Config) -> Result<Config, Vec<weir_core::ConfigError>> {
-        let problems = config.problems();
-        weir_core::declare::checked(config, problems)
     }
-}
+);
 
 impl weir_core::declare::BuildProcessor for Config {
     fn build(&self, id: &str) -> Box<dyn weir_core::Processor> {

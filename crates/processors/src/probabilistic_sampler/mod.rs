@@ -348,9 +348,9 @@ fn set_string(attributes: &mut Vec<KeyValue>, key: &str, value: Option<String>) 
     }
 }
 
-impl weir_core::Component for Config {
-    type Config = Config;
-    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+weir_core::checked_component!(
+    Config,
+    weir_core::Declaration {
         name: "probabilistic_sampler",
         aliases: &[],
         signals: weir_core::Signals::Pipeline(&[
@@ -359,13 +359,8 @@ impl weir_core::Component for Config {
         ]),
         stability: weir_core::Stability::Beta,
         summary: "consistent probability sampling of spans and log records",
-    };
-
-    fn validate(config: Config) -> Result<Config, Vec<weir_core::ConfigError>> {
-        let problems = config.problems();
-        weir_core::declare::checked(config, problems)
     }
-}
+);
 
 impl weir_core::declare::BuildProcessor for Config {
     fn build(&self, id: &str) -> Box<dyn weir_core::Processor> {

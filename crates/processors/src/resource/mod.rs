@@ -114,21 +114,16 @@ impl Processor for ResourceProcessor {
     }
 }
 
-impl weir_core::Component for Config {
-    type Config = Config;
-    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+weir_core::checked_component!(
+    Config,
+    weir_core::Declaration {
         name: "resource",
         aliases: &[],
         signals: weir_core::Signals::Pipeline(weir_core::declare::ALL_SIGNALS),
         stability: weir_core::Stability::Beta,
         summary: "inserts, updates, upserts or deletes resource attributes",
-    };
-
-    fn validate(config: Config) -> Result<Config, Vec<weir_core::ConfigError>> {
-        let problems = config.problems();
-        weir_core::declare::checked(config, problems)
     }
-}
+);
 
 impl weir_core::declare::BuildProcessor for Config {
     fn build(&self, id: &str) -> Box<dyn weir_core::Processor> {

@@ -455,9 +455,9 @@ impl Processor for SpanMetrics {
     }
 }
 
-impl weir_core::Component for Config {
-    type Config = Config;
-    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+weir_core::checked_component!(
+    Config,
+    weir_core::Declaration {
         name: "span_metrics",
         aliases: &["spanmetrics"],
         signals: weir_core::Signals::Connector(&[(
@@ -466,13 +466,8 @@ impl weir_core::Component for Config {
         )]),
         stability: weir_core::Stability::Alpha,
         summary: "RED metrics (calls, durations) from spans",
-    };
-
-    fn validate(config: Config) -> Result<Config, Vec<weir_core::ConfigError>> {
-        let problems = config.problems();
-        weir_core::declare::checked(config, problems)
     }
-}
+);
 
 impl weir_core::declare::BuildProcessor for Config {
     fn build(&self, id: &str) -> Box<dyn weir_core::Processor> {

@@ -173,21 +173,16 @@ fn check_endpoint(path: &str, endpoint: &str, errors: &mut Vec<(String, String)>
     }
 }
 
-impl weir_core::Component for Config {
-    type Config = Config;
-    const DECLARATION: weir_core::Declaration = weir_core::Declaration {
+weir_core::checked_component!(
+    Config,
+    weir_core::Declaration {
         name: "otlp",
         aliases: &[],
         signals: weir_core::Signals::Pipeline(weir_core::declare::ALL_SIGNALS),
         stability: weir_core::Stability::Beta,
         summary: "OTLP over gRPC and HTTP (protobuf and JSON)",
-    };
-
-    fn validate(config: Config) -> Result<Config, Vec<weir_core::ConfigError>> {
-        let problems = config.problems();
-        weir_core::declare::checked(config, problems)
     }
-}
+);
 
 impl weir_core::declare::BuildReceiver for Config {
     fn build<'a>(
