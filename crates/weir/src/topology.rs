@@ -111,23 +111,19 @@ fn describe(plan: &Plan) -> weir_extensions::zpages::Topology {
     weir_extensions::zpages::Topology { pipelines, components }
 }
 
-/// Builds every component of `plan` (binding sockets, opening files) and starts it.
-pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
-    let health = Health::default();
-    let services_shutdown = CancellationToken::new();
-    let mut addrs = Vec::new();
-    let mut services = start_services(plan, &health, &services_shutdown, &mut addrs).await?;
-
-    let extensions = plan.extensions.iter().map(|(id, e)| (id.as_str(), e));
-    let auth = weir_extensions::authenticators(extensions).context("authentication extensions")?;
-
-    // Export queues: one per exporter, shared by every pipeline that lists it.
+/// Export queues: one per exporter, shared by every pipeline that lists it; an exporter that
+/// serves (a scrape endpoint) adds its address to `addrs`.
+async fn export_queues<'p>(
+    plan: &'p Plan,
+    auth: &weir_core::auth::Authenticators,
+    addrs: &mut Vec<(String, &'static str, SocketAddr)>,
+) -> anyhow::Result<(HashMap<&'p ComponentId, Consumer>, Vec<export::ExportQueue>)> {
     let mut exporter_inputs: HashMap<&ComponentId, Consumer> = HashMap::new();
     let mut queues = Vec::new();
     for (id, config) in &plan.exporters {
         let exporter = config
             .as_dyn()
-            .build(id.as_str(), &auth)
+            .build(id.as_str(), auth)
             .await
             .with_context(|| format!("exporter {id}"))?;
         if let Some(addr) = exporter.local_addr() {
@@ -151,6 +147,44 @@ pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
         exporter_inputs.insert(id, consumer);
         queues.push(queue);
     }
+    Ok((exporter_inputs, queues))
+}
+
+/// Memory limiters: one per processor id, sampling usage until the services stop.
+fn memory_limiters<'p>(
+    plan: &'p Plan,
+    services_shutdown: &CancellationToken,
+    services: &mut Vec<(String, JoinHandle<std::io::Result<()>>)>,
+) -> HashMap<&'p ComponentId, Arc<MemoryLimiter>> {
+    let mut limiters: HashMap<&ComponentId, Arc<MemoryLimiter>> = HashMap::new();
+    for (id, config) in &plan.processors {
+        let ProcessorSettings::MemoryLimiter(config) = config else { continue };
+        let (limit, spike) = config.limits(memory::total_memory().unwrap_or(0));
+        let limiter = MemoryLimiter::new(id.as_str(), limit, spike, config.check_interval);
+        let sampler = limiter.clone().run(services_shutdown.clone());
+        services.push((
+            id.to_string(),
+            tokio::spawn(async move {
+                sampler.await;
+                Ok(())
+            }),
+        ));
+        limiters.insert(id, limiter);
+    }
+    limiters
+}
+
+/// Builds every component of `plan` (binding sockets, opening files) and starts it.
+pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
+    let health = Health::default();
+    let services_shutdown = CancellationToken::new();
+    let mut addrs = Vec::new();
+    let mut services = start_services(plan, &health, &services_shutdown, &mut addrs).await?;
+
+    let extensions = plan.extensions.iter().map(|(id, e)| (id.as_str(), e));
+    let auth = weir_extensions::authenticators(extensions).context("authentication extensions")?;
+
+    let (exporter_inputs, queues) = export_queues(plan, &auth, &mut addrs).await?;
 
     // Pipeline inputs.
     let mut inputs: HashMap<
@@ -191,22 +225,7 @@ pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
         }
     }
 
-    // Memory limiters: one per processor id, sampling usage until the services stop.
-    let mut limiters: HashMap<&ComponentId, Arc<MemoryLimiter>> = HashMap::new();
-    for (id, config) in &plan.processors {
-        let ProcessorSettings::MemoryLimiter(config) = config else { continue };
-        let (limit, spike) = config.limits(memory::total_memory().unwrap_or(0));
-        let limiter = MemoryLimiter::new(id.as_str(), limit, spike, config.check_interval);
-        let sampler = limiter.clone().run(services_shutdown.clone());
-        services.push((
-            id.to_string(),
-            tokio::spawn(async move {
-                sampler.await;
-                Ok(())
-            }),
-        ));
-        limiters.insert(id, limiter);
-    }
+    let limiters = memory_limiters(plan, &services_shutdown, &mut services);
 
     // Receivers: each feeds the input of every pipeline that lists it, through the memory
     // limiters of those pipelines.
