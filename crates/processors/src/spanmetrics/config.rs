@@ -16,6 +16,9 @@ pub struct Config {
     pub exclude_dimensions: Vec<String>,
     /// `exemplars`.
     pub exemplars: Exemplars,
+    /// `include_instrumentation_scope`: spans of these instrumentation scopes get
+    /// `span.instrumentation.scope.name` (and `.version`, when set) as dimensions.
+    pub include_instrumentation_scope: Vec<String>,
     /// `resource_metrics_key_attributes`: the resource attributes that identify a resource's
     /// metrics (default all).
     pub resource_metrics_key_attributes: Vec<String>,
@@ -42,6 +45,7 @@ impl Default for Config {
             dimensions: Vec::new(),
             exclude_dimensions: Vec::new(),
             exemplars: Exemplars::default(),
+            include_instrumentation_scope: Vec::new(),
             resource_metrics_key_attributes: Vec::new(),
             aggregation_temporality: "AGGREGATION_TEMPORALITY_CUMULATIVE".into(),
             metrics_flush_interval: Duration::from_secs(15),

@@ -109,7 +109,12 @@ impl SpanMetrics {
         whole as u64 + u64::from(uniform < fraction)
     }
 
-    fn dimensions(&self, resource: &[KeyValue], span: &Span) -> Vec<KeyValue> {
+    fn dimensions(
+        &self,
+        resource: &[KeyValue],
+        scope: Option<&InstrumentationScope>,
+        span: &Span,
+    ) -> Vec<KeyValue> {
         let excluded = |name: &str| self.config.exclude_dimensions.iter().any(|e| e == name);
         let mut attributes = Vec::with_capacity(4 + self.config.dimensions.len());
         let mut push = |key: &str, value: Option<AnyValue>| {
@@ -149,6 +154,12 @@ impl SpanMetrics {
                 .and_then(|kv| kv.value.clone());
             push(&dimension.name, found.or_else(|| dimension.default.as_deref().and_then(string)));
         }
+        if let Some(scope) = scope {
+            push("span.instrumentation.scope.name", string(&scope.name));
+            if !scope.version.is_empty() {
+                push("span.instrumentation.scope.version", string(&scope.version));
+            }
+        }
         attributes
     }
 
@@ -169,7 +180,13 @@ impl SpanMetrics {
         xxh3_64(&self.buffer)
     }
 
-    fn record(&mut self, resource: &[KeyValue], span: &Span, unix: u64) {
+    fn record(
+        &mut self,
+        resource: &[KeyValue],
+        scope: Option<&InstrumentationScope>,
+        span: &Span,
+        unix: u64,
+    ) {
         let keys = &self.config.resource_metrics_key_attributes;
         let resource_attributes: Vec<KeyValue> = if keys.is_empty() {
             resource.to_vec()
@@ -177,7 +194,7 @@ impl SpanMetrics {
             resource.iter().filter(|kv| keys.contains(&kv.key)).cloned().collect()
         };
         let resource_key = self.hash(&resource_attributes);
-        let mut attributes = self.dimensions(resource, span);
+        let mut attributes = self.dimensions(resource, scope, span);
         let mut key = self.hash(&attributes);
         let limit = self.config.aggregation_cardinality_limit;
         let known = self.resources.get(&resource_key).is_some_and(|r| r.series.contains_key(&key));
@@ -423,8 +440,13 @@ impl Processor for SpanMetrics {
         let unix = out.unix_nanos();
         for resource_spans in &resources {
             let resource = resource_spans.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]);
-            for span in resource_spans.scope_spans.iter().flat_map(|s| &s.spans) {
-                self.record(resource, span, unix);
+            for scope_spans in &resource_spans.scope_spans {
+                let scope = scope_spans.scope.as_ref().filter(|scope| {
+                    self.config.include_instrumentation_scope.contains(&scope.name)
+                });
+                for span in &scope_spans.spans {
+                    self.record(resource, scope, span, unix);
+                }
             }
         }
     }

@@ -243,3 +243,42 @@ fn delta_temporality_resets_and_exponential_histograms_keep_counts() {
     connector.flush(start + Duration::from_secs(32), &mut out);
     assert!(out.is_empty(), "nothing new: no delta points");
 }
+
+#[test]
+fn listed_instrumentation_scopes_become_dimensions() {
+    let span = |name: &str| Span { name: name.into(), ..Span::default() };
+    let scope = |name: &str, version: &str| ScopeSpans {
+        scope: Some(weir_otlp::proto::common::v1::InstrumentationScope {
+            name: name.into(),
+            version: version.into(),
+            ..Default::default()
+        }),
+        spans: vec![span(name)],
+        ..ScopeSpans::default()
+    };
+    let batch = Batch::Traces(vec![ResourceSpans {
+        resource: Some(Resource {
+            attributes: vec![string("service.name", "shop")],
+            ..Default::default()
+        }),
+        scope_spans: vec![scope("io.http", "1.2"), scope("io.db", "")],
+        ..ResourceSpans::default()
+    }]);
+    let config =
+        Config { include_instrumentation_scope: vec!["io.http".into()], ..Config::default() };
+    let output = run(&config, vec![batch]);
+    let mut calls: Vec<String> = Vec::new();
+    for metric in output.iter().flat_map(|r| &r.scope_metrics).flat_map(|s| &s.metrics) {
+        if let Some(Data::Sum(sum)) = &metric.data {
+            calls.extend(sum.data_points.iter().map(|p| key(&p.attributes)));
+        }
+    }
+    calls.sort();
+    assert_eq!(
+        calls,
+        [
+            "service.name=shop,span.name=io.db,span.kind=SPAN_KIND_UNSPECIFIED,status.code=STATUS_CODE_UNSET",
+            "service.name=shop,span.name=io.http,span.kind=SPAN_KIND_UNSPECIFIED,status.code=STATUS_CODE_UNSET,span.instrumentation.scope.name=io.http,span.instrumentation.scope.version=1.2",
+        ]
+    );
+}
