@@ -43,6 +43,44 @@ pub struct Grpc {
     pub auth: Option<AuthConfig>,
     /// `tls`: serve over TLS (mTLS with `client_ca_file`).
     pub tls: Option<ServerTls>,
+    /// `keepalive`: HTTP/2 pings and connection ages (zero: gRPC's defaults).
+    #[serde(deserialize_with = "weir_core::options::or_default")]
+    pub keepalive: GrpcKeepalive,
+    /// `transport`: `tcp` (the only one weir listens on).
+    pub transport: String,
+}
+
+/// `protocols.grpc.keepalive`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GrpcKeepalive {
+    /// `server_parameters`.
+    #[serde(deserialize_with = "weir_core::options::or_default")]
+    pub server_parameters: ServerParameters,
+    /// `enforcement_policy`: how clients' pings are policed; weir does not police them.
+    pub enforcement_policy: Option<serde_json::Value>,
+}
+
+/// `protocols.grpc.keepalive.server_parameters`; zero leaves gRPC's default.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerParameters {
+    /// `max_connection_idle`: not supported (tonic cannot close idle connections).
+    #[serde(with = "weir_core::duration")]
+    pub max_connection_idle: std::time::Duration,
+    /// `max_connection_age`: a connection is asked to go away (GOAWAY) after this long, so
+    /// clients behind a load balancer reconnect and spread.
+    #[serde(with = "weir_core::duration")]
+    pub max_connection_age: std::time::Duration,
+    /// `max_connection_age_grace`: then closed this much later.
+    #[serde(with = "weir_core::duration")]
+    pub max_connection_age_grace: std::time::Duration,
+    /// `time`: ping a connection idle this long.
+    #[serde(with = "weir_core::duration")]
+    pub time: std::time::Duration,
+    /// `timeout`: close it when a ping is not answered within this.
+    #[serde(with = "weir_core::duration")]
+    pub timeout: std::time::Duration,
 }
 
 impl Default for Grpc {
@@ -54,6 +92,8 @@ impl Default for Grpc {
             include_metadata: false,
             auth: None,
             tls: None,
+            keepalive: GrpcKeepalive::default(),
+            transport: "tcp".into(),
         }
     }
 }
@@ -121,6 +161,24 @@ impl Config {
         }
         if let Some(grpc) = grpc {
             check_endpoint("protocols.grpc.endpoint", &grpc.endpoint, &mut errors);
+            if grpc.transport != "tcp" {
+                errors.push((
+                    "protocols.grpc.transport".into(),
+                    format!("{:?} is not supported: weir listens on tcp", grpc.transport),
+                ));
+            }
+            if !grpc.keepalive.server_parameters.max_connection_idle.is_zero() {
+                errors.push((
+                    "protocols.grpc.keepalive.server_parameters.max_connection_idle".into(),
+                    "is not supported: use max_connection_age to recycle connections".into(),
+                ));
+            }
+            if grpc.keepalive.enforcement_policy.is_some() {
+                errors.push((
+                    "protocols.grpc.keepalive.enforcement_policy".into(),
+                    "is not supported: weir accepts every client ping and closes no client for pinging".into(),
+                ));
+            }
             for (path, message) in grpc.tls.iter().flat_map(ServerTls::validate) {
                 errors.push((format!("protocols.grpc.tls.{path}"), message));
             }
@@ -200,5 +258,36 @@ impl weir_core::declare::BuildReceiver for Config {
         let grpc = self.protocols.grpc.iter().filter_map(|g| g.auth.as_ref());
         let http = self.protocols.http.iter().filter_map(|h| h.auth.as_ref());
         grpc.chain(http).map(|a| a.authenticator.as_str()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use weir_core::Component;
+
+    use super::*;
+
+    #[test]
+    fn grpc_keepalive_parses_and_what_weir_cannot_do_is_refused() {
+        let config = Config::parse(
+            "protocols:\n  grpc:\n    keepalive:\n      server_parameters:\n        max_connection_age: 60s\n        max_connection_age_grace: 5s\n",
+        )
+        .unwrap();
+        let grpc = config.protocols.grpc.unwrap();
+        assert_eq!(grpc.keepalive.server_parameters.max_connection_age.as_secs(), 60);
+        assert_eq!(grpc.transport, "tcp");
+        let errors = Config::parse(
+            "protocols:\n  grpc:\n    transport: unix\n    keepalive:\n      server_parameters: {max_connection_idle: 1m}\n      enforcement_policy: {min_time: 10s}\n",
+        )
+        .unwrap_err();
+        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "protocols.grpc.transport",
+                "protocols.grpc.keepalive.server_parameters.max_connection_idle",
+                "protocols.grpc.keepalive.enforcement_policy"
+            ]
+        );
     }
 }

@@ -137,10 +137,13 @@ impl LogsService for Service {
 pub(crate) async fn serve(
     listener: Result<(super::tls::Incoming, std::net::SocketAddr), TcpListener>,
     intake: Intake,
-    max_message_size: usize,
-    max_concurrent_streams: u32,
+    config: &super::config::Grpc,
     shutdown: CancellationToken,
 ) -> Result<(), tonic::transport::Error> {
+    let max_message_size = config.max_recv_msg_size();
+    let max_concurrent_streams = config.max_concurrent_streams;
+    let keepalive = &config.keepalive.server_parameters;
+    let nonzero = |d: std::time::Duration| (!d.is_zero()).then_some(d);
     let intake = Arc::new(intake);
     let service = Service(intake.clone());
     let accepts = |signal| service.0.accepts(signal);
@@ -172,7 +175,16 @@ pub(crate) async fn serve(
             .max_decoding_message_size(max_message_size);
         InterceptedService::new(server, check.clone())
     });
-    let router = tonic::transport::Server::builder()
+    let mut server = tonic::transport::Server::builder()
+        .http2_keepalive_interval(nonzero(keepalive.time))
+        .http2_keepalive_timeout(nonzero(keepalive.timeout));
+    if let Some(age) = nonzero(keepalive.max_connection_age) {
+        server = server.max_connection_age(age);
+    }
+    if let Some(grace) = nonzero(keepalive.max_connection_age_grace) {
+        server = server.max_connection_age_grace(grace);
+    }
+    let router = server
         .http2_max_header_list_size(Some(super::http::MAX_HEADER_BYTES as u32))
         .max_concurrent_streams((max_concurrent_streams > 0).then_some(max_concurrent_streams))
         .layer(tower::util::MapResponseLayer::new(bad_request_statuses))

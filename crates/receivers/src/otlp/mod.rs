@@ -133,8 +133,7 @@ impl Receiver for OtlpReceiver {
                 let shutdown = shutdown.clone();
                 tokio::spawn(async move {
                     let listener = security.accept(listener, &shutdown);
-                    let limits = (config.max_recv_msg_size(), config.max_concurrent_streams);
-                    grpc::serve(listener, intake, limits.0, limits.1, shutdown)
+                    grpc::serve(listener, intake, &config, shutdown)
                         .await
                         .map_err(|e| e.to_string())
                 })
