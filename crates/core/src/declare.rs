@@ -24,8 +24,6 @@ pub enum Stability {
     Beta,
     /// Covered by compatibility guarantees.
     Stable,
-    /// Kept for compatibility; a newer component replaces it.
-    Deprecated,
 }
 
 impl Stability {
@@ -36,7 +34,6 @@ impl Stability {
             Stability::Alpha => "alpha",
             Stability::Beta => "beta",
             Stability::Stable => "stable",
-            Stability::Deprecated => "deprecated",
         }
     }
 }

@@ -12,8 +12,6 @@ use std::{
 
 use axum::{Router, http::StatusCode, routing::get};
 use serde::Deserialize;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 /// `extensions.health_check`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -136,21 +134,15 @@ fn go_duration(d: std::time::Duration) -> String {
     }
 }
 
-/// Serves the health endpoint on `listener` until `shutdown`.
-pub async fn serve(
-    listener: TcpListener,
-    config: Config,
-    health: Health,
-    shutdown: CancellationToken,
-) -> std::io::Result<()> {
-    let router = Router::new().route(
+/// The health endpoint's routes.
+fn router(config: &Config, health: Health) -> Router {
+    Router::new().route(
         &config.path,
         get(move || {
             let (status, body) = health.answer();
             async move { (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body) }
         }),
-    );
-    axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).await
+    )
 }
 
 weir_core::checked_component!(
@@ -171,11 +163,10 @@ impl crate::BuildExtension for Config {
         context: &'a crate::Context,
     ) -> weir_core::BoxFuture<'a, std::io::Result<Option<crate::Served>>> {
         Box::pin(async move {
-            let listener = crate::bind(id, &self.endpoint).await?;
-            let addr = listener.local_addr()?;
-            let task =
-                serve(listener, self.clone(), context.health.clone(), context.shutdown.clone());
-            Ok(Some(crate::Served { addr, task: tokio::spawn(task) }))
+            let router = router(self, context.health.clone());
+            let (addr, serving) =
+                crate::serve_router(id, &self.endpoint, router, context.shutdown.clone()).await?;
+            Ok(Some(crate::Served { addr, task: tokio::spawn(serving) }))
         })
     }
 }

@@ -109,9 +109,20 @@ pub fn authenticators<'a>(
     Ok(built)
 }
 
-/// Binds `endpoint` for extension `id`, naming both in the error.
-async fn bind(id: &str, endpoint: &str) -> std::io::Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(endpoint).await.map_err(|error| {
+/// Binds `endpoint` for extension `id` (naming both in the error) and returns where it
+/// listens and the future that serves `router` there until `shutdown`.
+async fn serve_router(
+    id: &str,
+    endpoint: &str,
+    router: axum::Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<(SocketAddr, impl std::future::Future<Output = std::io::Result<()>> + use<>)> {
+    let listener = tokio::net::TcpListener::bind(endpoint).await.map_err(|error| {
         std::io::Error::new(error.kind(), format!("{id}: cannot listen on {endpoint}: {error}"))
-    })
+    })?;
+    let addr = listener.local_addr()?;
+    let serving = async move {
+        axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).await
+    };
+    Ok((addr, serving))
 }

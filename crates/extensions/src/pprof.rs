@@ -90,21 +90,19 @@ impl crate::BuildExtension for Config {
         context: &'a crate::Context,
     ) -> weir_core::BoxFuture<'a, std::io::Result<Option<crate::Served>>> {
         Box::pin(async move {
-            let listener = crate::bind(id, &self.endpoint).await?;
-            let addr = listener.local_addr()?;
             let busy = Arc::new(tokio::sync::Mutex::new(()));
             let router = Router::new()
                 .route("/debug/pprof/", get(index))
                 .route("/debug/pprof/profile", get(profile))
                 .with_state(busy.clone());
             let shutdown = context.shutdown.clone();
+            let (addr, serving) =
+                crate::serve_router(id, &self.endpoint, router, shutdown.clone()).await?;
             let save = self.save_to_file.clone();
             let task = tokio::spawn(async move {
-                let saving =
-                    save.map(|path| tokio::spawn(save_until(path, busy, shutdown.clone())));
-                let served = axum::serve(listener, router)
-                    .with_graceful_shutdown(shutdown.cancelled_owned())
-                    .await;
+                // the file is written before the task ends, so shutdown waits for it
+                let saving = save.map(|path| tokio::spawn(save_until(path, busy, shutdown)));
+                let served = serving.await;
                 if let Some(saving) = saving {
                     saving.await.map_err(std::io::Error::other)??;
                 }

@@ -76,7 +76,7 @@ weir_core::checked_component!(
         aliases: &[],
         signals: weir_core::Signals::None,
         stability: weir_core::Stability::Beta,
-        summary: "live pages: pipelines, components and their state, recent errors",
+        summary: "live pages: pipelines, components, weir's state, recent errors",
     }
 );
 
@@ -87,14 +87,10 @@ impl crate::BuildExtension for Config {
         context: &'a crate::Context,
     ) -> weir_core::BoxFuture<'a, std::io::Result<Option<crate::Served>>> {
         Box::pin(async move {
-            let listener = crate::bind(id, &self.endpoint).await?;
-            let addr = listener.local_addr()?;
             let router = router(context.clone());
-            let shutdown = context.shutdown.clone().cancelled_owned();
-            let task = tokio::spawn(async move {
-                axum::serve(listener, router).with_graceful_shutdown(shutdown).await
-            });
-            Ok(Some(crate::Served { addr, task }))
+            let (addr, serving) =
+                crate::serve_router(id, &self.endpoint, router, context.shutdown.clone()).await?;
+            Ok(Some(crate::Served { addr, task: tokio::spawn(serving) }))
         })
     }
 }

@@ -19,9 +19,9 @@ pub fn find<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a AnyValue> {
     attributes.iter().find(|kv| kv.key == key).and_then(|kv| kv.value.as_ref())
 }
 
-/// A value as text, as the Collector renders one where a string is needed: strings as they
-/// are, booleans and numbers in their usual form, bytes as lowercase hex, arrays
-/// and maps as JSON. `None` for an empty value.
+/// A value as text where a string is needed (labels, keys, comparisons): strings as they are,
+/// booleans and numbers in their usual form, arrays and maps as JSON, as the Collector writes
+/// them; bytes as lowercase hex (the Collector writes base64). `None` for an empty value.
 pub fn text(value: Option<&AnyValue>) -> Option<String> {
     match value?.value.as_ref()? {
         Value::StringValue(s) => Some(s.clone()),
