@@ -22,7 +22,11 @@ const SPANS: usize = 100;
 struct Nop;
 
 impl Exporter for Nop {
-    fn export<'a>(&'a self, _batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(
+        &'a self,
+        _: &'a Batch,
+        _: &'a weir_core::Metadata,
+    ) -> BoxFuture<'a, Result<(), ExportError>> {
         Box::pin(async { Ok(()) })
     }
 }

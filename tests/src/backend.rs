@@ -42,6 +42,8 @@ struct State_ {
     mode: Option<Mode>,
     attempts: usize,
     accepted: Vec<Batch>,
+    /// The headers (gRPC metadata) of each accepted request.
+    headers: Vec<axum::http::HeaderMap>,
 }
 
 /// The resident set size of this process in bytes.
@@ -103,14 +105,21 @@ impl Backend {
         self.state.lock().unwrap().accepted.clone()
     }
 
+    /// Every accepted batch with the headers of its request.
+    pub fn accepted_with_headers(&self) -> Vec<(Batch, axum::http::HeaderMap)> {
+        let state = self.state.lock().unwrap();
+        state.accepted.iter().cloned().zip(state.headers.iter().cloned()).collect()
+    }
+
     /// Counts an attempt and decides; records the batch when accepting.
-    async fn handle(&self, batch: Batch) -> Mode {
+    async fn handle(&self, batch: Batch, headers: axum::http::HeaderMap) -> Mode {
         let mode = {
             let mut state = self.state.lock().unwrap();
             state.attempts += 1;
             let mode = state.mode.unwrap_or(Mode::Accept);
             if matches!(mode, Mode::Accept | Mode::PartialSuccess(_) | Mode::Slow(_)) {
                 state.accepted.push(batch);
+                state.headers.push(headers);
             }
             mode
         };
@@ -129,8 +138,9 @@ impl TraceService for Backend {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        let headers = request.metadata().clone().into_headers();
         let batch = Batch::Traces(request.into_inner().resource_spans);
-        match self.handle(batch).await {
+        match self.handle(batch, headers).await {
             Mode::Accept | Mode::Hang | Mode::Slow(_) => {
                 Ok(Response::new(ExportTraceServiceResponse { partial_success: None }))
             }
@@ -162,7 +172,7 @@ async fn http_export(
         return (StatusCode::BAD_REQUEST, "undecodable").into_response();
     };
     let protobuf = [(axum::http::header::CONTENT_TYPE, "application/x-protobuf")];
-    match backend.handle(batch).await {
+    match backend.handle(batch, headers.clone()).await {
         Mode::Accept | Mode::Hang | Mode::Slow(_) => (protobuf, Vec::new()).into_response(),
         Mode::PartialSuccess(rejected) => {
             let response = ExportTraceServiceResponse {

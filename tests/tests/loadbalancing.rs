@@ -229,7 +229,7 @@ protocol:
     for _ in 0..10 {
         let batch = generator.next(Signal::Traces, 400);
         sent += batch.item_count();
-        exporter.export(&batch).await.unwrap();
+        exporter.export(&batch, &Default::default()).await.unwrap();
     }
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert!(down.attempts() > 0, "the dead pod's share was tried there first");

@@ -16,9 +16,9 @@ pub trait ServerAuth: Send + Sync + 'static {
 
 /// Adds credentials to the requests an exporter sends.
 pub trait ClientAuth: Send + Sync + 'static {
-    /// The headers to send with the next request (read afresh each time: a token file may
-    /// have changed).
-    fn headers(&self) -> Vec<(http::HeaderName, http::HeaderValue)>;
+    /// Sets the headers of the next request of a batch with request `metadata`, after the
+    /// exporter's own `headers` (read afresh each time: a token file may have changed).
+    fn apply(&self, headers: &mut http::HeaderMap, metadata: &crate::Metadata);
 }
 
 /// `auth` on a receiver's protocol or an exporter: the extension that authenticates.

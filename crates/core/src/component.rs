@@ -138,8 +138,14 @@ pub enum ExportError {
 /// Sends batches to a backend. Only the encoding and the call live here: batching, retries,
 /// timeouts and queueing belong to [`crate::export::ExportQueue`].
 pub trait Exporter: Send + Sync + 'static {
-    /// Delivers one batch.
-    fn export<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>>;
+    /// Delivers one batch of a request with `metadata` (empty unless a receiver kept it with
+    /// `include_metadata` and no processor merged it away): client authenticators such as
+    /// `headers_setter` read it.
+    fn export<'a>(
+        &'a self,
+        batch: &'a Batch,
+        metadata: &'a Metadata,
+    ) -> BoxFuture<'a, Result<(), ExportError>>;
 
     /// The address the exporter serves on, if it serves (a scrape endpoint).
     fn local_addr(&self) -> Option<std::net::SocketAddr> {

@@ -9,7 +9,7 @@ use crate::memory::MemoryLimiter;
 
 /// The metadata of the request a batch came in (the client's headers, kept by a receiver with
 /// `include_metadata: true`), shared by every batch cut from that request. Keys are lowercase.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Metadata(Option<Arc<[(String, String)]>>);
 
 impl Metadata {
@@ -24,6 +24,29 @@ impl Metadata {
     pub fn get(&self, key: &str) -> Option<&str> {
         let pairs = self.0.as_deref()?;
         pairs.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `key` (case-insensitive), in request order.
+    pub fn get_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.pairs()
+            .iter()
+            .filter(move |(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every `(key, value)` pair, in request order.
+    pub fn pairs(&self) -> &[(String, String)] {
+        self.0.as_deref().unwrap_or_default()
+    }
+
+    /// The metadata of `keys` only (the batch processor's `metadata_keys`), in the order of
+    /// `keys`.
+    pub fn select(&self, keys: &[String]) -> Metadata {
+        Metadata::new(
+            keys.iter().flat_map(|key| {
+                self.get_all(key).map(move |value| (key.clone(), value.to_owned()))
+            }),
+        )
     }
 
     /// Whether there is none.

@@ -17,7 +17,7 @@ use crate::{BoxFuture, ExportError, Exporter, Output, Processor};
 /// An exporter that keeps every batch it is given.
 #[derive(Debug, Clone, Default)]
 pub struct CollectingExporter {
-    batches: Arc<Mutex<Vec<Batch>>>,
+    batches: Arc<Mutex<Vec<(Batch, crate::Metadata)>>>,
 }
 
 impl CollectingExporter {
@@ -28,18 +28,27 @@ impl CollectingExporter {
 
     /// Every batch exported so far.
     pub fn batches(&self) -> Vec<Batch> {
+        self.batches.lock().expect("not poisoned").iter().map(|(b, _)| b.clone()).collect()
+    }
+
+    /// Every batch exported so far, with the request metadata it was exported with.
+    pub fn requests(&self) -> Vec<(Batch, crate::Metadata)> {
         self.batches.lock().expect("not poisoned").clone()
     }
 
     /// The number of items exported so far.
     pub fn item_count(&self) -> usize {
-        self.batches.lock().expect("not poisoned").iter().map(Batch::item_count).sum()
+        self.batches.lock().expect("not poisoned").iter().map(|(b, _)| b.item_count()).sum()
     }
 }
 
 impl Exporter for CollectingExporter {
-    fn export<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
-        self.batches.lock().expect("not poisoned").push(batch.clone());
+    fn export<'a>(
+        &'a self,
+        batch: &'a Batch,
+        metadata: &'a crate::Metadata,
+    ) -> BoxFuture<'a, Result<(), ExportError>> {
+        self.batches.lock().expect("not poisoned").push((batch.clone(), metadata.clone()));
         Box::pin(async { Ok(()) })
     }
 }

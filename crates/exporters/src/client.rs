@@ -162,7 +162,7 @@ pub(crate) fn http_client(
     timeout: std::time::Duration,
     headers: &Headers,
     tls: &ClientTls,
-) -> std::io::Result<(HttpClient, Vec<(http::HeaderName, http::HeaderValue)>)> {
+) -> std::io::Result<(HttpClient, http::HeaderMap)> {
     let invalid = |e: &dyn std::fmt::Display| {
         std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
     };
@@ -184,12 +184,26 @@ pub(crate) fn http_client(
     let connector = builder.enable_http1().wrap_connector(connector);
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build(connector);
-    let mut parsed = Vec::new();
+    let mut parsed = http::HeaderMap::new();
     for (name, value) in headers {
         let name = http::HeaderName::from_bytes(name.as_bytes()).map_err(|e| invalid(&e))?;
-        parsed.push((name, http::HeaderValue::from_str(value).map_err(|e| invalid(&e))?));
+        parsed.append(name, http::HeaderValue::from_str(value).map_err(|e| invalid(&e))?);
     }
     Ok((client, parsed))
+}
+
+/// The headers of one request: the exporter's configured `headers`, then what its
+/// authenticator sets for a batch with request `metadata` (which may override them).
+pub(crate) fn request_headers(
+    configured: &http::HeaderMap,
+    auth: Option<&std::sync::Arc<dyn weir_core::auth::ClientAuth>>,
+    metadata: &weir_core::Metadata,
+) -> http::HeaderMap {
+    let mut headers = configured.clone();
+    if let Some(auth) = auth {
+        auth.apply(&mut headers, metadata);
+    }
+    headers
 }
 
 /// The most bytes of a backend's response an exporter reads: an export response is a few

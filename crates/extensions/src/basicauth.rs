@@ -140,8 +140,10 @@ impl ServerAuth for BasicAuth {
 }
 
 impl ClientAuth for BasicAuth {
-    fn headers(&self) -> Vec<(http::HeaderName, http::HeaderValue)> {
-        self.client.iter().map(|v| (http::header::AUTHORIZATION, v.clone())).collect()
+    fn apply(&self, headers: &mut http::HeaderMap, _: &weir_core::Metadata) {
+        if let Some(value) = &self.client {
+            headers.insert(http::header::AUTHORIZATION, value.clone());
+        }
     }
 }
 
@@ -157,7 +159,14 @@ weir_core::checked_component!(
 );
 
 impl crate::BuildExtension for Config {
-    fn authenticators(&self) -> std::io::Result<crate::Provided> {
+    fn authenticates(&self) -> crate::Sides {
+        crate::Sides { server: self.htpasswd.is_some(), client: self.client_auth.is_some() }
+    }
+
+    fn authenticators(
+        &self,
+        _: &weir_core::auth::Authenticators,
+    ) -> std::io::Result<crate::Provided> {
         let auth = std::sync::Arc::new(BasicAuth::new(self)?);
         Ok(crate::Provided {
             server: self.htpasswd.is_some().then(|| auth.clone() as _),

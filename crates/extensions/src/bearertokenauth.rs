@@ -5,15 +5,13 @@
 //! a second), so a rotated token is picked up without a restart. Comparison takes the same
 //! time whatever prefix matches (`subtle`).
 
-use std::{
-    path::PathBuf,
-    sync::Mutex,
-    time::{Duration, Instant, SystemTime},
-};
+use std::{path::PathBuf, sync::Mutex};
 
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use weir_core::auth::{ClientAuth, ServerAuth};
+
+use crate::watched_file::WatchedFile;
 
 /// `extensions.bearertokenauth`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -66,44 +64,7 @@ pub struct BearerToken {
     header: http::HeaderName,
     scheme: String,
     fixed: Vec<String>,
-    file: Option<Mutex<TokenFile>>,
-}
-
-#[derive(Debug)]
-struct TokenFile {
-    path: PathBuf,
-    token: String,
-    modified: Option<SystemTime>,
-    checked: Instant,
-}
-
-/// How often a token file is checked for a change.
-const RECHECK: Duration = Duration::from_secs(1);
-
-impl TokenFile {
-    fn read(path: &PathBuf) -> std::io::Result<(String, Option<SystemTime>)> {
-        let modified = std::fs::metadata(path)?.modified().ok();
-        Ok((std::fs::read_to_string(path)?.trim().to_owned(), modified))
-    }
-
-    fn current(&mut self) -> &str {
-        if self.checked.elapsed() >= RECHECK {
-            self.checked = Instant::now();
-            let modified = std::fs::metadata(&self.path).ok().and_then(|m| m.modified().ok());
-            if modified != self.modified {
-                match TokenFile::read(&self.path) {
-                    Ok((token, modified)) => {
-                        (self.token, self.modified) = (token, modified);
-                        tracing::info!(file = %self.path.display(), "bearertokenauth: token reloaded");
-                    }
-                    Err(error) => {
-                        tracing::warn!(file = %self.path.display(), %error, "bearertokenauth: keeping the previous token")
-                    }
-                }
-            }
-        }
-        &self.token
-    }
+    file: Option<Mutex<WatchedFile>>,
 }
 
 impl BearerToken {
@@ -114,20 +75,7 @@ impl BearerToken {
         let mut fixed: Vec<String> = config.tokens.clone();
         fixed.extend(config.token.clone());
         let file = match &config.filename {
-            Some(path) => {
-                let (token, modified) = TokenFile::read(path).map_err(|e| {
-                    std::io::Error::new(
-                        e.kind(),
-                        format!("bearertokenauth filename {}: {e}", path.display()),
-                    )
-                })?;
-                Some(Mutex::new(TokenFile {
-                    path: path.clone(),
-                    token,
-                    modified,
-                    checked: Instant::now(),
-                }))
-            }
+            Some(path) => Some(Mutex::new(WatchedFile::open("bearertokenauth", path)?)),
             None => None,
         };
         Ok(BearerToken { header, scheme: config.scheme.clone(), fixed, file })
@@ -166,17 +114,14 @@ impl ServerAuth for BearerToken {
 }
 
 impl ClientAuth for BearerToken {
-    fn headers(&self) -> Vec<(http::HeaderName, http::HeaderValue)> {
-        let Some(token) = self.tokens().into_iter().next() else { return Vec::new() };
+    fn apply(&self, headers: &mut http::HeaderMap, _: &weir_core::Metadata) {
+        let Some(token) = self.tokens().into_iter().next() else { return };
         match http::HeaderValue::try_from(self.value(&token)) {
             Ok(mut value) => {
                 value.set_sensitive(true);
-                vec![(self.header.clone(), value)]
+                headers.insert(self.header.clone(), value);
             }
-            Err(_) => {
-                tracing::warn!("bearertokenauth: the token is not a valid header value");
-                Vec::new()
-            }
+            Err(_) => tracing::warn!("bearertokenauth: the token is not a valid header value"),
         }
     }
 }
@@ -193,7 +138,14 @@ weir_core::checked_component!(
 );
 
 impl crate::BuildExtension for Config {
-    fn authenticators(&self) -> std::io::Result<crate::Provided> {
+    fn authenticates(&self) -> crate::Sides {
+        crate::Sides { server: true, client: true }
+    }
+
+    fn authenticators(
+        &self,
+        _: &weir_core::auth::Authenticators,
+    ) -> std::io::Result<crate::Provided> {
         let auth = std::sync::Arc::new(BearerToken::new(self)?);
         Ok(crate::Provided { server: Some(auth.clone()), client: Some(auth) })
     }
@@ -233,7 +185,9 @@ mod tests {
         assert!(!check("t0k3n"));
         assert!(!check("Basic t0k3n"));
         assert!(auth.authenticate(&http::HeaderMap::new()).is_err());
-        assert_eq!(auth.headers()[0].1, "Bearer t0k3n");
+        let mut sent = http::HeaderMap::new();
+        auth.apply(&mut sent, &weir_core::Metadata::default());
+        assert_eq!(sent[http::header::AUTHORIZATION], "Bearer t0k3n");
         let both = Config { tokens: vec!["a".into()], ..config };
         assert_eq!(both.problems().len(), 1, "one source of tokens");
     }

@@ -5,8 +5,10 @@
 pub mod basicauth;
 pub mod bearertokenauth;
 pub mod file_storage;
+pub mod headers_setter;
 pub mod health_check;
 pub mod pprof;
+mod watched_file;
 pub mod zpages;
 
 use std::{net::SocketAddr, sync::Arc};
@@ -29,6 +31,8 @@ weir_core::kind! {
         BearerTokenAuth(bearertokenauth::Config),
         /// `basicauth`: HTTP Basic credentials, checked (receivers) or sent (exporters).
         BasicAuth(basicauth::Config),
+        /// `headers_setter`: headers on exporters' requests, from request metadata and more.
+        HeadersSetter(headers_setter::Config),
         /// `zpages`: live pages about the pipelines, components and recent errors.
         ZPages(zpages::Config),
         /// `pprof`: CPU profiles in the pprof format.
@@ -67,6 +71,15 @@ pub struct Provided {
     pub client: Option<Arc<dyn ClientAuth>>,
 }
 
+/// Which requests an extension authenticates.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sides {
+    /// Those a receiver takes.
+    pub server: bool,
+    /// Those an exporter sends.
+    pub client: bool,
+}
+
 /// What an extension provides once validated; each provides one or more of these and keeps
 /// the defaults (nothing) for the rest.
 pub trait BuildExtension {
@@ -80,8 +93,20 @@ pub trait BuildExtension {
         Box::pin(async { Ok(None) })
     }
 
-    /// The authenticators it provides.
-    fn authenticators(&self) -> std::io::Result<Provided> {
+    /// Which requests it authenticates, as configured (checked before anything is built).
+    fn authenticates(&self) -> Sides {
+        Sides::default()
+    }
+
+    /// The extension whose client authenticator it applies first (`additional_auth`).
+    fn chains_to(&self) -> Option<&str> {
+        None
+    }
+
+    /// The authenticators it provides; `built` holds those of the extensions built before it,
+    /// including the one it [chains to](BuildExtension::chains_to).
+    fn authenticators(&self, built: &Authenticators) -> std::io::Result<Provided> {
+        let _ = built;
         Ok(Provided::default())
     }
 
@@ -92,13 +117,24 @@ pub trait BuildExtension {
 }
 
 /// Builds the authenticators of the listed extensions: each serves receivers and exporters
-/// that name it.
+/// that name it. Those that chain to another are built after it (validation refused cycles
+/// and chains to what does not authenticate clients).
 pub fn authenticators<'a>(
     extensions: impl IntoIterator<Item = (&'a str, &'a ExtensionSettings)>,
 ) -> std::io::Result<Authenticators> {
     let mut built = Authenticators::default();
-    for (id, extension) in extensions {
-        let provided = extension.as_dyn().authenticators()?;
+    let mut waiting: Vec<(&str, &ExtensionSettings)> = extensions.into_iter().collect();
+    while !waiting.is_empty() {
+        let ready =
+            |e: &dyn BuildExtension| e.chains_to().is_none_or(|n| built.client.contains_key(n));
+        let Some(next) = waiting.iter().position(|(_, e)| ready(e.as_dyn())) else {
+            let ids: Vec<&str> = waiting.iter().map(|(id, _)| *id).collect();
+            return Err(std::io::Error::other(format!(
+                "extensions {ids:?}: additional_auth names no client authenticator that can be built first"
+            )));
+        };
+        let (id, extension) = waiting.remove(next);
+        let provided = extension.as_dyn().authenticators(&built)?;
         if let Some(server) = provided.server {
             built.server.insert(id.to_owned(), server);
         }

@@ -27,7 +27,9 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 use weir_otlp::{Batch, Signal};
 
-use crate::{Capacity, Consumer, ExportError, Exporter, Message, Sizer, WhenFull, telemetry};
+use crate::{
+    Capacity, Consumer, ExportError, Exporter, Message, Metadata, Sizer, WhenFull, telemetry,
+};
 
 /// The receiving end of an exporter's queue, ready to run: in memory, or persistent.
 pub struct ExportQueue(Kind);
@@ -102,13 +104,13 @@ impl MemoryQueue {
         loop {
             // A slot first, then a batch: batches wait in the bounded queue, not in tasks.
             let slot = slots.clone().acquire_owned().await.expect("the semaphore is never closed");
-            let Some(Message { batch: first, .. }) = self.input.recv().await else { break };
+            let Some(Message { batch, metadata, .. }) = self.input.recv().await else { break };
             // A batch's units are given back as it leaves the queue.
             let units = self.units.as_deref();
-            units.inspect(|units| units.release(&first));
+            units.inspect(|units| units.release(&batch));
             let parts = match self.delivery.settings.queue.batch.clone() {
-                Some(config) => gather(&mut self.input, first, &config, units).await,
-                None => vec![first],
+                Some(config) => gather(&mut self.input, (batch, metadata), &config, units).await,
+                None => vec![(batch, metadata)],
             };
             size.set(self.input.len() as f64);
             let mut slot = Some(slot);
@@ -119,7 +121,7 @@ impl MemoryQueue {
                 };
                 let delivery = self.delivery.clone();
                 deliveries.spawn(async move {
-                    delivery.deliver(&part, None).await;
+                    delivery.deliver(&part.0, &part.1, None).await;
                     drop(slot);
                 });
             }
@@ -135,33 +137,38 @@ impl MemoryQueue {
 }
 
 /// Merges queued batches after `first` until `min_size` items wait or `flush_timeout`
-/// passes, one merged batch per signal, each split at `max_size` items.
+/// passes: one merged batch per signal and request metadata (batches of different tenants
+/// never share a request), each split at `max_size` items.
 async fn gather(
     input: &mut mpsc::Receiver<Message>,
-    first: Batch,
+    first: (Batch, Metadata),
     config: &QueueBatch,
     units: Option<&Capacity>,
-) -> Vec<Batch> {
+) -> Vec<(Batch, Metadata)> {
     let deadline = tokio::time::Instant::now() + config.flush_timeout;
-    let mut items = first.item_count();
-    let mut merged: [Option<Batch>; 3] = [None, None, None];
-    let signal = first.signal() as usize;
-    merged[signal] = Some(first);
+    let mut items = first.0.item_count();
+    let mut merged: Vec<(Batch, Metadata)> = vec![first];
     while items < config.min_size {
-        let Ok(Some(Message { batch: next, .. })) =
+        let Ok(Some(Message { batch: next, metadata, .. })) =
             tokio::time::timeout_at(deadline, input.recv()).await
         else {
             break;
         };
         units.inspect(|units| units.release(&next));
         items += next.item_count();
-        let signal = next.signal() as usize;
-        match &mut merged[signal] {
-            Some(batch) => batch.append(next).expect("same signal"),
-            slot => *slot = Some(next),
+        let same =
+            merged.iter_mut().find(|(batch, m)| batch.signal() == next.signal() && *m == metadata);
+        match same {
+            Some((batch, _)) => batch.append(next).expect("same signal"),
+            None => merged.push((next, metadata)),
         }
     }
-    merged.into_iter().flatten().flat_map(|batch| batch.split(config.max_size)).collect()
+    merged
+        .into_iter()
+        .flat_map(|(batch, metadata)| {
+            batch.split(config.max_size).into_iter().map(move |part| (part, metadata.clone()))
+        })
+        .collect()
 }
 
 /// How a delivery ended.
@@ -174,9 +181,14 @@ enum Delivered {
 }
 
 impl Delivery {
-    /// Delivers `batch`, retrying as configured. With `stop`, a retry that would wait after
-    /// `stop` is cancelled ends the delivery instead.
-    async fn deliver(&self, batch: &Batch, stop: Option<&CancellationToken>) -> Delivered {
+    /// Delivers `batch` of a request with `metadata`, retrying as configured. With `stop`, a
+    /// retry that would wait after `stop` is cancelled ends the delivery instead.
+    async fn deliver(
+        &self,
+        batch: &Batch,
+        metadata: &Metadata,
+        stop: Option<&CancellationToken>,
+    ) -> Delivered {
         let signal = batch.signal();
         let items = batch.item_count() as u64;
         // tokio's clock, so that tests with paused time see retries elapse
@@ -185,14 +197,15 @@ impl Delivery {
         let mut backoff = backoff::Backoff::new(&self.settings.retry, started);
         let mut attempts = 1u32;
         loop {
-            let outcome = tokio::time::timeout(self.settings.timeout, self.exporter.export(batch))
-                .await
-                .unwrap_or_else(|_| {
-                    Err(ExportError::Retryable {
-                        after: None,
-                        message: format!("timed out after {:?}", self.settings.timeout),
-                    })
-                });
+            let outcome =
+                tokio::time::timeout(self.settings.timeout, self.exporter.export(batch, metadata))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(ExportError::Retryable {
+                            after: None,
+                            message: format!("timed out after {:?}", self.settings.timeout),
+                        })
+                    });
             let (after, message) = match outcome {
                 Ok(()) => {
                     self.counter(telemetry::exporter_sent(signal), signal).increment(items);

@@ -37,7 +37,7 @@ use super::{
     Delivered, Delivery, ExportQueue, Kind, Settings,
     wal::{Location, Wal, WalOptions},
 };
-use crate::{Consumer, Exporter, Message, Sizer, WhenFull, telemetry};
+use crate::{Consumer, Exporter, Message, Metadata, Sizer, WhenFull, telemetry};
 
 /// Where and how a persistent queue keeps its log: a `file_storage` extension.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,19 +112,68 @@ fn min_nonzero(a: u64, b: u64) -> u64 {
     }
 }
 
-fn encode(batch: &Batch) -> Vec<u8> {
-    let mut payload =
-        vec![Signal::ALL.iter().position(|s| *s == batch.signal()).expect("a signal") as u8];
+/// The record of a batch: one byte, the signal's index with [`WITH_METADATA`] set when request
+/// metadata follows (as a `u32` little-endian count of pairs, then each key and value as a
+/// `u32` little-endian length and its bytes); then the batch as protobuf. Records written
+/// before metadata was kept have the flag clear and decode as they did.
+fn encode(batch: &Batch, metadata: &Metadata) -> Vec<u8> {
+    let signal = Signal::ALL.iter().position(|s| *s == batch.signal()).expect("a signal") as u8;
+    let pairs = metadata.pairs();
+    let mut payload = Vec::with_capacity(batch.encoded_len() + 1);
+    if pairs.is_empty() {
+        payload.push(signal);
+    } else {
+        payload.push(signal | WITH_METADATA);
+        payload.extend_from_slice(&(pairs.len() as u32).to_le_bytes());
+        for text in pairs.iter().flat_map(|(k, v)| [k, v]) {
+            payload.extend_from_slice(&(text.len() as u32).to_le_bytes());
+            payload.extend_from_slice(text.as_bytes());
+        }
+    }
     payload.extend_from_slice(&batch.encode_protobuf());
     payload
 }
 
-fn decode(payload: &[u8]) -> io::Result<Batch> {
+fn take<'a>(body: &mut &'a [u8], len: usize) -> io::Result<&'a [u8]> {
+    if body.len() < len {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "record metadata cut short"));
+    }
+    let (taken, rest) = body.split_at(len);
+    *body = rest;
+    Ok(taken)
+}
+
+fn length(body: &mut &[u8]) -> io::Result<usize> {
+    Ok(u32::from_le_bytes(take(body, 4)?.try_into().expect("four bytes")) as usize)
+}
+
+fn text(body: &mut &[u8]) -> io::Result<String> {
+    let len = length(body)?;
+    String::from_utf8(take(body, len)?.to_vec())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "record metadata is not UTF-8"))
+}
+
+/// The flag in a record's first byte saying request metadata follows.
+const WITH_METADATA: u8 = 0x80;
+
+fn decode(payload: &[u8]) -> io::Result<(Batch, Metadata)> {
     let invalid = |message: String| io::Error::new(io::ErrorKind::InvalidData, message);
-    let (&signal, body) = payload.split_first().ok_or_else(|| invalid("empty record".into()))?;
+    let (&head, mut body) = payload.split_first().ok_or_else(|| invalid("empty record".into()))?;
+    let signal = head & !WITH_METADATA;
     let signal =
         *Signal::ALL.get(signal as usize).ok_or_else(|| invalid(format!("signal {signal}")))?;
-    Batch::decode_protobuf(signal, body).map_err(|e| invalid(e.to_string()))
+    let mut metadata = Metadata::default();
+    if head & WITH_METADATA != 0 {
+        let count = length(&mut body)?;
+        let mut pairs = Vec::new();
+        for _ in 0..count {
+            let key = text(&mut body)?;
+            pairs.push((key, text(&mut body)?));
+        }
+        metadata = Metadata::new(pairs);
+    }
+    let batch = Batch::decode_protobuf(signal, body).map_err(|e| invalid(e.to_string()))?;
+    Ok((batch, metadata))
 }
 
 impl PersistentQueue {
@@ -158,8 +207,8 @@ impl PersistentQueue {
             };
             let Some(location) = location else { break };
             size.set(wal.lock().expect("not poisoned").len() as f64);
-            let batch = match read(&wal, location).await {
-                Ok(batch) => batch,
+            let (batch, metadata) = match read(&wal, location).await {
+                Ok(record) => record,
                 Err(error) => {
                     tracing::error!(exporter = %id, record = location.id, %error,
                         "persistent queue: a record cannot be read; dropped");
@@ -174,7 +223,7 @@ impl PersistentQueue {
                 (delivery.clone(), wal.clone(), closing.clone(), interrupted.clone());
             let id = id.clone();
             deliveries.spawn(async move {
-                let outcome = delivery.deliver(&batch, Some(&closing)).await;
+                let outcome = delivery.deliver(&batch, &metadata, Some(&closing)).await;
                 if outcome == Delivered::Interrupted {
                     interrupted.store(true, Ordering::Release);
                 }
@@ -196,7 +245,7 @@ impl PersistentQueue {
     }
 }
 
-async fn read(wal: &Arc<Mutex<Wal>>, location: Location) -> io::Result<Batch> {
+async fn read(wal: &Arc<Mutex<Wal>>, location: Location) -> io::Result<(Batch, Metadata)> {
     let wal = wal.clone();
     let payload =
         tokio::task::spawn_blocking(move || wal.lock().expect("not poisoned").read(&location))
@@ -237,7 +286,8 @@ async fn write(
 ) {
     let mut group = Vec::with_capacity(WRITE_GROUP);
     while input.recv_many(&mut group, WRITE_GROUP).await > 0 {
-        let payloads: Vec<Vec<u8>> = group.iter().map(|m: &Message| encode(&m.batch)).collect();
+        let payloads: Vec<Vec<u8>> =
+            group.iter().map(|m: &Message| encode(&m.batch, &m.metadata)).collect();
         let log = wal.clone();
         let written = tokio::task::spawn_blocking(move || {
             let mut wal = log.lock().expect("not poisoned");
@@ -284,15 +334,22 @@ mod tests {
     struct Backend {
         down: AtomicBool,
         items: AtomicUsize,
+        /// The `x-tenant` of every batch delivered.
+        tenants: Mutex<Vec<Option<String>>>,
     }
 
     impl Exporter for Backend {
-        fn export<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
+        fn export<'a>(
+            &'a self,
+            batch: &'a Batch,
+            metadata: &'a Metadata,
+        ) -> BoxFuture<'a, Result<(), ExportError>> {
             Box::pin(async move {
                 if self.down.load(Ordering::Acquire) {
                     return Err(ExportError::Retryable { after: None, message: "down".into() });
                 }
                 self.items.fetch_add(batch.item_count(), Ordering::AcqRel);
+                self.tenants.lock().unwrap().push(metadata.get("x-tenant").map(str::to_owned));
                 Ok(())
             })
         }
@@ -317,9 +374,25 @@ mod tests {
     }
 
     async fn send(consumer: &Consumer, batch: Batch) -> bool {
+        send_with(consumer, batch, Metadata::default()).await
+    }
+
+    async fn send_with(consumer: &Consumer, batch: Batch, metadata: Metadata) -> bool {
         let (ack, wait) = Ack::new();
-        consumer.send(Message { ack, ..batch.into() }).await.unwrap();
+        consumer.send(Message { ack, metadata, ..batch.into() }).await.unwrap();
         wait.await.unwrap()
+    }
+
+    #[test]
+    fn records_keep_request_metadata_and_old_records_still_decode() {
+        let metadata = Metadata::new([("X-Tenant".into(), "acme".into()), ("b".into(), "".into())]);
+        let (batch, read) = decode(&encode(&logs(2), &metadata)).unwrap();
+        assert_eq!((batch.item_count(), read), (2, metadata.clone()));
+        let plain = encode(&logs(3), &Metadata::default());
+        assert_eq!(plain[0], 2, "no metadata: the record as before, the signal's index first");
+        assert_eq!(decode(&plain).unwrap().1, Metadata::default());
+        let record = encode(&logs(1), &metadata);
+        assert!(decode(&record[..8]).is_err(), "a record cut inside its metadata is refused");
     }
 
     #[tokio::test]
@@ -332,7 +405,8 @@ mod tests {
             persistent_queue("otlp/a", backend.clone(), settings(), &storage).unwrap();
         let running = tokio::spawn(queue.run());
         for n in 1..=10 {
-            assert!(send(&consumer, logs(n)).await, "written, so acknowledged");
+            let tenant = Metadata::new((n % 2 == 1).then(|| ("x-tenant".into(), format!("t{n}"))));
+            assert!(send_with(&consumer, logs(n), tenant).await, "written, so acknowledged");
         }
         drop(consumer);
         running.await.unwrap();
@@ -345,6 +419,12 @@ mod tests {
         drop(consumer);
         running.await.unwrap();
         assert_eq!(backend.items.load(Ordering::Acquire), 55, "every item, once");
+        let mut tenants = backend.tenants.lock().unwrap().clone();
+        tenants.sort();
+        let odd = [None, None, None, None, None]
+            .into_iter()
+            .chain(["t1", "t3", "t5", "t7", "t9"].map(|t| Some(t.to_owned())));
+        assert_eq!(tenants, odd.collect::<Vec<_>>(), "each batch with its request's metadata");
         let (_, queue) = persistent_queue("otlp/a", backend.clone(), settings(), &storage).unwrap();
         let ExportQueue(Kind::Persistent(queue)) = queue else { unreachable!() };
         assert!(queue.wal.lock().unwrap().is_empty(), "nothing left after delivery");

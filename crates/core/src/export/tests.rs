@@ -38,7 +38,11 @@ impl Scripted {
 }
 
 impl Exporter for Scripted {
-    fn export<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(
+        &'a self,
+        batch: &'a Batch,
+        metadata: &'a crate::Metadata,
+    ) -> BoxFuture<'a, Result<(), ExportError>> {
         Box::pin(async move {
             self.attempts.fetch_add(1, Ordering::SeqCst);
             let step = self.script.lock().unwrap().pop_front();
@@ -52,7 +56,7 @@ impl Exporter for Scripted {
                         tokio::time::sleep(hold).await;
                     }
                     self.in_flight.fetch_sub(1, Ordering::SeqCst);
-                    self.delivered.export(batch).await
+                    self.delivered.export(batch, metadata).await
                 }
             }
         })
@@ -194,6 +198,31 @@ async fn the_queue_merges_batches_by_size_and_time_and_splits_at_max_size() {
     let last: Vec<(Signal, usize)> =
         exporter.delivered.batches()[3..].iter().map(|b| (b.signal(), b.item_count())).collect();
     assert_eq!(last, vec![(Signal::Traces, 3), (Signal::Logs, 4)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_queue_merges_only_batches_of_the_same_request_metadata() {
+    let exporter = Scripted::new(Vec::new());
+    let mut settings = settings(300);
+    settings.queue.num_consumers = 1;
+    settings.queue.batch =
+        Some(QueueBatch { flush_timeout: Duration::from_millis(200), min_size: 100, max_size: 0 });
+    let (consumer, queue) = queue("test", exporter.clone(), settings);
+    let task = tokio::spawn(queue.run());
+    let tenant = |t: &str| Metadata::new([("x-tenant".to_owned(), t.to_owned())]);
+    for (seed, who) in [(0, "a"), (1, "b"), (2, "a"), (3, "b"), (4, "a")] {
+        let message = Message { metadata: tenant(who), ..spans("svc", 10, seed).into() };
+        consumer.sender.send(message).await.unwrap();
+    }
+    drop(consumer);
+    task.await.unwrap();
+    let sent: Vec<(Option<String>, usize)> = exporter
+        .delivered
+        .requests()
+        .iter()
+        .map(|(b, m)| (m.get("x-tenant").map(str::to_owned), b.item_count()))
+        .collect();
+    assert_eq!(sent, vec![(Some("a".into()), 30), (Some("b".into()), 20)]);
 }
 
 #[tokio::test(start_paused = true)]

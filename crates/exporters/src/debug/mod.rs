@@ -109,7 +109,11 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 impl Exporter for DebugExporter {
-    fn export<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(
+        &'a self,
+        batch: &'a Batch,
+        _: &'a weir_core::Metadata,
+    ) -> BoxFuture<'a, Result<(), ExportError>> {
         for line in describe(batch, self.verbosity) {
             tracing::info!(exporter = %self.id, "{line}");
         }

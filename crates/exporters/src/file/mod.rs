@@ -71,7 +71,11 @@ impl FileExporter {
 }
 
 impl Exporter for FileExporter {
-    fn export<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(
+        &'a self,
+        batch: &'a Batch,
+        _: &'a weir_core::Metadata,
+    ) -> BoxFuture<'a, Result<(), ExportError>> {
         Box::pin(async move {
             let mut line = weir_otlp::json::encode(batch);
             line.push(b'\n');
@@ -138,7 +142,7 @@ mod tests {
         let exporter = FileExporter::open(&config).await.unwrap();
         let written = [spans("a", 3, 1), logs("b", 2)];
         for batch in &written {
-            exporter.export(batch).await.unwrap();
+            exporter.export(batch, &Default::default()).await.unwrap();
         }
         exporter.shutdown().await.unwrap();
         let text = std::fs::read_to_string(&path).unwrap();

@@ -25,8 +25,8 @@ use std::{
 use ring::{Ring, key_hash};
 use tokio::task::JoinHandle;
 use weir_core::{
-    Batch, BoxFuture, Consumer, ExportError, Exporter, Message, Refused, auth::ClientAuth, export,
-    telemetry,
+    Batch, BoxFuture, Consumer, ExportError, Exporter, Message, Metadata, Refused,
+    auth::ClientAuth, export, telemetry,
 };
 use weir_otlp::proto::{
     common::v1::{AnyValue, KeyValue, any_value::Value},
@@ -337,6 +337,7 @@ async fn route(
     state: &Mutex<State>,
     routing: RoutingKey,
     batch: &Batch,
+    metadata: &Metadata,
 ) -> Result<(), ExportError> {
     let (parts, consumers) = {
         let state = state.lock().expect("not poisoned");
@@ -360,7 +361,8 @@ async fn route(
         };
         // no queue: the exporter is shutting down
         let consumer = consumers.get(&endpoint).ok_or_else(refused)?;
-        if let Err(Refused::Full(_) | Refused::Closed(_)) = consumer.send(Message::from(part)).await
+        if let Err(Refused::Full(_) | Refused::Closed(_)) =
+            consumer.send(Message { metadata: metadata.clone(), ..Message::from(part) }).await
         {
             return Err(refused());
         }
@@ -380,22 +382,26 @@ struct Member {
 }
 
 impl Exporter for Member {
-    fn export<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(
+        &'a self,
+        batch: &'a Batch,
+        metadata: &'a Metadata,
+    ) -> BoxFuture<'a, Result<(), ExportError>> {
         Box::pin(async move {
             let Some(state) = self.state.upgrade() else {
-                return self.otlp.export(batch).await;
+                return self.otlp.export(batch, metadata).await;
             };
             let member =
                 state.lock().expect("not poisoned").ring.endpoints().contains(&self.endpoint);
             if member {
-                return self.otlp.export(batch).await;
+                return self.otlp.export(batch, metadata).await;
             }
             metrics::counter!(telemetry::EXPORTER_REROUTED_ITEMS,
                 telemetry::EXPORTER => self.name.clone(), telemetry::SIGNAL => batch.signal().as_str())
             .increment(batch.item_count() as u64);
             tracing::info!(exporter = %self.name, items = batch.item_count(),
                 "loadbalancing: endpoint left the ring; routing its batch anew");
-            route(&state, self.routing, batch).await
+            route(&state, self.routing, batch, metadata).await
         })
     }
 
@@ -405,8 +411,12 @@ impl Exporter for Member {
 }
 
 impl Exporter for LoadBalancingExporter {
-    fn export<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
-        Box::pin(route(&self.state, self.config.routing_key, batch))
+    fn export<'a>(
+        &'a self,
+        batch: &'a Batch,
+        metadata: &'a Metadata,
+    ) -> BoxFuture<'a, Result<(), ExportError>> {
+        Box::pin(route(&self.state, self.config.routing_key, batch, metadata))
     }
 
     fn shutdown(&self) -> BoxFuture<'_, Result<(), ExportError>> {

@@ -14,7 +14,11 @@ pub struct Config {}
 pub struct NopExporter;
 
 impl Exporter for NopExporter {
-    fn export<'a>(&'a self, _batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(
+        &'a self,
+        _: &'a Batch,
+        _: &'a weir_core::Metadata,
+    ) -> BoxFuture<'a, Result<(), ExportError>> {
         Box::pin(async { Ok(()) })
     }
 }

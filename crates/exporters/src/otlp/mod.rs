@@ -21,7 +21,7 @@ use tonic::{
     metadata::{MetadataKey, MetadataValue},
 };
 use tonic_types::StatusExt;
-use weir_core::{Batch, BoxFuture, ExportError, Exporter, auth::ClientAuth};
+use weir_core::{Batch, BoxFuture, ExportError, Exporter, Metadata, auth::ClientAuth};
 
 use crate::client::{Compression, ExportResponse, report_partial_success};
 
@@ -57,7 +57,11 @@ impl OtlpExporter {
 }
 
 impl Exporter for OtlpExporter {
-    fn export<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(
+        &'a self,
+        batch: &'a Batch,
+        metadata: &'a Metadata,
+    ) -> BoxFuture<'a, Result<(), ExportError>> {
         Box::pin(async move {
             let signal = batch.signal();
             let mut grpc = tonic::client::Grpc::new(self.channels.next())
@@ -80,7 +84,7 @@ impl Exporter for OtlpExporter {
             }
             if let Some(auth) = &self.auth {
                 let mut headers = std::mem::take(request.metadata_mut()).into_headers();
-                headers.extend(auth.headers());
+                auth.apply(&mut headers, metadata);
                 *request.metadata_mut() = tonic::metadata::MetadataMap::from_headers(headers);
             }
             let path = http::uri::PathAndQuery::from_static(signal.grpc_export_path());

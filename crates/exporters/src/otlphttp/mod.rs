@@ -14,13 +14,14 @@ use std::io::Write;
 
 use bytes::Bytes;
 pub use config::{Config, Encoding};
-use http::{HeaderName, HeaderValue, Request, StatusCode, header};
+use http::{Request, StatusCode, header};
 use http_body_util::Full;
 use prost::Message;
-use weir_core::{Batch, BoxFuture, ExportError, Exporter, Signal, auth::ClientAuth};
+use weir_core::{Batch, BoxFuture, ExportError, Exporter, Metadata, Signal, auth::ClientAuth};
 
 use crate::client::{
-    Compression, ExportResponse, PartialSuccess, report_partial_success, retry_after,
+    Compression, ExportResponse, PartialSuccess, report_partial_success, request_headers,
+    retry_after,
 };
 
 /// Exports batches to an OTLP/HTTP endpoint.
@@ -28,7 +29,7 @@ pub struct OtlpHttpExporter {
     id: String,
     client: crate::client::HttpClient,
     config: Config,
-    headers: Vec<(HeaderName, HeaderValue)>,
+    headers: http::HeaderMap,
     auth: Option<Arc<dyn ClientAuth>>,
 }
 
@@ -78,7 +79,11 @@ impl OtlpHttpExporter {
 }
 
 impl Exporter for OtlpHttpExporter {
-    fn export<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(
+        &'a self,
+        batch: &'a Batch,
+        metadata: &'a Metadata,
+    ) -> BoxFuture<'a, Result<(), ExportError>> {
         Box::pin(async move {
             let signal = batch.signal();
             let Some(url) = self.config.url(signal) else {
@@ -95,11 +100,8 @@ impl Exporter for OtlpHttpExporter {
             if let Some(encoding) = content_encoding {
                 request = request.header(header::CONTENT_ENCODING, encoding);
             }
-            for (name, value) in self.auth.iter().flat_map(|a| a.headers()) {
-                request = request.header(name, value);
-            }
-            for (name, value) in &self.headers {
-                request = request.header(name, value);
+            if let Some(headers) = request.headers_mut() {
+                headers.extend(request_headers(&self.headers, self.auth.as_ref(), metadata));
             }
             let request = request.body(Full::new(Bytes::from(body))).map_err(|e| {
                 ExportError::Permanent { message: format!("building the request: {e}") }
@@ -239,7 +241,7 @@ mod tests {
             let exporter =
                 OtlpHttpExporter::new("otlphttp", &Config { endpoint, ..Config::default() }, None)
                     .unwrap();
-            match exporter.export(&logs).await {
+            match exporter.export(&logs, &Default::default()).await {
                 Err(ExportError::Retryable { message, .. }) => {
                     assert!(message.contains("length limit exceeded"), "{status}: {message}")
                 }
@@ -250,7 +252,7 @@ mod tests {
         let exporter =
             OtlpHttpExporter::new("otlphttp", &Config { endpoint, ..Config::default() }, None)
                 .unwrap();
-        exporter.export(&logs).await.expect("an empty 200 is a success");
+        exporter.export(&logs, &Default::default()).await.expect("an empty 200 is a success");
     }
 
     #[test]

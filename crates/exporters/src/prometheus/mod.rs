@@ -506,7 +506,11 @@ impl Exporter for PrometheusExporter {
         Some(self.addr)
     }
 
-    fn export<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(
+        &'a self,
+        batch: &'a Batch,
+        _: &'a weir_core::Metadata,
+    ) -> BoxFuture<'a, Result<(), ExportError>> {
         self.record(batch);
         Box::pin(async { Ok(()) })
     }

@@ -126,8 +126,8 @@ async fn metrics_are_served_with_prometheus_names_and_delta_sums_accumulate() {
     };
     let exporter = PrometheusExporter::start("prometheus", &config).await.unwrap();
     let addr = exporter.local_addr().unwrap();
-    exporter.export(&batch(metrics())).await.unwrap();
-    exporter.export(&batch(metrics())).await.unwrap();
+    exporter.export(&batch(metrics()), &Default::default()).await.unwrap();
+    exporter.export(&batch(metrics()), &Default::default()).await.unwrap();
     let (content_type, page) = scrape(addr, "text/plain").await;
     assert!(content_type.starts_with("text/plain; version=0.0.4"));
     let common =
@@ -178,7 +178,7 @@ async fn open_metrics_on_request_when_enabled() {
     let config =
         Config { endpoint: "127.0.0.1:0".into(), enable_open_metrics: true, ..Config::default() };
     let exporter = PrometheusExporter::start("prometheus", &config).await.unwrap();
-    exporter.export(&batch(metrics())).await.unwrap();
+    exporter.export(&batch(metrics()), &Default::default()).await.unwrap();
     let (content_type, page) =
         scrape(exporter.local_addr().unwrap(), "application/openmetrics-text;version=1.0.0").await;
     assert!(content_type.starts_with("application/openmetrics-text"));
@@ -203,7 +203,7 @@ async fn series_are_bounded_and_expire_without_scrapes() {
         })),
         ..Metric::default()
     }];
-    exporter.export(&batch(many)).await.unwrap();
+    exporter.export(&batch(many), &Default::default()).await.unwrap();
     {
         let table = exporter.table.lock().unwrap();
         assert_eq!(table.series, 10, "target_info and nine of the gauge's series");

@@ -33,11 +33,11 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 pub use config::{Config, Enabled, RemoteWriteQueue, TargetInfo};
-use http::{HeaderName, HeaderValue, Request, StatusCode, header};
+use http::{Request, StatusCode, header};
 use http_body_util::Full;
 use prost::Message;
 use proto::{BucketSpan, Histogram, Label, MetricMetadata, Sample, TimeSeries, WriteRequest};
-use weir_core::{Batch, BoxFuture, ExportError, Exporter, auth::ClientAuth};
+use weir_core::{Batch, BoxFuture, ExportError, Exporter, Metadata, auth::ClientAuth};
 use weir_otlp::proto::{
     common::v1::AnyValue,
     metrics::v1::{
@@ -47,7 +47,7 @@ use weir_otlp::proto::{
 };
 
 use crate::{
-    client::retry_after,
+    client::{request_headers, retry_after},
     prometheus::naming::{self, Kind},
 };
 
@@ -59,7 +59,7 @@ pub struct RemoteWriteExporter {
     id: String,
     client: crate::client::HttpClient,
     config: Config,
-    headers: Vec<(HeaderName, HeaderValue)>,
+    headers: http::HeaderMap,
     auth: Option<Arc<dyn ClientAuth>>,
     dropped_delta: metrics::Counter,
     dropped_other: metrics::Counter,
@@ -105,7 +105,7 @@ impl RemoteWriteExporter {
         })
     }
 
-    async fn send(&self, request: &WriteRequest) -> Result<(), ExportError> {
+    async fn send(&self, request: &WriteRequest, metadata: &Metadata) -> Result<(), ExportError> {
         let body = snap::raw::Encoder::new()
             .compress_vec(&request.encode_to_vec())
             .map_err(|e| ExportError::Permanent { message: format!("snappy: {e}") })?;
@@ -114,11 +114,8 @@ impl RemoteWriteExporter {
             .header(header::CONTENT_ENCODING, "snappy")
             .header("X-Prometheus-Remote-Write-Version", "0.1.0")
             .header(header::USER_AGENT, concat!("weir/", env!("CARGO_PKG_VERSION")));
-        for (name, value) in self.auth.iter().flat_map(|a| a.headers()) {
-            builder = builder.header(name, value);
-        }
-        for (name, value) in &self.headers {
-            builder = builder.header(name, value);
+        if let Some(headers) = builder.headers_mut() {
+            headers.extend(request_headers(&self.headers, self.auth.as_ref(), metadata));
         }
         let request = builder
             .body(Full::new(Bytes::from(body)))
@@ -485,7 +482,11 @@ fn spans_and_deltas(buckets: Option<&Buckets>) -> (Vec<BucketSpan>, Vec<i64>) {
 }
 
 impl Exporter for RemoteWriteExporter {
-    fn export<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(
+        &'a self,
+        batch: &'a Batch,
+        metadata: &'a Metadata,
+    ) -> BoxFuture<'a, Result<(), ExportError>> {
         Box::pin(async move {
             let converted = convert(&self.config, batch);
             if converted.delta > 0 {
@@ -499,7 +500,7 @@ impl Exporter for RemoteWriteExporter {
             for request in
                 converted.requests(self.config.max_batch_size_bytes, self.config.send_metadata)
             {
-                self.send(&request).await?;
+                self.send(&request, metadata).await?;
             }
             Ok(())
         })

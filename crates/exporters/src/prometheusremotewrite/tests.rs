@@ -212,7 +212,9 @@ async fn server(status: u16) -> (String, Arc<Mutex<Vec<(http::HeaderMap, WriteRe
                 let mut response =
                     http::Response::new(axum::body::Body::from("out of order sample"));
                 *response.status_mut() = StatusCode::from_u16(status).unwrap();
-                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("3"));
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, http::HeaderValue::from_static("3"));
                 response
             }
         }),
@@ -235,7 +237,7 @@ async fn responses_decide_retry_and_requests_follow_the_specification() {
     let (endpoint, seen) = server(204).await;
     let exporter =
         RemoteWriteExporter::new("prw", &Config { endpoint, ..Config::default() }, None).unwrap();
-    exporter.export(&gauge()).await.unwrap();
+    exporter.export(&gauge(), &Default::default()).await.unwrap();
     {
         let seen = seen.lock().unwrap();
         let (headers, request) = &seen[0];
@@ -247,7 +249,7 @@ async fn responses_decide_retry_and_requests_follow_the_specification() {
     let (endpoint, _) = server(400).await;
     let exporter =
         RemoteWriteExporter::new("prw", &Config { endpoint, ..Config::default() }, None).unwrap();
-    match exporter.export(&gauge()).await {
+    match exporter.export(&gauge(), &Default::default()).await {
         Err(ExportError::Permanent { message }) => {
             assert!(message.contains("400") && message.contains("out of order sample"), "{message}")
         }
@@ -256,7 +258,7 @@ async fn responses_decide_retry_and_requests_follow_the_specification() {
     let (endpoint, _) = server(503).await;
     let exporter =
         RemoteWriteExporter::new("prw", &Config { endpoint, ..Config::default() }, None).unwrap();
-    match exporter.export(&gauge()).await {
+    match exporter.export(&gauge(), &Default::default()).await {
         Err(ExportError::Retryable { after, .. }) => {
             assert_eq!(after, Some(std::time::Duration::from_secs(3)))
         }

@@ -13,6 +13,12 @@ pub struct Config {
     /// `timeout`: the longest items wait (default 200ms).
     #[serde(with = "weir_core::duration")]
     pub timeout: Duration,
+    /// `metadata_keys`: request metadata keys whose value combinations are batched apart
+    /// (default none: one batch for all requests, carrying no metadata).
+    pub metadata_keys: Vec<String>,
+    /// `metadata_cardinality_limit`: the most combinations batched apart (default 1000; 0
+    /// for no limit).
+    pub metadata_cardinality_limit: usize,
 }
 
 impl Default for Config {
@@ -21,6 +27,8 @@ impl Default for Config {
             send_batch_size: 8192,
             send_batch_max_size: 0,
             timeout: Duration::from_millis(200),
+            metadata_keys: Vec::new(),
+            metadata_cardinality_limit: 1000,
         }
     }
 }
@@ -37,6 +45,15 @@ impl Config {
                     self.send_batch_size, self.send_batch_max_size
                 ),
             ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, key) in self.metadata_keys.iter().enumerate() {
+            if !seen.insert(key.to_ascii_lowercase()) {
+                errors.push((
+                    format!("metadata_keys[{i}]"),
+                    format!("duplicate key {key:?} (keys are case-insensitive)"),
+                ));
+            }
         }
         errors
     }

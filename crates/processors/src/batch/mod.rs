@@ -5,10 +5,16 @@
 //! - items pending for `timeout` leave regardless of their number;
 //! - `timeout: 0` sends every batch at once, split only by `send_batch_max_size`.
 //!
-//! A batch merges many requests, so what leaves carries no request metadata (as in the
-//! Collector without `metadata_keys`): put processors that read metadata before `batch`. It
-//! does carry the acknowledgements of every request it merged, so a receiver waiting for a
-//! persistent queue is answered only once its items are on disk.
+//! A batch merges many requests, so what leaves carries no request metadata, unless
+//! `metadata_keys` names the keys to batch by: then each distinct combination of their
+//! values is batched apart and its batches carry those keys (as in the Collector), so a
+//! `headers_setter` after `batch` still sees each tenant's header. Past
+//! `metadata_cardinality_limit` combinations, batches of a new combination pass through
+//! unbatched with their metadata (counted in
+//! `weir_processor_batch_metadata_cardinality_exceeded_total` and logged): the Collector
+//! refuses them instead, weir keeps what it was given. A batch also carries the
+//! acknowledgements of every request it merged, so a receiver waiting for a persistent queue
+//! is answered only once its items are on disk.
 //!
 //! Processors have no clock: the timeout runs from the first pipeline tick that sees items
 //! pending, so a batch waits between `timeout` and `timeout` + one tick (100 ms by default).
@@ -17,15 +23,33 @@ mod config;
 #[cfg(test)]
 mod tests;
 
-use std::time::Instant;
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
 
 pub use config::Config;
-use weir_core::{Ack, Batch, Message, Output, Processor};
+use weir_core::{Ack, Batch, Message, Metadata, Output, Processor};
 
-/// Groups items by size and time.
+/// How often the batches passed through past `metadata_cardinality_limit` are logged.
+const OVERFLOW_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Groups items by size and time, apart per combination of `metadata_keys` values.
 #[derive(Debug)]
 pub struct Batcher {
+    id: String,
     config: Config,
+    shards: HashMap<Metadata, Shard>,
+    /// Batches passed through past the cardinality limit since the last log.
+    overflowed: u64,
+    /// Whether the first overflow was logged, and the tick of the last log since.
+    warned: bool,
+    logged_at: Option<Instant>,
+}
+
+/// The pending items of one combination of metadata values.
+#[derive(Debug, Default)]
+struct Shard {
     pending: Option<Batch>,
     pending_items: usize,
     /// The acknowledgements of the pending items' requests.
@@ -35,31 +59,48 @@ pub struct Batcher {
 }
 
 impl Batcher {
-    /// A batcher with `config`.
-    pub fn new(config: &Config) -> Batcher {
+    /// A batcher with `config`, for processor `id`.
+    pub fn new(id: &str, config: &Config) -> Batcher {
         Batcher {
+            id: id.to_owned(),
             config: config.clone(),
-            pending: None,
-            pending_items: 0,
-            acks: Ack::default(),
-            since: None,
+            shards: HashMap::new(),
+            overflowed: 0,
+            warned: false,
+            logged_at: None,
         }
     }
 
-    /// Emits pending items in batches of at most `send_batch_max_size` while at least
-    /// `min` items are pending.
-    fn emit_while(&mut self, min: usize, out: &mut Output) {
-        let max = self.config.send_batch_max_size;
+    fn overflow(&mut self, batch: Batch, metadata: Metadata, out: &mut Output) {
+        metrics::counter!("weir_processor_batch_metadata_cardinality_exceeded_total",
+            "processor" => self.id.clone())
+        .increment(1);
+        if !self.warned {
+            self.warned = true;
+            tracing::warn!(processor = %self.id, limit = self.config.metadata_cardinality_limit,
+                "batch: too many metadata_keys combinations; batches of new ones pass unbatched");
+        } else {
+            self.overflowed += 1;
+        }
+        out.push_message(Message { batch, metadata, ack: out.ack().clone() });
+    }
+}
+
+impl Shard {
+    /// Emits pending items in batches of at most `max` while at least `min` items are
+    /// pending.
+    fn emit_while(&mut self, min: usize, max: usize, metadata: &Metadata, out: &mut Output) {
         while self.pending_items >= min.max(1) {
             let Some(pending) = self.pending.as_mut() else { break };
+            let metadata = metadata.clone();
             if max == 0 || self.pending_items <= max {
                 let batch = self.pending.take().expect("checked above");
-                out.push_message(Message { ack: self.acks.take(), ..batch.into() });
+                out.push_message(Message { batch, metadata, ack: self.acks.take() });
                 self.pending_items = 0;
             } else {
                 // which requests the front holds is not tracked: it carries them all
                 let batch = pending.split_front(max);
-                out.push_message(Message { ack: self.acks.clone(), ..batch.into() });
+                out.push_message(Message { batch, metadata, ack: self.acks.clone() });
                 self.pending_items -= max;
             }
         }
@@ -76,8 +117,18 @@ impl Processor for Batcher {
         if items == 0 {
             return;
         }
-        match self.pending.as_mut() {
-            None => self.pending = Some(batch),
+        let key = if self.config.metadata_keys.is_empty() {
+            Metadata::default()
+        } else {
+            out.metadata().select(&self.config.metadata_keys)
+        };
+        let limit = self.config.metadata_cardinality_limit;
+        if !self.shards.contains_key(&key) && limit > 0 && self.shards.len() >= limit {
+            return self.overflow(batch, key, out);
+        }
+        let shard = self.shards.entry(key.clone()).or_default();
+        match shard.pending.as_mut() {
+            None => shard.pending = Some(batch),
             Some(pending) => {
                 if let Err(other) = pending.append(batch) {
                     // One batcher serves one pipeline of one signal; a batch of another signal
@@ -87,24 +138,35 @@ impl Processor for Batcher {
                 }
             }
         }
-        self.pending_items += items;
-        self.acks.merge(out.ack());
+        shard.pending_items += items;
+        shard.acks.merge(out.ack());
         let trigger = if self.config.timeout.is_zero() { 1 } else { self.config.send_batch_size };
-        self.emit_while(trigger, out);
+        shard.emit_while(trigger, self.config.send_batch_max_size, &key, out);
     }
 
     fn flush(&mut self, now: Instant, out: &mut Output) {
-        if self.pending_items == 0 {
-            return;
+        for (metadata, shard) in &mut self.shards {
+            if shard.pending_items == 0 {
+                continue;
+            }
+            let since = *shard.since.get_or_insert(now);
+            if now.duration_since(since) >= self.config.timeout {
+                shard.emit_while(1, self.config.send_batch_max_size, metadata, out);
+            }
         }
-        let since = *self.since.get_or_insert(now);
-        if now.duration_since(since) >= self.config.timeout {
-            self.emit_while(1, out);
+        let logged_at = *self.logged_at.get_or_insert(now);
+        if self.overflowed > 0 && now.duration_since(logged_at) >= OVERFLOW_LOG_INTERVAL {
+            tracing::warn!(processor = %self.id, batches = self.overflowed,
+                "batch: batches of new metadata_keys combinations passed unbatched");
+            self.overflowed = 0;
+            self.logged_at = Some(now);
         }
     }
 
     fn shutdown(&mut self, _now: Instant, out: &mut Output) {
-        self.emit_while(1, out);
+        for (metadata, shard) in &mut self.shards {
+            shard.emit_while(1, self.config.send_batch_max_size, metadata, out);
+        }
     }
 }
 
@@ -121,7 +183,6 @@ weir_core::checked_component!(
 
 impl weir_core::declare::BuildProcessor for Config {
     fn build(&self, id: &str) -> Box<dyn weir_core::Processor> {
-        let _ = id;
-        Box::new(Batcher::new(self))
+        Box::new(Batcher::new(id, self))
     }
 }

@@ -5,11 +5,15 @@ use weir_core::testing::spans;
 use super::*;
 
 fn batcher(size: usize, max: usize, timeout_ms: u64) -> Batcher {
-    Batcher::new(&Config {
-        send_batch_size: size,
-        send_batch_max_size: max,
-        timeout: Duration::from_millis(timeout_ms),
-    })
+    Batcher::new(
+        "batch",
+        &Config {
+            send_batch_size: size,
+            send_batch_max_size: max,
+            timeout: Duration::from_millis(timeout_ms),
+            ..Config::default()
+        },
+    )
 }
 
 fn sizes(out: &Output) -> Vec<usize> {
@@ -86,4 +90,77 @@ fn max_below_size_is_invalid() {
             "must be 0 or at least send_batch_size (100), got 10".to_owned()
         )]
     );
+}
+
+fn tenant(tenant: &str, region: &str) -> Metadata {
+    Metadata::new([
+        ("X-Tenant".to_owned(), tenant.to_owned()),
+        ("region".to_owned(), region.to_owned()),
+        ("user-agent".to_owned(), "sdk".to_owned()),
+    ])
+}
+
+/// What left, as `(tenant, items)` in order.
+fn by_tenant(out: &mut Output) -> Vec<(Option<String>, usize)> {
+    out.drain()
+        .map(|m| (m.metadata.get("x-tenant").map(str::to_owned), m.batch.item_count()))
+        .collect()
+}
+
+#[test]
+fn metadata_keys_batch_each_combination_apart_and_carry_only_those_keys() {
+    let config =
+        Config { send_batch_size: 10, metadata_keys: vec!["x-tenant".into()], ..Config::default() };
+    let mut b = Batcher::new("batch", &config);
+    let mut out = Output::new();
+    for (who, n) in [("a", 6), ("b", 6), ("a", 6)] {
+        out.set_metadata(tenant(who, "eu"));
+        b.process(spans(who, n, n as u64), &mut out);
+    }
+    let sent: Vec<Message> = out.drain().collect();
+    assert_eq!(sent.len(), 1, "only tenant a reached 10 items");
+    assert_eq!(sent[0].batch.item_count(), 12);
+    assert_eq!(
+        sent[0].metadata,
+        Metadata::new([("x-tenant".to_owned(), "a".to_owned())]),
+        "the batch keeps the batching keys and nothing else"
+    );
+    b.shutdown(Instant::now(), &mut out);
+    assert_eq!(by_tenant(&mut out), vec![(Some("b".into()), 6)]);
+}
+
+#[test]
+fn without_metadata_keys_batches_merge_requests_and_carry_no_metadata() {
+    let mut b = batcher(10, 0, 200);
+    let mut out = Output::new();
+    for who in ["a", "b"] {
+        out.set_metadata(tenant(who, "eu"));
+        b.process(spans(who, 6, 1), &mut out);
+    }
+    assert_eq!(by_tenant(&mut out), vec![(None, 12)]);
+}
+
+#[test]
+fn past_the_cardinality_limit_new_combinations_pass_unbatched_with_their_metadata() {
+    let config = Config {
+        send_batch_size: 100,
+        metadata_keys: vec!["x-tenant".into(), "region".into()],
+        metadata_cardinality_limit: 2,
+        ..Config::default()
+    };
+    let mut b = Batcher::new("batch", &config);
+    let mut out = Output::new();
+    for (who, region) in [("a", "eu"), ("a", "us"), ("b", "eu"), ("a", "eu")] {
+        out.set_metadata(tenant(who, region));
+        b.process(spans(who, 3, 1), &mut out);
+    }
+    let passed: Vec<Message> = out.drain().collect();
+    assert_eq!(passed.len(), 1, "the third combination is over the limit of two");
+    assert_eq!(passed[0].metadata.get("x-tenant"), Some("b"));
+    assert_eq!(passed[0].metadata.get("region"), Some("eu"));
+    assert_eq!(passed[0].batch.item_count(), 3, "nothing lost");
+    b.shutdown(Instant::now(), &mut out);
+    let mut held = by_tenant(&mut out);
+    held.sort();
+    assert_eq!(held, vec![(Some("a".into()), 3), (Some("a".into()), 6)]);
 }

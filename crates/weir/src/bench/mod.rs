@@ -314,7 +314,8 @@ fn overrides(
             }
             ExtensionSettings::FileStorage(_)
             | ExtensionSettings::BearerTokenAuth(_)
-            | ExtensionSettings::BasicAuth(_) => {}
+            | ExtensionSettings::BasicAuth(_)
+            | ExtensionSettings::HeadersSetter(_) => {}
         }
     }
     Ok((sets, format!("127.0.0.1:{port}"), protocol))

@@ -112,19 +112,36 @@ pub(super) fn validate(
             authenticators.push((format!("exporters.{id}"), name, false));
         }
     }
+    for (id, extension) in &raw.extensions.0 {
+        if let Some(name) = extension.as_dyn().chains_to() {
+            authenticators.push((format!("extensions.{id}: additional_auth"), name, false));
+        }
+    }
     for (path, name, server) in authenticators {
-        let path = format!("{path}: auth.authenticator {name:?}");
+        let path = if path.contains(':') {
+            format!("{path} {name:?}")
+        } else {
+            format!("{path}: auth.authenticator {name:?}")
+        };
         let side = if server { "requests it receives" } else { "requests it sends" };
         match raw.extensions.0.iter().find(|(e, _)| e.as_str() == name) {
             None => problems.error(path, "is not defined under extensions"),
             Some(_) if !raw.service.extensions.iter().any(|n| n == name) => {
                 problems.error(path, "is not listed in service.extensions")
             }
-            Some((_, ExtensionSettings::BearerTokenAuth(_))) => {}
-            Some((_, ExtensionSettings::BasicAuth(c)))
-                if (server && c.htpasswd.is_some()) || (!server && c.client_auth.is_some()) => {}
-            Some(_) => problems.error(path, format!("cannot authenticate the {side}")),
+            Some((_, extension)) => {
+                let sides = extension.as_dyn().authenticates();
+                if !(if server { sides.server } else { sides.client }) {
+                    problems.error(path, format!("cannot authenticate the {side}"));
+                }
+            }
         }
+    }
+    if let Some(cycle) = authenticator_cycle(&raw.extensions.0) {
+        problems.error(
+            format!("extensions.{cycle}.additional_auth"),
+            "chains back to itself through additional_auth",
+        );
     }
     for (id, exporter) in &raw.exporters.0 {
         let Some(storage) = exporter.as_dyn().queue().queue.storage else { continue };
@@ -376,4 +393,22 @@ fn check_cycles(raw: &RawConfig, pipelines: &[PipelinePlan], problems: &mut Prob
 
 fn connects(connector: &ConnectorSettings, from: Signal, to: Signal) -> bool {
     connector.declaration().signals.connects(from, to)
+}
+
+/// An extension whose `additional_auth` chain comes back to it, if any.
+fn authenticator_cycle(extensions: &[(ComponentId, ExtensionSettings)]) -> Option<&str> {
+    let next = |id: &str| {
+        extensions.iter().find(|(e, _)| e.as_str() == id).and_then(|(_, e)| e.as_dyn().chains_to())
+    };
+    extensions.iter().map(|(id, _)| id.as_str()).find(|start| {
+        let mut at = *start;
+        (0..extensions.len()).any(|_| match next(at) {
+            Some(n) if n == *start => true,
+            Some(n) => {
+                at = n;
+                false
+            }
+            None => false,
+        })
+    })
 }
