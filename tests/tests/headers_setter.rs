@@ -117,10 +117,11 @@ service:
   pipelines:
     traces: {receivers: [otlp], exporters: [otlp_http]}
 ";
-    let error = weir::config::load_texts(vec![("t.yaml".into(), text.into())], &[], |_| None)
-        .err()
-        .expect("refused")
-        .to_string();
+    let Err(error) = weir::config::load_texts(vec![("t.yaml".into(), text.into())], &[], |_| None)
+    else {
+        panic!("refused")
+    };
+    let error = error.to_string();
     assert!(
         error.contains("extensions.headers_setter: additional_auth \"oauth2client\"")
             && error.contains("is not defined under extensions"),
