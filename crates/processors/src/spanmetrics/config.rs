@@ -12,6 +12,13 @@ pub struct Config {
     pub histogram: HistogramConfig,
     /// `dimensions`: span (then resource) attributes added to the default dimensions.
     pub dimensions: Vec<Dimension>,
+    /// `calls_dimensions`: more dimensions for the calls metric only.
+    pub calls_dimensions: Vec<Dimension>,
+    /// `events`: a count of span events.
+    pub events: Events,
+    /// `add_resource_attributes`: keep the spans' resource attributes on the metrics (weir
+    /// always does, as the Collector does by default).
+    pub add_resource_attributes: bool,
     /// `exclude_dimensions`: default dimensions left out.
     pub exclude_dimensions: Vec<String>,
     /// `exemplars`.
@@ -43,6 +50,9 @@ impl Default for Config {
         Config {
             histogram: HistogramConfig::default(),
             dimensions: Vec::new(),
+            calls_dimensions: Vec::new(),
+            events: Events::default(),
+            add_resource_attributes: false,
             exclude_dimensions: Vec::new(),
             exemplars: Exemplars::default(),
             include_instrumentation_scope: Vec::new(),
@@ -68,12 +78,31 @@ pub struct HistogramConfig {
     pub explicit: Option<Explicit>,
     /// `exponential`.
     pub exponential: Option<Exponential>,
+    /// `dimensions`: more dimensions for the duration metric only.
+    pub dimensions: Vec<Dimension>,
 }
 
 impl Default for HistogramConfig {
     fn default() -> HistogramConfig {
-        HistogramConfig { disable: false, unit: "ms".into(), explicit: None, exponential: None }
+        HistogramConfig {
+            disable: false,
+            unit: "ms".into(),
+            explicit: None,
+            exponential: None,
+            dimensions: Vec::new(),
+        }
     }
+}
+
+/// `events`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Events {
+    /// `enabled`: count span events in `{namespace}.events`.
+    pub enabled: bool,
+    /// `dimensions`: event (then resource) attributes added to the default dimensions;
+    /// required when enabled.
+    pub dimensions: Vec<Dimension>,
 }
 
 /// `histogram.explicit`.
@@ -163,6 +192,29 @@ impl Config {
             && explicit.buckets.windows(2).any(|w| w[0] >= w[1])
         {
             errors.push(("histogram.explicit.buckets".into(), "must increase".into()));
+        }
+        let lists = [
+            ("dimensions", &self.dimensions),
+            ("calls_dimensions", &self.calls_dimensions),
+            ("histogram.dimensions", &self.histogram.dimensions),
+            ("events.dimensions", &self.events.dimensions),
+        ];
+        for (path, dimensions) in lists {
+            // each list against the defaults and itself, as the Collector checks them
+            let mut names: Vec<&str> =
+                vec!["service.name", "span.kind", "status.code", "span.name"];
+            for (i, dimension) in dimensions.iter().enumerate() {
+                if names.contains(&dimension.name.as_str()) {
+                    errors.push((
+                        format!("{path}[{i}]"),
+                        format!("duplicate dimension name {}", dimension.name),
+                    ));
+                }
+                names.push(&dimension.name);
+            }
+        }
+        if self.events.enabled && self.events.dimensions.is_empty() {
+            errors.push(("events.dimensions".into(), "no dimensions configured for events".into()));
         }
         if self.metrics_flush_interval.is_zero() {
             errors.push(("metrics_flush_interval".into(), "must be > 0".into()));

@@ -3,7 +3,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use weir_otlp::proto::trace::v1::{ResourceSpans, ScopeSpans, Status};
+use weir_otlp::proto::{
+    metrics::v1::{
+        AggregationTemporality, NumberDataPoint, ResourceMetrics, metric::Data, number_data_point,
+    },
+    resource::v1::Resource,
+    trace::v1::{ResourceSpans, ScopeSpans, Status},
+};
 
 use super::*;
 
@@ -279,6 +285,134 @@ fn listed_instrumentation_scopes_become_dimensions() {
         [
             "service.name=shop,span.name=io.db,span.kind=SPAN_KIND_UNSPECIFIED,status.code=STATUS_CODE_UNSET",
             "service.name=shop,span.name=io.http,span.kind=SPAN_KIND_UNSPECIFIED,status.code=STATUS_CODE_UNSET,span.instrumentation.scope.name=io.http,span.instrumentation.scope.version=1.2",
+        ]
+    );
+}
+
+/// Every point of every metric, as `metric name -> sorted "dimensions: value"` lines.
+fn points_by_metric(output: &[ResourceMetrics]) -> BTreeMap<String, Vec<String>> {
+    let mut by_metric: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for metric in output.iter().flat_map(|r| &r.scope_metrics).flat_map(|s| &s.metrics) {
+        let lines = by_metric.entry(metric.name.clone()).or_default();
+        match &metric.data {
+            Some(Data::Sum(sum)) => lines.extend(sum.data_points.iter().map(|p| {
+                let Some(number_data_point::Value::AsInt(v)) = p.value else { panic!() };
+                format!("{}: {v}", key(&p.attributes))
+            })),
+            Some(Data::Histogram(h)) => lines.extend(
+                h.data_points.iter().map(|p| format!("{}: {}", key(&p.attributes), p.count)),
+            ),
+            other => panic!("unexpected {other:?}"),
+        }
+        lines.sort();
+    }
+    by_metric
+}
+
+fn dimension(name: &str, default: Option<&str>) -> Dimension {
+    Dimension { name: name.into(), default: default.map(str::to_owned) }
+}
+
+#[test]
+fn calls_histogram_and_event_dimensions_apply_to_their_metric_only() {
+    use weir_otlp::proto::trace::v1::span::Event;
+    let span = |route: &str, peer: &str, events: Vec<Event>| Span {
+        name: "GET".into(),
+        kind: 2,
+        attributes: vec![string("http.route", route), string("peer.service", peer)],
+        events,
+        ..Span::default()
+    };
+    let exception = |kind: &str| Event {
+        name: "exception".into(),
+        attributes: vec![string("exception.type", kind)],
+        ..Event::default()
+    };
+    let batch = Batch::Traces(vec![ResourceSpans {
+        resource: Some(Resource {
+            attributes: vec![string("service.name", "shop"), string("k8s.pod.name", "p1")],
+            ..Default::default()
+        }),
+        scope_spans: vec![ScopeSpans {
+            spans: vec![
+                span("/a", "db", vec![exception("Timeout"), exception("Timeout")]),
+                span("/a", "cache", vec![exception("Refused")]),
+                span("/b", "db", vec![]),
+            ],
+            ..ScopeSpans::default()
+        }],
+        ..ResourceSpans::default()
+    }]);
+    let config: Config = weir_core::declare::parse_options(
+        "
+exclude_dimensions: [span.kind, status.code]
+calls_dimensions: [{name: peer.service}]
+histogram: {dimensions: [{name: http.route}]}
+events:
+  enabled: true
+  dimensions: [{name: exception.type}, {name: k8s.pod.name}, {name: missing, default: none}]
+",
+    )
+    .unwrap();
+    assert_eq!(config.problems(), Vec::new());
+    let by_metric = points_by_metric(&run(&config, vec![batch]));
+    let expected: BTreeMap<String, Vec<String>> = [
+        (
+            "traces.span.metrics.calls",
+            vec![
+                "service.name=shop,span.name=GET,peer.service=cache: 1",
+                "service.name=shop,span.name=GET,peer.service=db: 2",
+            ],
+        ),
+        (
+            "traces.span.metrics.duration",
+            vec![
+                "service.name=shop,span.name=GET,http.route=/a: 2",
+                "service.name=shop,span.name=GET,http.route=/b: 1",
+            ],
+        ),
+        (
+            "traces.span.metrics.events",
+            vec![
+                "service.name=shop,span.name=GET,exception.type=Refused,k8s.pod.name=p1,missing=none: 1",
+                "service.name=shop,span.name=GET,exception.type=Timeout,k8s.pod.name=p1,missing=none: 2",
+            ],
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.into_iter().map(str::to_owned).collect()))
+    .collect();
+    assert_eq!(by_metric, expected);
+}
+
+#[test]
+fn events_are_off_by_default_and_their_dimensions_are_checked() {
+    let batch = Batch::Traces(vec![ResourceSpans {
+        scope_spans: vec![ScopeSpans {
+            spans: vec![Span { events: vec![Default::default()], ..Span::default() }],
+            ..ScopeSpans::default()
+        }],
+        ..ResourceSpans::default()
+    }]);
+    let by_metric = points_by_metric(&run(&Config::default(), vec![batch]));
+    assert!(!by_metric.contains_key("traces.span.metrics.events"), "{by_metric:?}");
+
+    let problems = |config: Config| -> Vec<String> {
+        config.problems().into_iter().map(|(p, m)| format!("{p}: {m}")).collect()
+    };
+    let enabled =
+        Config { events: Events { enabled: true, dimensions: vec![] }, ..Config::default() };
+    assert_eq!(problems(enabled), ["events.dimensions: no dimensions configured for events"]);
+    let duplicates = Config {
+        dimensions: vec![dimension("service.name", None)],
+        calls_dimensions: vec![dimension("a", None), dimension("a", Some("x"))],
+        ..Config::default()
+    };
+    assert_eq!(
+        problems(duplicates),
+        [
+            "dimensions[0]: duplicate dimension name service.name",
+            "calls_dimensions[1]: duplicate dimension name a",
         ]
     );
 }
