@@ -48,6 +48,12 @@ pub struct Grpc {
     pub keepalive: GrpcKeepalive,
     /// `transport`: `tcp` (the only one weir listens on).
     pub transport: String,
+    /// `read_buffer_size`: each connection's kernel receive buffer (`SO_RCVBUF`), in bytes
+    /// (default 512 KiB; 0: the system's default).
+    pub read_buffer_size: usize,
+    /// `write_buffer_size`: each connection's kernel send buffer (`SO_SNDBUF`), in bytes
+    /// (default 0: the system's default).
+    pub write_buffer_size: usize,
 }
 
 /// `protocols.grpc.keepalive`.
@@ -94,6 +100,8 @@ impl Default for Grpc {
             tls: None,
             keepalive: GrpcKeepalive::default(),
             transport: "tcp".into(),
+            read_buffer_size: 512 * 1024,
+            write_buffer_size: 0,
         }
     }
 }

@@ -69,8 +69,35 @@ impl Security {
     }
 }
 
-async fn bind(endpoint: &str, id: &str, transport: &str) -> std::io::Result<TcpListener> {
-    TcpListener::bind(endpoint).await.map_err(|error| {
+/// The kernel buffers of a transport's connections, in bytes (0: the system's default).
+#[derive(Debug, Clone, Copy, Default)]
+struct Buffers {
+    /// `read_buffer_size`: `SO_RCVBUF`.
+    read: usize,
+    /// `write_buffer_size`: `SO_SNDBUF`.
+    write: usize,
+}
+
+/// Listens on `endpoint`; the buffer sizes set on the listening socket are inherited by every
+/// connection it accepts.
+async fn bind(
+    endpoint: &str,
+    id: &str,
+    transport: &str,
+    buffers: Buffers,
+) -> std::io::Result<TcpListener> {
+    let listen = async {
+        let listener = TcpListener::bind(endpoint).await?;
+        let socket = socket2::SockRef::from(&listener);
+        if buffers.read > 0 {
+            socket.set_recv_buffer_size(buffers.read)?;
+        }
+        if buffers.write > 0 {
+            socket.set_send_buffer_size(buffers.write)?;
+        }
+        Ok(listener)
+    };
+    listen.await.map_err(|error: std::io::Error| {
         std::io::Error::new(
             error.kind(),
             format!("receiver {id}: cannot listen for {transport} on {endpoint}: {error}"),
@@ -88,14 +115,17 @@ impl OtlpReceiver {
         let grpc = match &config.protocols.grpc {
             Some(grpc) => {
                 let security = Security::new(grpc.auth.as_ref(), grpc.tls.as_ref(), auth)?;
-                Some((bind(&grpc.endpoint, id, "grpc").await?, grpc.clone(), security))
+                let buffers =
+                    Buffers { read: grpc.read_buffer_size, write: grpc.write_buffer_size };
+                Some((bind(&grpc.endpoint, id, "grpc", buffers).await?, grpc.clone(), security))
             }
             None => None,
         };
         let http = match &config.protocols.http {
             Some(http) => {
                 let security = Security::new(http.auth.as_ref(), http.tls.as_ref(), auth)?;
-                Some((bind(&http.endpoint, id, "http").await?, http.clone(), security))
+                let listener = bind(&http.endpoint, id, "http", Buffers::default()).await?;
+                Some((listener, http.clone(), security))
             }
             None => None,
         };
@@ -170,5 +200,31 @@ impl Receiver for OtlpReceiver {
                 Err(ReceiverError(format!("receiver {id}: {}", errors.join("; "))))
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn accepted_connections_inherit_the_configured_buffer_sizes() {
+        let size = |buffers: Buffers| async move {
+            let listener = bind("127.0.0.1:0", "otlp", "grpc", buffers).await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let (accepted, _) = listener.accept().await.unwrap();
+            let socket = socket2::SockRef::from(&accepted);
+            (socket.recv_buffer_size().unwrap(), socket.send_buffer_size().unwrap())
+        };
+        let system = size(Buffers::default()).await;
+        let (read, write) = size(Buffers { read: 96 * 1024, write: 48 * 1024 }).await;
+        // Linux doubles what it is given, for its bookkeeping
+        assert_eq!((read, write), (2 * 96 * 1024, 2 * 48 * 1024), "system default: {system:?}");
+        let error = bind("127.0.0.1:notaport", "otlp/2", "grpc", Buffers::default())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("receiver otlp/2: cannot listen for grpc on 127.0.0.1:notaport"));
     }
 }
