@@ -11,7 +11,7 @@ use anyhow::Context;
 use tokio::{sync::mpsc, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 use weir_core::{
-    Consumer, Processor, ReceiverError, ReceiverOutput, Signal, export,
+    Consumer, Message, Processor, ReceiverError, ReceiverOutput, Signal, export,
     memory::{self, MemoryLimiter},
     pipeline::{DEFAULT_TICK, Pipeline},
 };
@@ -174,31 +174,36 @@ fn memory_limiters<'p>(
     limiters
 }
 
-/// Builds every component of `plan` (binding sockets, opening files) and starts it.
-pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
-    let health = Health::default();
-    let services_shutdown = CancellationToken::new();
-    let mut addrs = Vec::new();
-    let mut services = start_services(plan, &health, &services_shutdown, &mut addrs).await?;
+/// The input channel of every pipeline: senders for what feeds it, receivers for its task.
+struct Inputs<'p> {
+    senders: HashMap<&'p str, mpsc::Sender<Message>>,
+    receivers: HashMap<&'p str, mpsc::Receiver<Message>>,
+}
 
-    let extensions = plan.extensions.iter().map(|(id, e)| (id.as_str(), e));
-    let auth = weir_extensions::authenticators(extensions).context("authentication extensions")?;
-
-    let (exporter_inputs, queues) = export_queues(plan, &auth, &mut addrs).await?;
-
-    // Pipeline inputs.
-    let mut inputs: HashMap<
-        &str,
-        (mpsc::Sender<weir_core::Message>, mpsc::Receiver<weir_core::Message>),
-    > = HashMap::new();
-    for pipeline in &plan.pipelines {
-        inputs.insert(&pipeline.id, mpsc::channel(PIPELINE_CAPACITY));
+impl<'p> Inputs<'p> {
+    fn new(plan: &'p Plan) -> Inputs<'p> {
+        let (mut senders, mut receivers) = (HashMap::new(), HashMap::new());
+        for pipeline in &plan.pipelines {
+            let (sender, receiver) = mpsc::channel(PIPELINE_CAPACITY);
+            senders.insert(pipeline.id.as_str(), sender);
+            receivers.insert(pipeline.id.as_str(), receiver);
+        }
+        Inputs { senders, receivers }
     }
-    let input_of = |id: &str| Consumer::blocking(id, inputs[id].0.clone());
 
-    // Connectors: one pipeline-like task per connector and signal it takes, feeding every
-    // pipeline that lists the connector as a receiver and that it can feed from that signal.
-    let mut connector_inputs: HashMap<(&ComponentId, Signal), Consumer> = HashMap::new();
+    /// A feeder of pipeline `id`'s input.
+    fn consumer(&self, id: &str) -> Consumer {
+        Consumer::blocking(id, self.senders[id].clone())
+    }
+}
+
+/// The inputs of the connectors, by connector and the signal it takes there.
+type ConnectorInputs<'p> = HashMap<(&'p ComponentId, Signal), Consumer>;
+
+/// Connectors: one pipeline-like task per connector and signal it takes, feeding every
+/// pipeline that lists the connector as a receiver and that it can feed from that signal.
+fn connectors<'p>(plan: &'p Plan, inputs: &Inputs<'p>) -> (ConnectorInputs<'p>, Vec<Pipeline>) {
+    let mut connector_inputs = HashMap::new();
     let mut runnable = Vec::new();
     for (id, connector) in &plan.connectors {
         for from in Signal::ALL {
@@ -214,7 +219,7 @@ pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
                     p.receivers.contains(id)
                         && connector.declaration().signals.connects(from, p.signal)
                 })
-                .map(|p| input_of(&p.id))
+                .map(|p| inputs.consumer(&p.id))
                 .collect();
             let (sender, receiver) = mpsc::channel(PIPELINE_CAPACITY);
             let name = format!("{id}/{from}");
@@ -224,16 +229,25 @@ pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
             runnable.push(Pipeline::new(name, from, receiver, stages, consumers, DEFAULT_TICK));
         }
     }
+    (connector_inputs, runnable)
+}
 
-    let limiters = memory_limiters(plan, &services_shutdown, &mut services);
+/// A receiver built, with the outputs it feeds.
+type BuiltReceiver = (String, Box<dyn weir_core::Receiver>, ReceiverOutput);
 
-    // Receivers: each feeds the input of every pipeline that lists it, through the memory
-    // limiters of those pipelines.
-    let mut receivers = Vec::new();
+/// Receivers: each feeds the input of every pipeline that lists it, through the memory
+/// limiters of those pipelines.
+async fn receivers(
+    plan: &Plan,
+    inputs: &Inputs<'_>,
+    limiters: &HashMap<&ComponentId, Arc<MemoryLimiter>>,
+    auth: &weir_core::auth::Authenticators,
+) -> anyhow::Result<Vec<BuiltReceiver>> {
+    let mut built = Vec::new();
     for (id, config) in &plan.receivers {
         let mut output = ReceiverOutput::new();
         for pipeline in plan.pipelines.iter().filter(|p| p.receivers.contains(id)) {
-            output.add(pipeline.signal, input_of(&pipeline.id));
+            output.add(pipeline.signal, inputs.consumer(&pipeline.id));
             let persistent = pipeline.exporters.iter().any(|e| {
                 let queue = |c: &weir_exporters::ExporterSettings| c.as_dyn().queue();
                 plan.exporters.iter().any(|(x, c)| x == e && queue(c).queue.storage.is_some())
@@ -247,11 +261,20 @@ pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
                 }
             }
         }
-        let receiver = config.as_dyn().build(id.as_str(), &auth).await?;
-        receivers.push((id.to_string(), receiver, output));
+        let receiver = config.as_dyn().build(id.as_str(), auth).await?;
+        built.push((id.to_string(), receiver, output));
     }
+    Ok(built)
+}
 
-    // Pipelines, each with its own processor instances.
+/// Pipelines, each with its own processor instances, taking their input receivers.
+fn pipelines(
+    plan: &Plan,
+    inputs: &mut Inputs<'_>,
+    connector_inputs: &ConnectorInputs<'_>,
+    exporter_inputs: &HashMap<&ComponentId, Consumer>,
+) -> anyhow::Result<Vec<Pipeline>> {
+    let mut runnable = Vec::new();
     for pipeline in &plan.pipelines {
         let mut stages: Vec<(String, Box<dyn Processor>)> = Vec::new();
         for id in &pipeline.processors {
@@ -266,7 +289,8 @@ pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
                 None => exporter_inputs[id].clone(),
             })
             .collect();
-        let (_, receiver) = inputs.remove(pipeline.id.as_str()).expect("one input per pipeline");
+        let receiver =
+            inputs.receivers.remove(pipeline.id.as_str()).expect("one input per pipeline");
         runnable.push(Pipeline::new(
             pipeline.id.clone(),
             pipeline.signal,
@@ -276,6 +300,25 @@ pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
             DEFAULT_TICK,
         ));
     }
+    Ok(runnable)
+}
+
+/// Builds every component of `plan` (binding sockets, opening files) and starts it.
+pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
+    let health = Health::default();
+    let services_shutdown = CancellationToken::new();
+    let mut addrs = Vec::new();
+    let mut services = start_services(plan, &health, &services_shutdown, &mut addrs).await?;
+
+    let extensions = plan.extensions.iter().map(|(id, e)| (id.as_str(), e));
+    let auth = weir_extensions::authenticators(extensions).context("authentication extensions")?;
+
+    let (exporter_inputs, queues) = export_queues(plan, &auth, &mut addrs).await?;
+    let mut inputs = Inputs::new(plan);
+    let (connector_inputs, mut runnable) = connectors(plan, &inputs);
+    let limiters = memory_limiters(plan, &services_shutdown, &mut services);
+    let receivers = receivers(plan, &inputs, &limiters, &auth).await?;
+    runnable.extend(pipelines(plan, &mut inputs, &connector_inputs, &exporter_inputs)?);
     // Only the tasks hold senders from here on, so each channel closes when its feeders end.
     drop((exporter_inputs, connector_inputs, inputs));
 
