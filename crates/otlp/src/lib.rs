@@ -8,6 +8,7 @@ pub mod attributes;
 mod batch;
 pub mod exponential;
 pub mod json;
+pub mod regroup;
 mod split;
 mod validate;
 

@@ -28,11 +28,12 @@ use weir_core::{
     Batch, BoxFuture, Consumer, ExportError, Exporter, Message, Metadata, Refused,
     auth::ClientAuth, export, telemetry,
 };
-use weir_otlp::proto::{
-    common::v1::{AnyValue, KeyValue, any_value::Value},
-    logs::v1::{ResourceLogs, ScopeLogs},
-    metrics::v1::{ResourceMetrics, ScopeMetrics},
-    trace::v1::{ResourceSpans, ScopeSpans},
+use weir_otlp::{
+    proto::{
+        common::v1::{KeyValue, any_value::Value},
+        resource::v1::Resource,
+    },
+    regroup::{partition, stable_key},
 };
 
 use crate::otlp;
@@ -200,136 +201,58 @@ fn string<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a str> {
     })
 }
 
-fn attributes_key(attributes: &[KeyValue]) -> Vec<u8> {
-    let mut pairs: Vec<String> = attributes
-        .iter()
-        .map(|kv| format!("{}={:?}", kv.key, kv.value.as_ref().map(|v: &AnyValue| &v.value)))
-        .collect();
-    pairs.sort();
-    pairs.join("\u{0}").into_bytes()
-}
-
-/// Splits a batch by backend.
+/// Splits a batch by backend, each item under its resource and scope; an item whose key has
+/// no owner (an empty ring) is in no part.
 fn split(ring: &Ring, routing: RoutingKey, batch: &Batch) -> BTreeMap<String, Batch> {
-    let mut parts: BTreeMap<String, Batch> = BTreeMap::new();
     let owner = |key: &[u8]| ring.endpoint(key_hash(key)).map(str::to_owned);
-    match batch {
+    // what the keys of a resource's items share: its service name or its identity
+    let of_resource = |r: Option<&Resource>| {
+        let attributes = r.map_or(&[][..], |r| &r.attributes[..]);
+        match routing {
+            RoutingKey::Service | RoutingKey::TraceId => {
+                string(attributes, "service.name").unwrap_or("").as_bytes().to_vec()
+            }
+            RoutingKey::Resource | RoutingKey::Metric | RoutingKey::StreamId => {
+                stable_key(attributes, "")
+            }
+        }
+    };
+    let service = |r: Option<&Resource>| {
+        string(r.map_or(&[][..], |r| &r.attributes[..]), "service.name")
+            .unwrap_or("")
+            .as_bytes()
+            .to_vec()
+    };
+    let parts: Vec<(Option<String>, Batch)> = match batch.clone() {
         Batch::Traces(resources) => {
-            let mut out: BTreeMap<String, Vec<ResourceSpans>> = BTreeMap::new();
-            for r in resources {
-                let attributes = r.resource.as_ref().map_or(&[][..], |x| &x.attributes[..]);
-                let by_resource = match routing {
-                    RoutingKey::Service => {
-                        owner(string(attributes, "service.name").unwrap_or("").as_bytes())
-                    }
-                    RoutingKey::TraceId => None,
-                    _ => owner(&attributes_key(attributes)),
-                };
-                let mut per: BTreeMap<String, Vec<ScopeSpans>> = BTreeMap::new();
-                for s in &r.scope_spans {
-                    let mut by: BTreeMap<String, Vec<_>> = BTreeMap::new();
-                    for span in &s.spans {
-                        let Some(endpoint) = by_resource.clone().or_else(|| owner(&span.trace_id))
-                        else {
-                            continue;
-                        };
-                        by.entry(endpoint).or_default().push(span.clone());
-                    }
-                    for (endpoint, spans) in by {
-                        per.entry(endpoint).or_default().push(ScopeSpans {
-                            scope: s.scope.clone(),
-                            spans,
-                            schema_url: s.schema_url.clone(),
-                        });
-                    }
-                }
-                for (endpoint, scope_spans) in per {
-                    out.entry(endpoint).or_default().push(ResourceSpans {
-                        resource: r.resource.clone(),
-                        scope_spans,
-                        schema_url: r.schema_url.clone(),
-                    });
-                }
-            }
-            parts.extend(out.into_iter().map(|(e, r)| (e, Batch::Traces(r))));
+            partition(resources, of_resource, |shared, span| match routing {
+                RoutingKey::TraceId => owner(&span.trace_id),
+                _ => owner(shared),
+            })
+            .into_iter()
+            .map(|(k, v)| (k, Batch::Traces(v)))
+            .collect()
         }
-        Batch::Logs(resources) => {
-            let mut out: BTreeMap<String, Vec<ResourceLogs>> = BTreeMap::new();
-            for r in resources {
-                let attributes = r.resource.as_ref().map_or(&[][..], |x| &x.attributes[..]);
-                let service = owner(string(attributes, "service.name").unwrap_or("").as_bytes());
-                let mut per: BTreeMap<String, Vec<ScopeLogs>> = BTreeMap::new();
-                for s in &r.scope_logs {
-                    let mut by: BTreeMap<String, Vec<_>> = BTreeMap::new();
-                    for record in &s.log_records {
-                        let endpoint = match routing {
-                            RoutingKey::TraceId if !record.trace_id.is_empty() => {
-                                owner(&record.trace_id)
-                            }
-                            _ => service.clone(),
-                        };
-                        let Some(endpoint) = endpoint else { continue };
-                        by.entry(endpoint).or_default().push(record.clone());
-                    }
-                    for (endpoint, log_records) in by {
-                        per.entry(endpoint).or_default().push(ScopeLogs {
-                            scope: s.scope.clone(),
-                            log_records,
-                            schema_url: s.schema_url.clone(),
-                        });
-                    }
-                }
-                for (endpoint, scope_logs) in per {
-                    out.entry(endpoint).or_default().push(ResourceLogs {
-                        resource: r.resource.clone(),
-                        scope_logs,
-                        schema_url: r.schema_url.clone(),
-                    });
-                }
-            }
-            parts.extend(out.into_iter().map(|(e, r)| (e, Batch::Logs(r))));
-        }
+        Batch::Logs(resources) => partition(resources, service, |service, record| match routing {
+            RoutingKey::TraceId if !record.trace_id.is_empty() => owner(&record.trace_id),
+            _ => owner(service),
+        })
+        .into_iter()
+        .map(|(k, v)| (k, Batch::Logs(v)))
+        .collect(),
         Batch::Metrics(resources) => {
-            let mut out: BTreeMap<String, Vec<ResourceMetrics>> = BTreeMap::new();
-            for r in resources {
-                let attributes = r.resource.as_ref().map_or(&[][..], |x| &x.attributes[..]);
-                let resource_key = attributes_key(attributes);
-                let mut per: BTreeMap<String, Vec<ScopeMetrics>> = BTreeMap::new();
-                for s in &r.scope_metrics {
-                    let mut by: BTreeMap<String, Vec<_>> = BTreeMap::new();
-                    for metric in &s.metrics {
-                        let key: Vec<u8> = match routing {
-                            RoutingKey::Service | RoutingKey::TraceId => {
-                                string(attributes, "service.name").unwrap_or("").as_bytes().to_vec()
-                            }
-                            RoutingKey::Resource => resource_key.clone(),
-                            RoutingKey::Metric | RoutingKey::StreamId => {
-                                [resource_key.as_slice(), metric.name.as_bytes()].concat()
-                            }
-                        };
-                        let Some(endpoint) = owner(&key) else { continue };
-                        by.entry(endpoint).or_default().push(metric.clone());
-                    }
-                    for (endpoint, metrics) in by {
-                        per.entry(endpoint).or_default().push(ScopeMetrics {
-                            scope: s.scope.clone(),
-                            metrics,
-                            schema_url: s.schema_url.clone(),
-                        });
-                    }
+            partition(resources, of_resource, |shared, metric| match routing {
+                RoutingKey::Metric | RoutingKey::StreamId => {
+                    owner(&[shared.as_slice(), metric.name.as_bytes()].concat())
                 }
-                for (endpoint, scope_metrics) in per {
-                    out.entry(endpoint).or_default().push(ResourceMetrics {
-                        resource: r.resource.clone(),
-                        scope_metrics,
-                        schema_url: r.schema_url.clone(),
-                    });
-                }
-            }
-            parts.extend(out.into_iter().map(|(e, r)| (e, Batch::Metrics(r))));
+                _ => owner(shared),
+            })
+            .into_iter()
+            .map(|(k, v)| (k, Batch::Metrics(v)))
+            .collect()
         }
-    }
-    parts
+    };
+    parts.into_iter().filter_map(|(endpoint, part)| Some((endpoint?, part))).collect()
 }
 
 /// Splits `batch` over the ring and hands each part to its endpoint's queue.

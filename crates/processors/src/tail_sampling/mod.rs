@@ -44,7 +44,10 @@ use weir_core::{
     Batch, Component, ConfigError, Declaration, Output, Processor, Signal, Signals, Stability,
     declare::BuildProcessor,
 };
-use weir_otlp::proto::trace::v1::{ResourceSpans, ScopeSpans};
+use weir_otlp::{
+    proto::trace::v1::{ResourceSpans, Span},
+    regroup::partition,
+};
 
 use crate::sampling::{self, Threshold};
 
@@ -473,51 +476,20 @@ impl Processor for TailSampler {
         };
         let mut late = Vec::new();
         let mut unsampleable = Vec::new();
-        for resource_spans in resources {
-            let ResourceSpans { resource, scope_spans, schema_url } = resource_spans;
-            // per trace, its spans by scope (with the scope's position in the request)
-            let mut groups: Vec<(TraceId, Vec<(usize, ScopeSpans)>)> = Vec::new();
-            let mut index: HashMap<TraceId, usize> = HashMap::new();
-            for (scope_index, scope) in scope_spans.into_iter().enumerate() {
-                let ScopeSpans { scope: info, spans, schema_url: scope_url } = scope;
-                for span in spans {
-                    let Ok(id) = TraceId::try_from(span.trace_id.as_slice()) else {
-                        // no trace to hold it with: passed on as it is
-                        unsampleable.push(ResourceSpans {
-                            resource: resource.clone(),
-                            scope_spans: vec![ScopeSpans {
-                                scope: info.clone(),
-                                spans: vec![span],
-                                schema_url: scope_url.clone(),
-                            }],
-                            schema_url: schema_url.clone(),
-                        });
-                        continue;
-                    };
-                    let group = *index.entry(id).or_insert_with(|| {
-                        groups.push((id, Vec::new()));
-                        groups.len() - 1
-                    });
-                    let scopes = &mut groups[group].1;
-                    if scopes.last().is_none_or(|(i, _)| *i != scope_index) {
-                        let scope = ScopeSpans {
-                            scope: info.clone(),
-                            spans: Vec::new(),
-                            schema_url: scope_url.clone(),
-                        };
-                        scopes.push((scope_index, scope));
+        let by_trace = partition(
+            resources,
+            |_| (),
+            |_, span: &Span| TraceId::try_from(span.trace_id.as_slice()).ok(),
+        );
+        for (id, fragments) in by_trace {
+            match id {
+                Some(id) => {
+                    for fragment in fragments {
+                        self.ingest(id, fragment, &mut late);
                     }
-                    scopes.last_mut().expect("pushed").1.spans.push(span);
                 }
-            }
-            for (id, scopes) in groups {
-                let scopes = scopes.into_iter().map(|(_, scope)| scope).collect();
-                let fragment = ResourceSpans {
-                    resource: resource.clone(),
-                    scope_spans: scopes,
-                    schema_url: schema_url.clone(),
-                };
-                self.ingest(id, fragment, &mut late);
+                // no trace to hold them with: passed on as they are
+                None => unsampleable = fragments,
             }
         }
         late.append(&mut unsampleable);
