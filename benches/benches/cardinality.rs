@@ -6,13 +6,15 @@
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use weir_core::{Batch, Output, Processor};
-use weir_otlp::proto::{
-    common::v1::{AnyValue, KeyValue, any_value::Value as Kind},
-    metrics::v1::{
-        AggregationTemporality, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
-        metric::Data, number_data_point::Value,
+use weir_otlp::{
+    attributes::kv,
+    proto::{
+        metrics::v1::{
+            AggregationTemporality, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
+            metric::Data, number_data_point::Value,
+        },
+        resource::v1::Resource,
     },
-    resource::v1::Resource,
 };
 use weir_processors::cardinality_limiter::{Config, LabelLimit, Limiter};
 
@@ -21,22 +23,14 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const POINTS: usize = 1000;
 
-fn kv(key: &str, value: String) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(Kind::StringValue(value)) }),
-        ..KeyValue::default()
-    }
-}
-
 /// 1,000 points of series `first..first + 1000`.
 fn batch(first: usize, temporality: AggregationTemporality, round: u64) -> Batch {
     let points = (first..first + POINTS)
         .map(|i| NumberDataPoint {
             attributes: vec![
-                kv("user.id", format!("user-{i}")),
-                kv("http.route", format!("/api/{}", i % 50)),
-                kv("status", format!("{}", 200 + i % 5)),
+                kv("user.id", &format!("user-{i}")),
+                kv("http.route", &format!("/api/{}", i % 50)),
+                kv("status", &format!("{}", 200 + i % 5)),
             ],
             start_time_unix_nano: 1,
             time_unix_nano: 2 + round,
@@ -46,7 +40,7 @@ fn batch(first: usize, temporality: AggregationTemporality, round: u64) -> Batch
         .collect();
     Batch::Metrics(vec![ResourceMetrics {
         resource: Some(Resource {
-            attributes: vec![kv("service.name", "svc".into()), kv("host.name", "h".into())],
+            attributes: vec![kv("service.name", "svc"), kv("host.name", "h")],
             ..Resource::default()
         }),
         scope_metrics: vec![ScopeMetrics {

@@ -4,8 +4,9 @@ use std::sync::{Arc, Mutex};
 
 use weir_otlp::{
     Batch,
+    attributes::kv,
     proto::{
-        common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value},
+        common::v1::{AnyValue, InstrumentationScope, any_value},
         logs::v1::{LogRecord, ResourceLogs, ScopeLogs},
         resource::v1::Resource,
         trace::v1::{ResourceSpans, ScopeSpans, Span},
@@ -73,14 +74,6 @@ impl Processor for RecordingProcessor {
     }
 }
 
-fn string(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.to_owned())) }),
-        ..Default::default()
-    }
-}
-
 /// A batch of `n` spans of service `service`, named `span-0`, `span-1`, ..., each with its own
 /// trace id derived from `seed` and its index.
 pub fn spans(service: &str, n: usize, seed: u64) -> Batch {
@@ -96,14 +89,14 @@ pub fn spans(service: &str, n: usize, seed: u64) -> Batch {
                 kind: 2,
                 start_time_unix_nano: 1_700_000_000_000_000_000 + i as u64,
                 end_time_unix_nano: 1_700_000_000_001_000_000 + i as u64,
-                attributes: vec![string("http.route", "/items")],
+                attributes: vec![kv("http.route", "/items")],
                 ..Default::default()
             }
         })
         .collect();
     Batch::Traces(vec![ResourceSpans {
         resource: Some(Resource {
-            attributes: vec![string("service.name", service)],
+            attributes: vec![kv("service.name", service)],
             ..Default::default()
         }),
         scope_spans: vec![ScopeSpans {
@@ -127,7 +120,7 @@ pub fn logs(service: &str, n: usize) -> Batch {
         .collect();
     Batch::Logs(vec![ResourceLogs {
         resource: Some(Resource {
-            attributes: vec![string("service.name", service)],
+            attributes: vec![kv("service.name", service)],
             ..Default::default()
         }),
         scope_logs: vec![ScopeLogs { log_records, ..Default::default() }],

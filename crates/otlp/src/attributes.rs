@@ -7,9 +7,14 @@ use crate::proto::common::v1::{AnyValue, KeyValue, any_value::Value};
 
 /// A string attribute.
 pub fn kv(key: &str, value: &str) -> KeyValue {
+    kv_value(key, Value::StringValue(value.to_owned()))
+}
+
+/// An attribute of any value type.
+pub fn kv_value(key: &str, value: Value) -> KeyValue {
     KeyValue {
         key: key.to_owned(),
-        value: Some(AnyValue { value: Some(Value::StringValue(value.to_owned())) }),
+        value: Some(AnyValue { value: Some(value) }),
         ..KeyValue::default()
     }
 }

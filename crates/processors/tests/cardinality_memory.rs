@@ -5,13 +5,15 @@
 
 use tikv_jemalloc_ctl::{epoch, stats};
 use weir_core::{Batch, Output, Processor};
-use weir_otlp::proto::{
-    common::v1::{AnyValue, KeyValue, any_value::Value as Kind},
-    metrics::v1::{
-        AggregationTemporality, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
-        metric::Data, number_data_point::Value,
+use weir_otlp::{
+    attributes::kv,
+    proto::{
+        metrics::v1::{
+            AggregationTemporality, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
+            metric::Data, number_data_point::Value,
+        },
+        resource::v1::Resource,
     },
-    resource::v1::Resource,
 };
 use weir_processors::cardinality_limiter::{Config, Limiter};
 
@@ -35,20 +37,12 @@ fn allocated() -> usize {
     stats::allocated::read().unwrap()
 }
 
-fn kv(key: &str, value: String) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(Kind::StringValue(value)) }),
-        ..KeyValue::default()
-    }
-}
-
 fn batch(first: usize) -> Batch {
     let points = (first..first + BATCH)
         .map(|i| NumberDataPoint {
             attributes: vec![
-                kv("request.id", format!("{i:010}")),
-                kv("route", format!("/{}", i % 50)),
+                kv("request.id", &format!("{i:010}")),
+                kv("route", &format!("/{}", i % 50)),
             ],
             start_time_unix_nano: 1,
             time_unix_nano: 2,
@@ -58,7 +52,7 @@ fn batch(first: usize) -> Batch {
         .collect();
     Batch::Metrics(vec![ResourceMetrics {
         resource: Some(Resource {
-            attributes: vec![kv("service.name", "svc".into())],
+            attributes: vec![kv("service.name", "svc")],
             ..Resource::default()
         }),
         scope_metrics: vec![ScopeMetrics {

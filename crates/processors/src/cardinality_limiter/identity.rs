@@ -99,15 +99,9 @@ fn write_value(out: &mut Vec<u8>, value: Option<&AnyValue>) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use weir_otlp::attributes::kv_value as kv;
 
-    fn kv(key: &str, value: Value) -> KeyValue {
-        KeyValue {
-            key: key.into(),
-            value: Some(AnyValue { value: Some(value) }),
-            ..KeyValue::default()
-        }
-    }
+    use super::*;
 
     #[test]
     fn attribute_order_does_not_matter_but_types_and_values_do() {

@@ -4,7 +4,6 @@ use weir_otlp::proto::metrics::v1::{
     AggregationTemporality, Gauge, Metric, NumberDataPoint, Sum, metric::Data, number_data_point,
 };
 
-use super::*;
 /// Metrics being built, by name.
 #[derive(Default)]
 pub(super) struct Metrics(pub(super) std::collections::BTreeMap<&'static str, Metric>);
@@ -17,7 +16,7 @@ impl Metrics {
         value: f64,
     ) -> NumberDataPoint {
         NumberDataPoint {
-            attributes: attributes.iter().map(|(k, v)| string_kv(k, v)).collect(),
+            attributes: attributes.iter().map(|(k, v)| weir_otlp::attributes::kv(k, v)).collect(),
             start_time_unix_nano: start,
             time_unix_nano: now,
             value: Some(number_data_point::Value::AsDouble(value)),

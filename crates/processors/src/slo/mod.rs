@@ -475,7 +475,7 @@ impl SloConnector {
             }
             let resource = match slo.service.as_str() {
                 "" => Vec::new(),
-                service => vec![string_kv("service.name", service)],
+                service => vec![weir_otlp::attributes::kv("service.name", service)],
             };
             resources.push(ResourceMetrics {
                 resource: Some(Resource { attributes: resource, ..Resource::default() }),

@@ -2,17 +2,9 @@
 
 use super::config::{Selector, Slo};
 use weir_otlp::proto::{
-    common::v1::{AnyValue, KeyValue, any_value::Value},
+    common::v1::{AnyValue, KeyValue},
     trace::v1::{Span, span::SpanKind, status::StatusCode},
 };
-
-pub(super) fn string_kv(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(Value::StringValue(value.into())) }),
-        ..KeyValue::default()
-    }
-}
 
 pub(super) fn text(value: Option<&AnyValue>) -> Option<String> {
     weir_otlp::attributes::text(value)

@@ -2,17 +2,15 @@
 
 use std::time::Instant;
 
-use weir_otlp::proto::{
-    metrics::v1::{Histogram, HistogramDataPoint},
-    trace::v1::{ResourceSpans, ScopeSpans, Status},
+use weir_otlp::{
+    attributes::kv,
+    proto::{
+        metrics::v1::{Histogram, HistogramDataPoint, Metric},
+        trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span::SpanKind},
+    },
 };
 
 use super::*;
-use weir_otlp::proto::{
-    common::v1::KeyValue,
-    metrics::v1::Metric,
-    trace::v1::{Span, span::SpanKind},
-};
 
 const MINUTE: u64 = 60 * SECOND;
 const HOUR: u64 = 60 * MINUTE;
@@ -102,10 +100,6 @@ fn timeslices_count_good_minutes() {
     assert!((sli.unwrap() - 1437.0 / 1440.0).abs() < 1e-9, "{sli:?}");
 }
 
-fn string(key: &str, value: &str) -> KeyValue {
-    string_kv(key, value)
-}
-
 fn span(
     service_kind: i32,
     duration_ms: u64,
@@ -130,7 +124,7 @@ fn span(
 fn traces(service: &str, spans: Vec<Span>) -> Batch {
     Batch::Traces(vec![ResourceSpans {
         resource: Some(Resource {
-            attributes: vec![string("service.name", service)],
+            attributes: vec![kv("service.name", service)],
             ..Resource::default()
         }),
         scope_spans: vec![ScopeSpans { spans, ..ScopeSpans::default() }],
@@ -205,7 +199,7 @@ fn a_latency_sli_from_spans_and_from_a_histogram_agree() {
     let histogram = |bounds: &[f64], counts: &[u64]| {
         Batch::Metrics(vec![ResourceMetrics {
             resource: Some(Resource {
-                attributes: vec![string("service.name", "checkout")],
+                attributes: vec![kv("service.name", "checkout")],
                 ..Resource::default()
             }),
             scope_metrics: vec![ScopeMetrics {
@@ -304,7 +298,7 @@ fn a_restart_from_the_snapshot_reproduces_the_burn_rates() {
         while t < to {
             let spans = (0..20u64).map(|i| {
                 let mut s = span(SpanKind::Server as i32, 5, i == 0, t, "", t + i);
-                s.attributes.push(string("route", "/a"));
+                s.attributes.push(kv("route", "/a"));
                 s
             });
             connector.process(traces("api", spans.collect()), &mut Output::at(t));
@@ -374,7 +368,7 @@ fn log_records_are_events_too_and_a_group_costs_69_kb() {
         .collect();
     let batch = Batch::Logs(vec![ResourceLogs {
         resource: Some(Resource {
-            attributes: vec![string("service.name", "worker")],
+            attributes: vec![kv("service.name", "worker")],
             ..Resource::default()
         }),
         scope_logs: vec![ScopeLogs { log_records: records, ..ScopeLogs::default() }],

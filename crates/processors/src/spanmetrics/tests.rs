@@ -3,23 +3,19 @@ use std::{
     time::{Duration, Instant},
 };
 
-use weir_otlp::proto::{
-    metrics::v1::{
-        AggregationTemporality, NumberDataPoint, ResourceMetrics, metric::Data, number_data_point,
+use weir_otlp::{
+    attributes::kv,
+    proto::{
+        metrics::v1::{
+            AggregationTemporality, NumberDataPoint, ResourceMetrics, metric::Data,
+            number_data_point,
+        },
+        resource::v1::Resource,
+        trace::v1::{ResourceSpans, ScopeSpans, Status},
     },
-    resource::v1::Resource,
-    trace::v1::{ResourceSpans, ScopeSpans, Status},
 };
 
 use super::*;
-
-fn string(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(Value::StringValue(value.into())) }),
-        ..KeyValue::default()
-    }
-}
 
 /// What a span was: service, name, kind, status code, duration in ms.
 type Truth = (String, String, i32, i32, f64);
@@ -61,7 +57,7 @@ fn spans(n: usize, seed: u64, tracestate: &str) -> (Batch, Vec<Truth>) {
         }
         resources.push(ResourceSpans {
             resource: Some(Resource {
-                attributes: vec![string("service.name", service)],
+                attributes: vec![kv("service.name", service)],
                 ..Resource::default()
             }),
             scope_spans: vec![ScopeSpans { spans: list, ..ScopeSpans::default() }],
@@ -264,7 +260,7 @@ fn listed_instrumentation_scopes_become_dimensions() {
     };
     let batch = Batch::Traces(vec![ResourceSpans {
         resource: Some(Resource {
-            attributes: vec![string("service.name", "shop")],
+            attributes: vec![kv("service.name", "shop")],
             ..Default::default()
         }),
         scope_spans: vec![scope("io.http", "1.2"), scope("io.db", "")],
@@ -319,18 +315,18 @@ fn calls_histogram_and_event_dimensions_apply_to_their_metric_only() {
     let span = |route: &str, peer: &str, events: Vec<Event>| Span {
         name: "GET".into(),
         kind: 2,
-        attributes: vec![string("http.route", route), string("peer.service", peer)],
+        attributes: vec![kv("http.route", route), kv("peer.service", peer)],
         events,
         ..Span::default()
     };
     let exception = |kind: &str| Event {
         name: "exception".into(),
-        attributes: vec![string("exception.type", kind)],
+        attributes: vec![kv("exception.type", kind)],
         ..Event::default()
     };
     let batch = Batch::Traces(vec![ResourceSpans {
         resource: Some(Resource {
-            attributes: vec![string("service.name", "shop"), string("k8s.pod.name", "p1")],
+            attributes: vec![kv("service.name", "shop"), kv("k8s.pod.name", "p1")],
             ..Default::default()
         }),
         scope_spans: vec![ScopeSpans {

@@ -2,6 +2,7 @@
 
 use weir_otlp::{
     Batch, Signal,
+    attributes::kv_value as kv,
     proto::{
         common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value::Value},
         logs::v1::{LogRecord, ResourceLogs, ScopeLogs},
@@ -131,10 +132,6 @@ impl Rng {
         let u2 = self.unit();
         (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
     }
-}
-
-fn kv(key: &str, value: Value) -> KeyValue {
-    KeyValue { key: key.into(), value: Some(AnyValue { value: Some(value) }), ..Default::default() }
 }
 
 fn text(rng: &mut Rng, size: usize) -> String {
