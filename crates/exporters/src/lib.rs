@@ -12,6 +12,7 @@ pub mod otlp;
 pub mod otlphttp;
 pub mod prometheus;
 pub mod prometheusremotewrite;
+mod telemetry;
 
 pub use client::{ClientTls, Compression, Headers};
 

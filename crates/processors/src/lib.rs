@@ -14,6 +14,7 @@ pub mod sampling;
 pub mod slo;
 pub mod spanmetrics;
 pub mod tail_sampling;
+mod telemetry;
 
 weir_core::kind! {
     /// A validated processor, by type.

@@ -28,9 +28,6 @@ use tracing_subscriber::{
 
 use crate::config::{LogEncoding, LogLevel, LogSampling, Logs};
 
-/// What was left out by sampling.
-const SAMPLED_OUT: &str = "weir_logs_sampled_out_total";
-
 /// Every problem of `logs`, as `(path below service.telemetry.logs, message)`.
 pub fn problems(logs: &Logs) -> Vec<(String, String)> {
     let mut errors = Vec::new();
@@ -228,7 +225,7 @@ impl<K: std::hash::Hash + Eq> Sampler<K> {
             initial: config.initial,
             thereafter: config.thereafter,
             seen: Mutex::new(HashMap::new()),
-            dropped: metrics::counter!(SAMPLED_OUT),
+            dropped: metrics::counter!(crate::telemetry::LOGS_SAMPLED_OUT),
         }
     }
 

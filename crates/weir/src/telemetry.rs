@@ -13,6 +13,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use weir_core::telemetry;
 
+/// Log records `service.telemetry.logs.sampling` left out.
+pub(crate) const LOGS_SAMPLED_OUT: &str = "weir_logs_sampled_out_total";
+
 static RECORDER: OnceLock<(PrometheusHandle, Instant)> = OnceLock::new();
 
 /// Installs the process-wide recorder (once; later calls return the same handle).

@@ -131,7 +131,7 @@ impl PrometheusExporter {
             table,
             addr,
             stop,
-            refused: metrics::counter!("weir_exporter_prometheus_series_refused_total", "exporter" => id.to_owned()),
+            refused: metrics::counter!(crate::telemetry::PROMETHEUS_SERIES_REFUSED, "exporter" => id.to_owned()),
         })
     }
 

@@ -93,7 +93,7 @@ impl RemoteWriteExporter {
     ) -> std::io::Result<RemoteWriteExporter> {
         let (client, headers) =
             crate::client::http_client(config.timeout, &config.headers, &config.tls)?;
-        let counter = |reason: &'static str| metrics::counter!("weir_exporter_prometheusremotewrite_dropped_points_total", "exporter" => id.to_owned(), "reason" => reason);
+        let counter = |reason: &'static str| metrics::counter!(crate::telemetry::REMOTE_WRITE_DROPPED_POINTS, "exporter" => id.to_owned(), "reason" => reason);
         Ok(RemoteWriteExporter {
             id: id.to_owned(),
             client,

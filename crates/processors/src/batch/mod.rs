@@ -72,7 +72,7 @@ impl Batcher {
     }
 
     fn overflow(&mut self, batch: Batch, metadata: Metadata, out: &mut Output) {
-        metrics::counter!("weir_processor_batch_metadata_cardinality_exceeded_total",
+        metrics::counter!(crate::telemetry::BATCH_METADATA_CARDINALITY_EXCEEDED,
             "processor" => self.id.clone())
         .increment(1);
         if !self.warned {

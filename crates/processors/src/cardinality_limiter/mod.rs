@@ -65,7 +65,6 @@
 mod budget;
 mod config;
 pub(crate) mod identity;
-mod names;
 pub(crate) mod points;
 mod report;
 mod router;
@@ -87,9 +86,9 @@ use weir_otlp::proto::metrics::v1::ResourceMetrics;
 /// The point attribute of overflow series (OpenTelemetry's).
 pub const OVERFLOW_ATTRIBUTE: &str = "otel.metric.overflow";
 
+use crate::telemetry::*;
 use budget::Ids;
 pub use budget::{Budget, Demand, Stats};
-use names::*;
 use router::*;
 use state::*;
 

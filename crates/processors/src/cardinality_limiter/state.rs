@@ -5,11 +5,12 @@ use std::sync::Arc;
 use super::points::Point;
 use super::report::Sketches;
 
+use crate::telemetry::*;
+
 use super::{
     Ids, Shared,
     budget::{Budget, Stats},
     config,
-    names::*,
 };
 
 /// A cumulative series routed to overflow: the last point it sent (to turn its next one

@@ -74,7 +74,7 @@ impl DeltaToCumulative {
             streams: HashMap::new(),
             hasher: identity::Hasher::default(),
             now: None,
-            dropped: metrics::counter!("weir_deltatocumulative_dropped_points_total", "processor" => id.to_owned()),
+            dropped: metrics::counter!(crate::telemetry::DELTATOCUMULATIVE_DROPPED_POINTS, "processor" => id.to_owned()),
             warned: false,
         }
     }

@@ -65,13 +65,12 @@ struct Counters {
 }
 
 impl Counters {
-    fn new(id: &str, item: &str, group: &str) -> Counters {
-        let name = |suffix: String| format!("otelcol_processor_groupbyattrs_{suffix}");
+    fn new(id: &str, [grouped, non_grouped, groups]: [&'static str; 3]) -> Counters {
         let labels = [("processor", id.to_owned())];
         Counters {
-            grouped: metrics::counter!(name(format!("num_grouped_{item}")), &labels),
-            non_grouped: metrics::counter!(name(format!("num_non_grouped_{item}")), &labels),
-            groups: metrics::histogram!(name(format!("{group}_groups")), &labels),
+            grouped: metrics::counter!(grouped, &labels),
+            non_grouped: metrics::counter!(non_grouped, &labels),
+            groups: metrics::histogram!(groups, &labels),
         }
     }
 
@@ -95,9 +94,9 @@ impl GroupByAttrs {
     pub fn new(config: &Config, id: &str) -> GroupByAttrs {
         GroupByAttrs {
             keys: config.keys.clone(),
-            spans: Counters::new(id, "spans", "span"),
-            logs: Counters::new(id, "logs", "log"),
-            metrics: Counters::new(id, "metrics", "metric"),
+            spans: Counters::new(id, crate::telemetry::GROUPBYATTRS_SPANS),
+            logs: Counters::new(id, crate::telemetry::GROUPBYATTRS_LOGS),
+            metrics: Counters::new(id, crate::telemetry::GROUPBYATTRS_METRICS),
         }
     }
 }

@@ -78,18 +78,21 @@ impl Sampler {
     /// A sampler `id` with `config`.
     pub fn new(config: &Config, id: &str) -> Sampler {
         let counter = |name: &'static str, signal: &'static str, decision: &'static str| metrics::counter!(name, "processor" => id.to_owned(), "otel_signal" => signal, "decision" => decision);
-        let erased = |reason: &'static str| metrics::counter!(THRESHOLD_ERASED, "processor" => id.to_owned(), "reason" => reason);
+        let erased = |reason: &'static str| metrics::counter!(crate::telemetry::SAMPLING_THRESHOLD_ERASED, "processor" => id.to_owned(), "reason" => reason);
         Sampler {
             config: config.clone(),
             counters: Counters {
-                kept: [counter(ITEMS, "traces", "sampled"), counter(ITEMS, "logs", "sampled")],
+                kept: [
+                    counter(crate::telemetry::SAMPLING_ITEMS, "traces", "sampled"),
+                    counter(crate::telemetry::SAMPLING_ITEMS, "logs", "sampled"),
+                ],
                 dropped: [
-                    counter(ITEMS, "traces", "not_sampled"),
-                    counter(ITEMS, "logs", "not_sampled"),
+                    counter(crate::telemetry::SAMPLING_ITEMS, "traces", "not_sampled"),
+                    counter(crate::telemetry::SAMPLING_ITEMS, "logs", "not_sampled"),
                 ],
                 erased_malformed: erased("malformed"),
                 erased_inconsistent: erased("inconsistent"),
-                no_randomness: metrics::counter!(NO_RANDOMNESS, "processor" => id.to_owned()),
+                no_randomness: metrics::counter!(crate::telemetry::SAMPLING_NO_RANDOMNESS, "processor" => id.to_owned()),
             },
         }
     }
@@ -167,10 +170,6 @@ impl Sampler {
         Randomness::new(xxhash_rust::xxh3::xxh3_64_with_seed(bytes, seed) >> 8)
     }
 }
-
-const ITEMS: &str = "weir_sampling_items_total";
-const THRESHOLD_ERASED: &str = "weir_sampling_threshold_erased_total";
-const NO_RANDOMNESS: &str = "weir_sampling_no_randomness_total";
 
 impl Processor for Sampler {
     fn process(&mut self, mut batch: Batch, out: &mut Output) {

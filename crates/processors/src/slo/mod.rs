@@ -140,8 +140,8 @@ impl SloConnector {
                 .snapshot
                 .as_ref()
                 .map(|s| (s.directory.join(format!("{}.json", id.replace('/', "_"))), s.interval)),
-            late: metrics::counter!("weir_slo_late_events_total", "connector" => id.to_owned()),
-            rejected: metrics::counter!("weir_slo_rejected_points_total", "connector" => id.to_owned()),
+            late: metrics::counter!(crate::telemetry::SLO_LATE_EVENTS, "connector" => id.to_owned()),
+            rejected: metrics::counter!(crate::telemetry::SLO_REJECTED_POINTS, "connector" => id.to_owned()),
         };
         connector.restore();
         connector

@@ -49,7 +49,10 @@ use weir_otlp::{
     regroup::partition,
 };
 
-use crate::sampling::{self, Threshold};
+use crate::{
+    sampling::{self, Threshold},
+    telemetry,
+};
 
 type TraceId = [u8; 16];
 
@@ -142,15 +145,6 @@ pub struct TailSampler {
     counters: Counters,
 }
 
-const TRACES: &str = "weir_sampling_traces_total";
-const SPANS: &str = "weir_sampling_spans_total";
-const TRACES_IN_MEMORY: &str = "weir_sampling_traces_in_memory";
-const BUFFERED_BYTES: &str = "weir_sampling_buffered_bytes";
-const EARLY_DECISIONS: &str = "weir_sampling_early_decisions_total";
-const LATE_SPANS: &str = "weir_sampling_late_spans_total";
-const THRESHOLD_ERASED: &str = "weir_sampling_threshold_erased_total";
-const DECISION_LATENCY: &str = "weir_sampling_decision_latency_seconds";
-
 /// A validated `tail_sampling` configuration, its policies compiled.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -199,15 +193,15 @@ impl TailSampler {
                 .iter()
                 .map(|p| {
                     ["sampled", "not_sampled", "dropped"].map(|decision| {
-                        metrics::counter!(TRACES, "processor" => id.to_owned(), "policy" => p.name.clone(), "decision" => decision)
+                        metrics::counter!(telemetry::SAMPLING_TRACES, "processor" => id.to_owned(), "policy" => p.name.clone(), "decision" => decision)
                     })
                 })
                 .collect(),
-            spans_kept: metrics::counter!(SPANS, "processor" => id.to_owned(), "decision" => "sampled"),
-            spans_dropped: metrics::counter!(SPANS, "processor" => id.to_owned(), "decision" => "not_sampled"),
-            traces_in_memory: metrics::gauge!(TRACES_IN_MEMORY, &labels),
-            buffered_bytes: metrics::gauge!(BUFFERED_BYTES, &labels),
-            decision_latency: metrics::histogram!(DECISION_LATENCY, &labels),
+            spans_kept: metrics::counter!(telemetry::SAMPLING_SPANS, "processor" => id.to_owned(), "decision" => "sampled"),
+            spans_dropped: metrics::counter!(telemetry::SAMPLING_SPANS, "processor" => id.to_owned(), "decision" => "not_sampled"),
+            traces_in_memory: metrics::gauge!(telemetry::SAMPLING_TRACES_IN_MEMORY, &labels),
+            buffered_bytes: metrics::gauge!(telemetry::SAMPLING_BUFFERED_BYTES, &labels),
+            decision_latency: metrics::histogram!(telemetry::SAMPLING_DECISION_LATENCY, &labels),
         };
         TailSampler {
             policies,
@@ -244,12 +238,12 @@ impl TailSampler {
 
     fn early(&mut self, reason: &'static str) {
         *self.stats.early.entry(reason).or_default() += 1;
-        metrics::counter!(EARLY_DECISIONS, "processor" => self.counters.id.clone(), "reason" => reason).increment(1);
+        metrics::counter!(telemetry::SAMPLING_EARLY_DECISIONS, "processor" => self.counters.id.clone(), "reason" => reason).increment(1);
     }
 
     fn erased(&mut self, reason: &'static str, n: u64) {
         *self.stats.erased.entry(reason).or_default() += n;
-        metrics::counter!(THRESHOLD_ERASED, "processor" => self.counters.id.clone(), "reason" => reason).increment(n);
+        metrics::counter!(telemetry::SAMPLING_THRESHOLD_ERASED, "processor" => self.counters.id.clone(), "reason" => reason).increment(n);
     }
 
     /// Takes one trace's fragment of an incoming batch.
@@ -336,7 +330,7 @@ impl TailSampler {
             self.stats.late_spans_kept += spans;
             self.stats.spans_kept += spans;
             self.counters.spans_kept.increment(spans);
-            metrics::counter!(LATE_SPANS, "processor" => self.counters.id.clone(), "decision" => "sampled").increment(spans);
+            metrics::counter!(telemetry::SAMPLING_LATE_SPANS, "processor" => self.counters.id.clone(), "decision" => "sampled").increment(spans);
             late.push(std::mem::take(fragment));
             return true;
         }
@@ -344,7 +338,7 @@ impl TailSampler {
             self.stats.late_spans_dropped += spans;
             self.stats.spans_dropped += spans;
             self.counters.spans_dropped.increment(spans);
-            metrics::counter!(LATE_SPANS, "processor" => self.counters.id.clone(), "decision" => "not_sampled").increment(spans);
+            metrics::counter!(telemetry::SAMPLING_LATE_SPANS, "processor" => self.counters.id.clone(), "decision" => "not_sampled").increment(spans);
             return true;
         }
         false

@@ -390,7 +390,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
             &[
                 "otelcol_exporter_send_failed",
                 "otelcol_exporter_enqueue_failed",
-                "weir_pipeline_dropped_items_total",
+                weir_core::telemetry::PIPELINE_DROPPED_ITEMS,
             ],
         )
     };
