@@ -18,6 +18,7 @@ mod component;
 pub mod declare;
 pub mod duration;
 pub mod export;
+pub mod log_limit;
 pub mod memory;
 pub mod options;
 mod output;

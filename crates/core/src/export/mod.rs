@@ -28,7 +28,8 @@ use tokio_util::sync::CancellationToken;
 use weir_otlp::{Batch, Signal};
 
 use crate::{
-    Capacity, Consumer, ExportError, Exporter, Message, Metadata, Sizer, WhenFull, telemetry,
+    Capacity, Consumer, ExportError, Exporter, Message, Metadata, Sizer, WhenFull,
+    log_limit::LogLimiter, telemetry,
 };
 
 /// The receiving end of an exporter's queue, ready to run: in memory, or persistent.
@@ -52,6 +53,16 @@ struct Delivery {
     id: String,
     exporter: Arc<dyn Exporter>,
     settings: Settings,
+    /// The logs of dropped batches and of retries, rate-limited (the counters count all).
+    dropped_log: LogLimiter,
+    retry_log: LogLimiter,
+}
+
+impl Delivery {
+    fn new(id: &str, exporter: Arc<dyn Exporter>, settings: Settings) -> Delivery {
+        let (dropped_log, retry_log) = (LogLimiter::default(), LogLimiter::default());
+        Delivery { id: id.to_owned(), exporter, settings, dropped_log, retry_log }
+    }
 }
 
 /// Creates the queue of exporter `id`; returns the sender side for pipelines and the queue to
@@ -76,7 +87,7 @@ pub fn queue(id: &str, exporter: Arc<dyn Exporter>, settings: Settings) -> (Cons
     let consumer = Consumer { name: id.to_owned(), sender, when_full, capacity: units.clone() };
     metrics::gauge!(telemetry::EXPORTER_QUEUE_CAPACITY, telemetry::EXPORTER => id.to_owned())
         .set(capacity as f64);
-    let delivery = Arc::new(Delivery { id: id.to_owned(), exporter, settings });
+    let delivery = Arc::new(Delivery::new(id, exporter, settings));
     (consumer, ExportQueue(Kind::Memory(MemoryQueue { input, delivery, units })))
 }
 
@@ -246,8 +257,10 @@ impl Delivery {
             metrics::counter!(telemetry::EXPORTER_RETRIES, telemetry::EXPORTER => self.id.clone(),
                 telemetry::SIGNAL => signal.as_str())
             .increment(1);
-            tracing::info!(exporter = %self.id, %signal, items, attempts, error = %message, ?wait,
-                "export failed: retrying");
+            if let Some(suppressed) = self.retry_log.check() {
+                tracing::info!(exporter = %self.id, %signal, items, attempts, error = %message,
+                    ?wait, suppressed, "export failed: retrying");
+            }
             match stop {
                 Some(stop) => {
                     if tokio::time::timeout(wait, stop.cancelled()).await.is_ok() {
@@ -262,8 +275,10 @@ impl Delivery {
 
     fn drop_batch(&self, signal: Signal, items: u64, attempts: u32, reason: &str) {
         self.counter(telemetry::exporter_send_failed(signal), signal).increment(items);
-        tracing::error!(exporter = %self.id, %signal, items, attempts, reason,
-            "export failed: items dropped");
+        if let Some(suppressed) = self.dropped_log.check() {
+            tracing::error!(exporter = %self.id, %signal, items, attempts, reason, suppressed,
+                "export failed: items dropped");
+        }
     }
 
     fn counter(&self, name: &'static str, signal: Signal) -> metrics::Counter {

@@ -99,7 +99,7 @@ pub fn persistent_queue(
         Consumer { name: id.to_owned(), sender, when_full: WhenFull::Block, capacity: None };
     metrics::gauge!(telemetry::EXPORTER_QUEUE_CAPACITY, telemetry::EXPORTER => id.to_owned())
         .set(settings.queue.queue_size as f64);
-    let delivery = Arc::new(Delivery { id: id.to_owned(), exporter, settings });
+    let delivery = Arc::new(Delivery::new(id, exporter, settings));
     let queue = PersistentQueue { input, wal: Arc::new(Mutex::new(wal)), delivery };
     Ok((consumer, ExportQueue(Kind::Persistent(queue))))
 }
@@ -285,6 +285,7 @@ async fn write(
     id: String,
 ) {
     let mut group = Vec::with_capacity(WRITE_GROUP);
+    let unwritten_log = crate::log_limit::LogLimiter::default();
     while input.recv_many(&mut group, WRITE_GROUP).await > 0 {
         let payloads: Vec<Vec<u8>> =
             group.iter().map(|m: &Message| encode(&m.batch, &m.metadata)).collect();
@@ -313,8 +314,10 @@ async fn write(
                 telemetry::EXPORTER => id.clone(), telemetry::SIGNAL => signal.as_str())
             .increment(batch.item_count() as u64);
             let outcome = if message.ack.is_empty() { "dropped" } else { "refused to the client" };
-            tracing::warn!(exporter = %id, %signal, items = batch.item_count(), %error, outcome,
-                "persistent queue: batch not written");
+            if let Some(suppressed) = unwritten_log.check() {
+                tracing::warn!(exporter = %id, %signal, items = batch.item_count(), %error, outcome,
+                    suppressed, "persistent queue: batch not written");
+            }
         }
         notify.notify_one();
     }

@@ -51,6 +51,8 @@ struct Fanout {
     pipeline: String,
     consumers: Vec<Consumer>,
     dropped: metrics::Counter,
+    /// The log of dropped batches, rate-limited (the counter counts all).
+    dropped_log: crate::log_limit::LogLimiter,
 }
 
 impl Pipeline {
@@ -83,7 +85,12 @@ impl Pipeline {
         let labels =
             [(telemetry::PIPELINE, id.clone()), (telemetry::SIGNAL, signal.as_str().to_owned())];
         let dropped = metrics::counter!(telemetry::PIPELINE_DROPPED_ITEMS, &labels);
-        Pipeline { input, stages, fanout: Fanout { pipeline: id, consumers, dropped }, tick }
+        Pipeline {
+            input,
+            stages,
+            fanout: Fanout { pipeline: id, consumers, dropped, dropped_log: Default::default() },
+            tick,
+        }
     }
 
     /// Runs until the input closes and everything held has been handed to the consumers.
@@ -181,7 +188,10 @@ impl Fanout {
         };
         let items = batch.item_count();
         self.dropped.increment(items as u64);
-        tracing::error!(pipeline = %self.pipeline, consumer = %consumer.name, items, reason, "items dropped");
+        if let Some(suppressed) = self.dropped_log.check() {
+            tracing::error!(pipeline = %self.pipeline, consumer = %consumer.name, items, reason,
+                suppressed, "items dropped");
+        }
     }
 }
 

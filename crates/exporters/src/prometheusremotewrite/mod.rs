@@ -61,6 +61,8 @@ pub struct RemoteWriteExporter {
     config: Config,
     headers: http::HeaderMap,
     auth: Option<Arc<dyn ClientAuth>>,
+    /// The log of dropped delta points, rate-limited (the counter counts all).
+    dropped_log: weir_core::log_limit::LogLimiter,
     dropped_delta: metrics::Counter,
     dropped_other: metrics::Counter,
 }
@@ -101,6 +103,7 @@ impl RemoteWriteExporter {
             headers,
             auth,
             dropped_delta: counter("delta_temporality"),
+            dropped_log: Default::default(),
             dropped_other: counter("no_value"),
         })
     }
@@ -491,8 +494,10 @@ impl Exporter for RemoteWriteExporter {
             let converted = convert(&self.config, batch);
             if converted.delta > 0 {
                 self.dropped_delta.increment(converted.delta);
-                tracing::warn!(exporter = %self.id, points = converted.delta,
-                    "delta points have no remote-write form and were dropped: add the deltatocumulative processor to the pipeline");
+                if let Some(suppressed) = self.dropped_log.check() {
+                    tracing::warn!(exporter = %self.id, points = converted.delta, suppressed,
+                        "delta points have no remote-write form and were dropped: add the delta_to_cumulative processor to the pipeline");
+                }
             }
             if converted.other > 0 {
                 self.dropped_other.increment(converted.other);
