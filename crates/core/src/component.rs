@@ -16,6 +16,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 #[derive(Debug, Default)]
 pub struct Output {
     messages: Vec<Message>,
+    persists: Vec<Persist>,
     metadata: Metadata,
     ack: Ack,
     unix_nanos: u64,
@@ -86,7 +87,23 @@ impl Output {
         self.messages.drain(..)
     }
 
-    /// Whether nothing was emitted.
+    /// Asks the pipeline to keep `persist` on disk: processors do no IO, the pipeline writes
+    /// it (atomically, off its task) after the call.
+    pub fn persist(&mut self, persist: Persist) {
+        self.persists.push(persist);
+    }
+
+    /// [`Output::persist`] of what there is.
+    pub fn persist_all(&mut self, persists: impl IntoIterator<Item = Persist>) {
+        self.persists.extend(persists);
+    }
+
+    /// Takes the state to write that processors asked for.
+    pub fn take_persists(&mut self) -> Vec<Persist> {
+        std::mem::take(&mut self.persists)
+    }
+
+    /// Whether no batch was emitted.
     pub fn is_empty(&self) -> bool {
         self.messages.is_empty()
     }
@@ -94,6 +111,30 @@ impl Output {
     /// The batches emitted so far.
     pub fn batches(&self) -> impl Iterator<Item = &Batch> {
         self.messages.iter().map(|m| &m.batch)
+    }
+}
+
+/// State a processor keeps across restarts (such as the `slo` connector's windows): the file
+/// and its new content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Persist {
+    /// Where it is kept.
+    pub path: std::path::PathBuf,
+    /// What to write there, replacing what was.
+    pub bytes: Vec<u8>,
+}
+
+impl Persist {
+    /// Writes the state: into a temporary file beside `path`, then renamed over it, so a crash
+    /// leaves the old state or the new, never half of one.
+    pub fn write(&self) -> std::io::Result<()> {
+        if let Some(parent) = self.path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mut temporary = self.path.clone().into_os_string();
+        temporary.push(".tmp");
+        std::fs::write(&temporary, &self.bytes)?;
+        std::fs::rename(temporary, &self.path)
     }
 }
 

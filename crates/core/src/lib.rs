@@ -29,7 +29,9 @@ pub mod testing;
 pub mod tls;
 
 pub use ack::{Ack, AckWait};
-pub use component::{BoxFuture, ExportError, Exporter, Output, Processor, Receiver, ReceiverError};
+pub use component::{
+    BoxFuture, ExportError, Exporter, Output, Persist, Processor, Receiver, ReceiverError,
+};
 pub use declare::{Component, ConfigError, Declaration, Signals, Stability};
 pub use output::{
     Capacity, Consumer, Message, Metadata, ReceiverOutput, Refused, SendError, Sizer, WhenFull,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use weir_otlp::Signal;
 
-use crate::{Ack, Consumer, Message, Output, Processor, Refused, telemetry};
+use crate::{Ack, Consumer, Message, Output, Persist, Processor, Refused, telemetry};
 
 /// How often processors are flushed when a pipeline does not say.
 pub const DEFAULT_TICK: Duration = Duration::from_millis(100);
@@ -146,6 +146,9 @@ impl Pipeline {
             } else {
                 stage.processor.flush(now, &mut out);
             }
+            for persist in out.take_persists() {
+                write(persist).await;
+            }
             if out.is_empty() {
                 continue;
             }
@@ -153,6 +156,17 @@ impl Pipeline {
             stage.count_outgoing(&messages);
             Box::pin(self.process(i + 1, messages)).await;
         }
+    }
+}
+
+/// Writes a processor's state off the pipeline task; a failure is logged, and the processor
+/// asks again at its next interval.
+async fn write(persist: Persist) {
+    let path = persist.path.clone();
+    let written = tokio::task::spawn_blocking(move || persist.write()).await;
+    match written.map_err(std::io::Error::other).and_then(|r| r) {
+        Ok(()) => tracing::debug!(path = %path.display(), "processor state written"),
+        Err(error) => tracing::warn!(path = %path.display(), %error, "processor state not written"),
     }
 }
 

@@ -156,3 +156,39 @@ async fn request_metadata_follows_its_batch_but_not_what_is_flushed_later() {
     assert!(rb.recv().await.unwrap().metadata.is_empty(), "released at shutdown, not in a request");
     drop(task);
 }
+
+/// Counts what it saw and asks for that count to be kept on disk at each flush.
+struct Keeps {
+    path: std::path::PathBuf,
+    seen: usize,
+}
+
+impl Processor for Keeps {
+    fn process(&mut self, batch: Batch, out: &mut Output) {
+        self.seen += batch.item_count();
+        out.push(batch);
+    }
+    fn flush(&mut self, _now: Instant, out: &mut Output) {
+        out.persist(Persist { path: self.path.clone(), bytes: self.seen.to_string().into() });
+    }
+}
+
+#[tokio::test]
+async fn the_pipeline_writes_the_state_processors_ask_it_to_keep() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state/keeps.txt");
+    let (input_tx, input) = mpsc::channel(4);
+    let (a, mut ra) = consumer("a");
+    let stages: Vec<(String, Box<dyn Processor>)> =
+        vec![("keeps".into(), Box::new(Keeps { path: path.clone(), seen: 0 }))];
+    let pipeline = Pipeline::new("traces", Signal::Traces, input, stages, vec![a], DEFAULT_TICK);
+    let task = tokio::spawn(pipeline.run());
+    input_tx.send(spans("svc", 3, 1).into()).await.unwrap();
+    input_tx.send(spans("svc", 4, 2).into()).await.unwrap();
+    drop(input_tx);
+    task.await.unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "7", "written at shutdown, directory made");
+    assert!(ra.recv().await.is_some(), "batches still flow");
+    let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
+    assert_eq!(leftovers.len(), 1, "no temporary file left behind");
+}

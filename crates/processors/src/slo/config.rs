@@ -425,6 +425,6 @@ impl weir_core::Component for Settings {
 
 impl weir_core::declare::BuildProcessor for Settings {
     fn build(&self, id: &str) -> Box<dyn weir_core::Processor> {
-        Box::new(super::SloConnector::new(self, id))
+        Box::new(super::SloConnector::open(self, id))
     }
 }

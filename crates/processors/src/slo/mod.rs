@@ -14,9 +14,9 @@
 //!
 //! Events later than `allowed_lateness` count in the current bucket; events more than 30 s
 //! in the future are clamped to now. Groups past `max_groups` fold into one group with
-//! `otel.metric.overflow=true`. With `snapshot.directory`, the state is written there every
-//! `snapshot.interval` and read back when the connector starts (the one place a processor
-//! touches the disk: weir's runtime has no hook for processor state yet).
+//! `otel.metric.overflow=true`. With `snapshot.directory`, the connector asks the pipeline to
+//! write its state there every `snapshot.interval` and at shutdown ([`weir_core::Persist`]:
+//! the connector does no IO), and its builder reads it back when weir starts.
 
 mod calendar;
 mod config;
@@ -33,7 +33,7 @@ pub use config::{
     Period, Selector, Settings, Slo, SnapshotConfig, Source, TimeWindow, parse_duration,
 };
 use serde::{Deserialize, Serialize};
-use weir_core::{Batch, Output, Processor};
+use weir_core::{Batch, Output, Persist, Processor};
 use weir_otlp::proto::{
     common::v1::InstrumentationScope,
     metrics::v1::{
@@ -117,10 +117,22 @@ pub struct SloConnector {
 }
 
 impl SloConnector {
-    /// A connector `id` with validated `settings`, restoring its snapshot if there is one.
+    /// A connector `id` with validated `settings`, its snapshot (if it has one) read back.
+    pub fn open(settings: &Settings, id: &str) -> SloConnector {
+        let mut connector = SloConnector::new(settings, id);
+        if let Some((path, _)) = &connector.snapshot
+            && let Ok(bytes) = std::fs::read(path)
+        {
+            let path = path.clone();
+            connector.restore(&path, &bytes);
+        }
+        connector
+    }
+
+    /// A connector `id` with validated `settings`, empty.
     pub fn new(settings: &Settings, id: &str) -> SloConnector {
         let config = &settings.config;
-        let mut connector = SloConnector {
+        SloConnector {
             config: config.clone(),
             slos: config
                 .slos
@@ -142,15 +154,12 @@ impl SloConnector {
                 .map(|s| (s.directory.join(format!("{}.json", id.replace('/', "_"))), s.interval)),
             late: metrics::counter!(crate::telemetry::SLO_LATE_EVENTS, "connector" => id.to_owned()),
             rejected: metrics::counter!(crate::telemetry::SLO_REJECTED_POINTS, "connector" => id.to_owned()),
-        };
-        connector.restore();
-        connector
+        }
     }
 
-    fn restore(&mut self) {
-        let Some((path, _)) = &self.snapshot else { return };
-        let Ok(bytes) = std::fs::read(path) else { return };
-        match serde_json::from_slice::<Snapshot>(&bytes) {
+    /// Takes back the state of a snapshot read from `path`.
+    fn restore(&mut self, path: &std::path::Path, bytes: &[u8]) {
+        match serde_json::from_slice::<Snapshot>(bytes) {
             Ok(snapshot) => {
                 for (name, groups) in snapshot.slos {
                     if let Some(state) = self.slos.iter_mut().find(|s| s.slo.name == name) {
@@ -166,9 +175,9 @@ impl SloConnector {
         }
     }
 
-    /// Writes the state to the snapshot file (atomically: a temporary file, then rename).
-    pub fn write_snapshot(&self) -> std::io::Result<()> {
-        let Some((path, _)) = &self.snapshot else { return Ok(()) };
+    /// The state to write to the snapshot file, when there is one.
+    fn snapshot(&self) -> Option<Persist> {
+        let (path, _) = self.snapshot.as_ref()?;
         let snapshot = Snapshot {
             slos: self
                 .slos
@@ -176,12 +185,13 @@ impl SloConnector {
                 .map(|s| (s.slo.name.clone(), s.groups.values().cloned().collect()))
                 .collect(),
         };
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
+        match serde_json::to_vec(&snapshot) {
+            Ok(bytes) => Some(Persist { path: path.clone(), bytes }),
+            Err(error) => {
+                tracing::warn!(%error, "slo snapshot not encoded");
+                None
+            }
         }
-        let temporary = path.with_extension("json.tmp");
-        std::fs::write(&temporary, serde_json::to_vec(&snapshot).map_err(std::io::Error::other)?)?;
-        std::fs::rename(temporary, path)
     }
 
     /// The windows of SLO `name`'s group with `attributes` (for tests and inspection).
@@ -496,6 +506,21 @@ impl SloConnector {
     }
 }
 
+impl SloConnector {
+    /// Evaluates at the pipeline's time once an `evaluation_interval` has passed since the
+    /// last evaluation; whether it did.
+    fn evaluate_if_due(&mut self, out: &mut Output) -> bool {
+        let now = out.unix_nanos();
+        let interval = self.config.evaluation_interval.as_nanos() as u64;
+        if now == 0 || now < self.last_evaluation + interval {
+            return false;
+        }
+        self.last_evaluation = now - now % interval;
+        self.evaluate(self.last_evaluation, out);
+        true
+    }
+}
+
 impl Processor for SloConnector {
     fn process(&mut self, batch: Batch, out: &mut Output) {
         let now = out.unix_nanos();
@@ -508,26 +533,19 @@ impl Processor for SloConnector {
 
     fn flush(&mut self, _now: std::time::Instant, out: &mut Output) {
         let now = out.unix_nanos();
-        let interval = self.config.evaluation_interval.as_nanos() as u64;
-        if now == 0 || now < self.last_evaluation + interval {
+        if !self.evaluate_if_due(out) {
             return;
         }
-        self.last_evaluation = now - now % interval;
-        self.evaluate(self.last_evaluation, out);
         if let Some((_, every)) = self.snapshot
             && now >= self.last_snapshot + every.as_nanos() as u64
         {
             self.last_snapshot = now;
-            if let Err(error) = self.write_snapshot() {
-                tracing::warn!(%error, "slo snapshot not written");
-            }
+            out.persist_all(self.snapshot());
         }
     }
 
-    fn shutdown(&mut self, now: std::time::Instant, out: &mut Output) {
-        self.flush(now, out);
-        if let Err(error) = self.write_snapshot() {
-            tracing::warn!(%error, "slo snapshot not written");
-        }
+    fn shutdown(&mut self, _now: std::time::Instant, out: &mut Output) {
+        self.evaluate_if_due(out);
+        out.persist_all(self.snapshot());
     }
 }

@@ -317,11 +317,16 @@ fn a_restart_from_the_snapshot_reproduces_the_burn_rates() {
     feed(&mut uninterrupted, T0, T0 + 60 * MINUTE);
     let expected = burns(&mut uninterrupted, T0 + 60 * MINUTE);
 
-    let mut first = SloConnector::new(&valid(&config), "slo");
+    let mut first = SloConnector::open(&valid(&config), "slo");
     feed(&mut first, T0, T0 + 30 * MINUTE);
-    first.shutdown(Instant::now(), &mut Output::at(T0 + 30 * MINUTE));
+    let mut out = Output::at(T0 + 30 * MINUTE);
+    first.shutdown(Instant::now(), &mut out);
     drop(first);
-    let mut restarted = SloConnector::new(&valid(&config), "slo");
+    let persists = out.take_persists();
+    assert_eq!(persists.len(), 1, "the state, asked of the pipeline at shutdown");
+    assert!(!dir.exists() || std::fs::read_dir(&dir).unwrap().next().is_none(), "no IO itself");
+    persists[0].write().unwrap();
+    let mut restarted = SloConnector::open(&valid(&config), "slo");
     feed(&mut restarted, T0 + 30 * MINUTE, T0 + 60 * MINUTE);
     let after = burns(&mut restarted, T0 + 60 * MINUTE);
     std::fs::remove_dir_all(&dir).ok();
