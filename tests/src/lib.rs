@@ -4,6 +4,8 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+pub use weir_core::testing::{wait_for, wait_until, wait_until_async};
+
 pub mod backend;
 pub mod prometheus;
 pub mod sdk;

@@ -3,11 +3,11 @@
 //! the user name as the cardinality limiter's tenant. Refusals say "unauthenticated" and
 //! nothing more.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use weir_otlp::{Batch, Signal};
-use weir_tests::{GrpcAnswer, Weir, grpc_raw, sample};
+use weir_tests::{GrpcAnswer, Weir, grpc_raw, sample, wait_until};
 
 const TRACES: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
@@ -89,17 +89,13 @@ fn a_bearer_token_is_checked_and_a_rotated_token_is_picked_up() {
     // Rotation: the file changes, the new token is accepted and the old one refused, with
     // no restart (the file is checked at most once a second).
     std::fs::write(&token_file, "second-token\n").unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
     let mut refused_before_reload = 0;
-    let rotated = loop {
-        std::thread::sleep(Duration::from_millis(200));
+    let rotated = wait_until(Duration::from_secs(5), || {
         let answer = weir.runtime.block_on(grpc(&weir, Some("second-token")));
-        if answer.code == 0 || Instant::now() > deadline {
-            break answer;
-        }
-        refused_before_reload += 1;
-    };
-    assert_eq!(rotated.code, 0, "the rotated token: {rotated:?}");
+        refused_before_reload += u32::from(answer.code != 0);
+        answer.code == 0
+    });
+    assert!(rotated, "the rotated token is accepted within 5 s");
     assert_eq!(weir.runtime.block_on(grpc(&weir, Some("first-token"))).code, 16, "the old one");
     let page = weir.metrics();
     let refused = sample(
@@ -148,17 +144,14 @@ fn basic_auth_checks_users_and_makes_the_user_the_tenant() {
         );
     }
     // the limiter publishes its gauges on the pipeline's tick
-    let deadline = Instant::now() + Duration::from_secs(5);
     for tenant in ["team-a", "team-b"] {
-        let active = loop {
-            let page = weir.metrics();
-            let active = sample(&page, "weir_cardinality_series_active", &[("tenant", tenant)]);
-            if active == Some(1.0) || Instant::now() > deadline {
-                break active;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        assert_eq!(active, Some(1.0), "the user name is the tenant: {tenant}");
+        let active =
+            || sample(&weir.metrics(), "weir_cardinality_series_active", &[("tenant", tenant)]);
+        assert!(
+            wait_until(Duration::from_secs(5), || active() == Some(1.0)),
+            "the user name is the tenant: {tenant}: {:?}",
+            active()
+        );
     }
     weir.stop();
 }
@@ -209,15 +202,12 @@ service:
         };
         let before = counts(&agent.metrics());
         assert_eq!(agent.post(&spans(10)), 200);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let (sent, failed) = loop {
+        let delta = || {
             let now = counts(&agent.metrics());
-            let delta = (now.0 - before.0, now.1 - before.1);
-            if delta.0 + delta.1 >= 10.0 || Instant::now() > deadline {
-                break delta;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+            (now.0 - before.0, now.1 - before.1)
         };
+        wait_until(Duration::from_secs(5), || delta().0 + delta().1 >= 10.0);
+        let (sent, failed) = delta();
         agent.stop();
         assert_eq!(
             (sent, failed),

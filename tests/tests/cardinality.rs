@@ -90,9 +90,16 @@ fn tenants_from_a_header_get_their_budgets_and_totals_survive_overflow() {
     let weir = Weir::start_with(CONFIG);
     send(&weir, "acme", true);
     send(&weir, "beta", false);
-    // self-metrics are published once a second
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    let page = weir.metrics();
+    // the limiter publishes its gauges on the pipeline's tick
+    let page = weir_tests::wait_for(std::time::Duration::from_secs(5), || {
+        let page = weir.metrics();
+        let active = |tenant| {
+            let labels = [("processor", "cardinality_limiter"), ("tenant", tenant)];
+            sample(&page, "weir_cardinality_series_active", &labels)
+        };
+        (active("acme") == Some(10.0) && active("beta") == Some(10.0)).then_some(page)
+    })
+    .unwrap_or_else(|| weir.metrics());
     for tenant in ["acme", "beta"] {
         let labels = [("processor", "cardinality_limiter"), ("tenant", tenant)];
         assert_eq!(

@@ -7,7 +7,7 @@ use std::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use weir_otlp::Signal;
@@ -107,10 +107,7 @@ fn a_dead_backend_bounds_memory_and_loses_nothing_accepted() {
 
     backend.set_mode(Mode::Accept);
     let expected = accepted as usize * 1000;
-    let start = Instant::now();
-    while backend.spans() < expected && start.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    weir_tests::wait_until(Duration::from_secs(30), || backend.spans() >= expected);
     weir.stop();
     assert_eq!(backend.spans(), expected, "everything accepted was delivered once");
 }

@@ -3,12 +3,12 @@
 //! backend, and gives up after `max_elapsed_time` (counted and logged). Both OTLP exporters,
 //! gRPC and HTTP, face the same backend.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use weir_tests::{
     Weir,
     backend::{Backend, Mode},
-    sample,
+    sample, wait_until,
 };
 
 /// Keep every field bound: dropping the runtime stops the backend.
@@ -71,18 +71,6 @@ fn send(weir: &Weir, requests: u64, spans: usize) {
     }
 }
 
-/// Waits up to `limit` for `done`.
-fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    done()
-}
-
 fn metric(weir: &Weir, name: &str, exporter: &str) -> f64 {
     sample(&weir.metrics(), name, &[("exporter", exporter)]).unwrap_or(0.0)
 }
@@ -130,6 +118,7 @@ fn a_permanent_error_is_dropped_counted_and_not_retried() {
     let dropped = |e: &str| metric(&weir, "otelcol_exporter_send_failed_spans_total", e);
     assert!(wait_until(Duration::from_secs(10), || dropped("otlp/refused") == 30.0
         && dropped("otlphttp/refused") == 30.0));
+    // what must not happen (a retry) gets the time it would take
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(backend.attempts(), 6, "one attempt per request and exporter: no retry");
     assert_eq!(metric(&weir, "weir_exporter_retries_total", "otlp/refused"), 0.0);
@@ -144,6 +133,7 @@ fn a_partial_success_is_counted_and_not_retried() {
     let rejected = |e: &str| metric(&weir, "weir_exporter_partial_success_rejected_items_total", e);
     assert!(wait_until(Duration::from_secs(10), || rejected("otlp/partial") == 6.0
         && rejected("otlphttp/partial") == 6.0));
+    // what must not happen (a retry) gets the time it would take
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(backend.attempts(), 6, "no retry after a partial success");
     assert_eq!(metric(&weir, "otelcol_exporter_sent_spans_total", "otlp/partial"), 30.0);

@@ -102,7 +102,11 @@ fn a_backend_that_is_down_gets_its_traces_when_it_returns() {
     assert_eq!(agent.post(&batch), 200, "accepted while the backend is down");
     std::thread::sleep(std::time::Duration::from_millis(500));
     let gateway = Weir::start_with(&GATEWAY.replace("127.0.0.1:0", &endpoint));
-    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let accepted = || {
+        let labels = [("receiver", "otlp"), ("transport", "grpc")];
+        weir_tests::sample(&gateway.metrics(), "otelcol_receiver_accepted_spans_total", &labels)
+    };
+    weir_tests::wait_until(std::time::Duration::from_secs(10), || accepted() == Some(300.0));
     agent.stop();
     let spans: usize = gateway.stop().iter().map(Batch::item_count).sum();
     assert_eq!(spans, 300, "retried and delivered once the backend came back");
@@ -231,15 +235,14 @@ protocol:
         sent += batch.item_count();
         exporter.export(&batch, &Default::default()).await.unwrap();
     }
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert!(down.attempts() > 0, "the dead pod's share was tried there first");
+    let tried =
+        weir_tests::wait_until_async(std::time::Duration::from_secs(5), || down.attempts() > 0)
+            .await;
+    assert!(tried, "the dead pod's share was tried there first");
     assert!(up.spans() < sent, "and is still held for it");
 
     *answer.lock().unwrap() = vec![up.grpc.to_string()];
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while up.spans() < sent && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    weir_tests::wait_until_async(std::time::Duration::from_secs(10), || up.spans() >= sent).await;
     exporter.shutdown().await.unwrap();
     assert_eq!(up.spans(), sent, "every span reached the pod that remains, once");
     assert_eq!(down.spans(), 0);

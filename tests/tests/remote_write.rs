@@ -20,6 +20,7 @@ use weir_otlp::{
 use weir_tests::{
     Weir,
     prometheus::{Prometheus, encode, query, start_prometheus},
+    sample,
 };
 
 fn config(prometheus: &Prometheus) -> String {
@@ -177,7 +178,14 @@ fn metrics_arrive_in_prometheus_exactly_and_survive_its_restart() {
     prometheus.stop();
     std::thread::sleep(std::time::Duration::from_secs(1));
     post(&weir, &metrics(9.0));
-    std::thread::sleep(std::time::Duration::from_secs(2));
+    let retried = || {
+        let page = weir.metrics();
+        sample(&page, "weir_exporter_retries_total", &[("exporter", "prometheusremotewrite")])
+    };
+    assert!(
+        weir_tests::wait_until(std::time::Duration::from_secs(10), || retried() > Some(0.0)),
+        "the write is retried while Prometheus is away"
+    );
     prometheus.restart();
     exact(&prometheus, "http_server_requests_total{job=\"shop\",http_route=\"/cart\"}", 9.0);
     assert_eq!(

@@ -79,8 +79,14 @@ fn send(weir: &Weir) {
 fn tail_sampling_keeps_whole_traces_with_their_thresholds() {
     let weir = Weir::start_with(CONFIG);
     send(&weir);
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    let page = weir.metrics();
+    // decisions come decision_wait after each trace's first span
+    let labels = [("policy", "errors"), ("decision", "sampled")];
+    let page = weir_tests::wait_for(std::time::Duration::from_secs(10), || {
+        let page = weir.metrics();
+        let decided = sample(&page, "weir_sampling_traces_total", &labels);
+        (decided == Some((TRACES / 10) as f64)).then_some(page)
+    })
+    .unwrap_or_else(|| weir.metrics());
     let mut traces: HashMap<Vec<u8>, Vec<(String, i32, String)>> = HashMap::new();
     for batch in weir.stop() {
         let Batch::Traces(resources) = batch else { panic!("traces only") };

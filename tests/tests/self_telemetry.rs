@@ -62,16 +62,12 @@ fn metrics_and_health_tell_what_weir_did() {
     let metrics_url = format!("http://{}/metrics", weir.addr(weir::topology::TELEMETRY, "http"));
     let receiver = [("receiver", "otlp/known"), ("transport", "http")];
     // the batch processor holds items up to 200 ms: wait until the exporter has sent them
-    let mut page = String::new();
-    for _ in 0..100 {
-        page = client.get(&metrics_url).send().unwrap().text().unwrap();
-        if sample(&page, "otelcol_exporter_sent_spans_total", &[("exporter", "file")])
-            == Some(100.0)
-        {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let page = weir_tests::wait_for(std::time::Duration::from_secs(5), || {
+        let page = client.get(&metrics_url).send().unwrap().text().unwrap();
+        let sent = sample(&page, "otelcol_exporter_sent_spans_total", &[("exporter", "file")]);
+        (sent == Some(100.0)).then_some(page)
+    })
+    .expect("the file exporter sends the 100 spans");
     assert_eq!(
         sample(&page, "otelcol_receiver_accepted_spans_total", &receiver),
         Some(100.0),

@@ -5,7 +5,7 @@
 use std::{
     path::{Path, PathBuf},
     sync::Arc,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
@@ -162,11 +162,10 @@ fn a_rotated_certificate_is_served_without_a_restart() {
     let (rotated_cert, rotated_key) = new_ca.sign(dir.path(), "rotated", false);
     std::fs::copy(&rotated_key, &key).unwrap();
     std::fs::copy(&rotated_cert, &cert).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !converses(&weir, &trusting(&new_file)) {
-        assert!(Instant::now() < deadline, "the rotated certificate is served within 5 s");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    assert!(
+        weir_tests::wait_until(Duration::from_secs(5), || converses(&weir, &trusting(&new_file))),
+        "the rotated certificate is served within 5 s"
+    );
     assert!(!converses(&weir, &trusting(&old_file)), "the old one is no longer served");
     weir.stop();
 }

@@ -127,3 +127,36 @@ pub fn logs(service: &str, n: usize) -> Batch {
         schema_url: String::new(),
     }])
 }
+
+/// How often the waiting helpers look again.
+const POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Polls `probe` every 50 ms until it gives a value or `limit` passes (then once more):
+/// tests wait for what they expect, not for a fixed time.
+pub fn wait_for<T>(limit: std::time::Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if let Some(found) = probe() {
+            return Some(found);
+        }
+        std::thread::sleep(POLL);
+    }
+    probe()
+}
+
+/// Whether `done` became true within `limit` (see [`wait_for`]).
+pub fn wait_until(limit: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
+    wait_for(limit, || done().then_some(())).is_some()
+}
+
+/// [`wait_until`] for async tests: sleeps on the runtime's clock between looks.
+pub async fn wait_until_async(limit: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    done()
+}

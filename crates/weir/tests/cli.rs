@@ -10,6 +10,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use weir_core::testing::wait_for;
+
 fn weir() -> Command {
     Command::new(env!("CARGO_BIN_EXE_weir"))
 }
@@ -191,12 +193,7 @@ fn zpages_show_the_pipelines_and_the_warnings_weir_logged() {
     .unwrap();
     let mut child = weir().arg("--config").arg(&config).stderr(Stdio::null()).spawn().unwrap();
     let addr = format!("127.0.0.1:{port}");
-    let started = Instant::now();
-    let mut errors = None;
-    while errors.is_none() && started.elapsed() < Duration::from_secs(30) {
-        errors = get_json(&addr, "/debug/errorz");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let errors = wait_for(Duration::from_secs(30), || get_json(&addr, "/debug/errorz"));
     let pipelines = get_json(&addr, "/debug/pipelinez");
     let components = get_json(&addr, "/debug/componentz");
     child.kill().unwrap();
@@ -240,18 +237,14 @@ fn log_options_and_the_telemetry_resource_take_effect() {
     )
     .unwrap();
     let mut child = weir().arg("--config").arg(&config).stderr(Stdio::null()).spawn().unwrap();
-    let started = Instant::now();
-    let mut page = None;
-    while page.is_none() && started.elapsed() < Duration::from_secs(30) {
-        page = TcpStream::connect(("127.0.0.1", port)).ok().and_then(|mut s| {
-            let head = "GET /metrics HTTP/1.1\r\nHost: weir\r\nConnection: close\r\n\r\n";
-            s.write_all(head.as_bytes()).ok()?;
-            let mut text = String::new();
-            s.read_to_string(&mut text).ok()?;
-            text.contains("target_info").then_some(text)
-        });
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let page = wait_for(Duration::from_secs(30), || {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+        let head = "GET /metrics HTTP/1.1\r\nHost: weir\r\nConnection: close\r\n\r\n";
+        s.write_all(head.as_bytes()).ok()?;
+        let mut text = String::new();
+        s.read_to_string(&mut text).ok()?;
+        text.contains("target_info").then_some(text)
+    });
     child.kill().unwrap();
     child.wait().unwrap();
     let page = page.expect("the metrics page shows target_info");

@@ -75,11 +75,10 @@ fn start_weir(config_path: &Path, port: u16, log: &Path) -> Child {
         .stderr(log)
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "weir listens on {port}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let listening = weir_core::testing::wait_until(Duration::from_secs(10), || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    assert!(listening, "weir listens on {port}");
     child
 }
 
