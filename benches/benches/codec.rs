@@ -1,6 +1,7 @@
 //! The cost of the OTLP codec per item, for each signal in a small and a realistic shape:
 //! protobuf decode, encode and both (the ceiling a forwarding pipeline is measured against),
-//! OTLP/JSON decode and encode, and id validation. Run with
+//! OTLP/JSON decode and encode, id validation, and the validating wire walk that replaces
+//! decode + validation for data no processor reads. Run with
 //! `cargo bench -p weir-benches --bench codec`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -41,6 +42,9 @@ fn codec(c: &mut Criterion) {
             });
             group.bench_function("json_encode", |b| b.iter(|| weir_otlp::json::encode(&batch)));
             group.bench_function("validate", |b| b.iter(|| weir_otlp::validate(&batch).unwrap()));
+            group.bench_function("wire_walk", |b| {
+                b.iter(|| weir_otlp::wire::walk(signal, &protobuf).unwrap())
+            });
             group.finish();
         }
     }

@@ -11,6 +11,7 @@ pub mod json;
 pub mod regroup;
 mod split;
 mod validate;
+pub mod wire;
 
 pub use batch::{Batch, Signal};
 pub use validate::{InvalidRequest, validate};

@@ -25,16 +25,24 @@ fn signal(selector: Option<&u8>) -> Signal {
     Signal::ALL[usize::from(selector.copied().unwrap_or(0)) % 3]
 }
 
-/// The OTLP/protobuf request path: decode as the first byte's signal, validate, and encode a
-/// valid batch back, which must decode and encode to the same bytes (compared as bytes: a
-/// NaN in a histogram's `min` is not equal to itself).
+/// The OTLP/protobuf request path: walk and decode as the first byte's signal, validate (the
+/// walk must agree with decode + validation, and count the same items), and encode a valid
+/// batch back, which must decode and encode to the same bytes (compared as bytes: a NaN in a
+/// histogram's `min` is not equal to itself).
 pub fn otlp_protobuf(data: &[u8]) {
     let (selector, body) = data.split_first().map_or((None, data), |(s, b)| (Some(s), b));
     let signal = signal(selector);
-    let Ok(batch) = Batch::decode_protobuf(signal, body) else { return };
+    // the wire walk refuses exactly what a decode and the id checks refuse, counting the same
+    let walked = weir_otlp::wire::walk(signal, body);
+    let Ok(batch) = Batch::decode_protobuf(signal, body) else {
+        assert!(walked.is_err(), "the walk accepts what the decoder refuses");
+        return;
+    };
     if weir_otlp::validate(&batch).is_err() {
+        assert!(walked.is_err(), "the walk accepts what the id checks refuse");
         return;
     }
+    assert_eq!(walked.ok(), Some(batch.item_count()), "the walk counts as the decoder");
     let encoded = batch.encode_protobuf();
     let again = Batch::decode_protobuf(signal, &encoded).expect("re-encoded");
     assert!(again.encode_protobuf() == encoded, "protobuf round trip");
