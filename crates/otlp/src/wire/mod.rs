@@ -50,14 +50,34 @@ struct Field {
     item: bool,
 }
 
-/// A message: its fields by number.
+/// A message: its fields, an index of them by number (position + 1; 0 for unknown numbers),
+/// and whether any is an id.
 struct Schema {
     fields: &'static [Field],
+    by_number: [u8; MAX_FIELD + 1],
+    has_ids: bool,
+}
+
+/// The highest field number of the OTLP messages.
+const MAX_FIELD: usize = 16;
+
+const fn schema(fields: &'static [Field]) -> Schema {
+    let mut i = 0;
+    let mut has_ids = false;
+    let mut by_number = [0u8; MAX_FIELD + 1];
+    while i < fields.len() {
+        has_ids |= matches!(fields[i].kind, Kind::Id { .. });
+        by_number[fields[i].number as usize] = i as u8 + 1;
+        i += 1;
+    }
+    Schema { fields, by_number, has_ids }
 }
 
 impl Schema {
+    #[inline]
     fn field(&self, number: u32) -> Option<&'static Field> {
-        self.fields.iter().find(|f| f.number == number)
+        let position = *self.by_number.get(number as usize)?;
+        self.fields.get(usize::from(position).checked_sub(1)?)
     }
 }
 
@@ -85,252 +105,204 @@ const OPTIONAL_TRACE_ID: Kind = Kind::Id { len: 16, optional: true, what: "trace
 const OPTIONAL_SPAN_ID: Kind = Kind::Id { len: 8, optional: true, what: "span id" };
 
 // common.v1
-static ANY_VALUE: Schema = Schema {
-    fields: &[
-        f(1, "stringValue", Kind::Str),
-        f(2, "boolValue", Kind::Varint),
-        f(3, "intValue", Kind::Varint),
-        f(4, "doubleValue", Kind::Fixed64),
-        msg(5, "arrayValue", &ARRAY_VALUE),
-        msg(6, "kvlistValue", &KEY_VALUE_LIST),
-        f(7, "bytesValue", Kind::Bytes),
-        f(8, "stringValueStrindex", Kind::Varint),
-    ],
-};
-static ARRAY_VALUE: Schema = Schema { fields: &[msg(1, "values", &ANY_VALUE)] };
-static KEY_VALUE_LIST: Schema = Schema { fields: &[msg(1, "values", &KEY_VALUE)] };
-static KEY_VALUE: Schema = Schema {
-    fields: &[
-        f(1, "key", Kind::Str),
-        msg(2, "value", &ANY_VALUE),
-        f(3, "keyStrindex", Kind::Varint),
-    ],
-};
-static SCOPE: Schema = Schema {
-    fields: &[
-        f(1, "name", Kind::Str),
-        f(2, "version", Kind::Str),
-        msg(3, "attributes", &KEY_VALUE),
-        f(4, "droppedAttributesCount", Kind::Varint),
-    ],
-};
-static ENTITY_REF: Schema = Schema {
-    fields: &[
-        f(1, "schemaUrl", Kind::Str),
-        f(2, "type", Kind::Str),
-        f(3, "idKeys", Kind::Str),
-        f(4, "descriptionKeys", Kind::Str),
-    ],
-};
+static ANY_VALUE: Schema = schema(&[
+    f(1, "stringValue", Kind::Str),
+    f(2, "boolValue", Kind::Varint),
+    f(3, "intValue", Kind::Varint),
+    f(4, "doubleValue", Kind::Fixed64),
+    msg(5, "arrayValue", &ARRAY_VALUE),
+    msg(6, "kvlistValue", &KEY_VALUE_LIST),
+    f(7, "bytesValue", Kind::Bytes),
+    f(8, "stringValueStrindex", Kind::Varint),
+]);
+static ARRAY_VALUE: Schema = schema(&[msg(1, "values", &ANY_VALUE)]);
+static KEY_VALUE_LIST: Schema = schema(&[msg(1, "values", &KEY_VALUE)]);
+static KEY_VALUE: Schema = schema(&[
+    f(1, "key", Kind::Str),
+    msg(2, "value", &ANY_VALUE),
+    f(3, "keyStrindex", Kind::Varint),
+]);
+static SCOPE: Schema = schema(&[
+    f(1, "name", Kind::Str),
+    f(2, "version", Kind::Str),
+    msg(3, "attributes", &KEY_VALUE),
+    f(4, "droppedAttributesCount", Kind::Varint),
+]);
+static ENTITY_REF: Schema = schema(&[
+    f(1, "schemaUrl", Kind::Str),
+    f(2, "type", Kind::Str),
+    f(3, "idKeys", Kind::Str),
+    f(4, "descriptionKeys", Kind::Str),
+]);
 // resource.v1
-static RESOURCE: Schema = Schema {
-    fields: &[
-        msg(1, "attributes", &KEY_VALUE),
-        f(2, "droppedAttributesCount", Kind::Varint),
-        msg(3, "entityRefs", &ENTITY_REF),
-    ],
-};
+static RESOURCE: Schema = schema(&[
+    msg(1, "attributes", &KEY_VALUE),
+    f(2, "droppedAttributesCount", Kind::Varint),
+    msg(3, "entityRefs", &ENTITY_REF),
+]);
 
 // trace.v1
-static TRACES: Schema = Schema { fields: &[list(1, "resourceSpans", &RESOURCE_SPANS)] };
-static RESOURCE_SPANS: Schema = Schema {
-    fields: &[
-        msg(1, "resource", &RESOURCE),
-        list(2, "scopeSpans", &SCOPE_SPANS),
-        f(3, "schemaUrl", Kind::Str),
-    ],
-};
-static SCOPE_SPANS: Schema = Schema {
-    fields: &[msg(1, "scope", &SCOPE), items(2, "spans", &SPAN), f(3, "schemaUrl", Kind::Str)],
-};
-static SPAN: Schema = Schema {
-    fields: &[
-        f(1, "traceId", TRACE_ID),
-        f(2, "spanId", SPAN_ID),
-        f(3, "traceState", Kind::Str),
-        f(4, "parentSpanId", OPTIONAL_SPAN_ID),
-        f(16, "flags", Kind::Fixed32),
-        f(5, "name", Kind::Str),
-        f(6, "kind", Kind::Varint),
-        f(7, "startTimeUnixNano", Kind::Fixed64),
-        f(8, "endTimeUnixNano", Kind::Fixed64),
-        msg(9, "attributes", &KEY_VALUE),
-        f(10, "droppedAttributesCount", Kind::Varint),
-        msg(11, "events", &EVENT),
-        f(12, "droppedEventsCount", Kind::Varint),
-        list(13, "links", &LINK),
-        f(14, "droppedLinksCount", Kind::Varint),
-        msg(15, "status", &STATUS),
-    ],
-};
-static EVENT: Schema = Schema {
-    fields: &[
-        f(1, "timeUnixNano", Kind::Fixed64),
-        f(2, "name", Kind::Str),
-        msg(3, "attributes", &KEY_VALUE),
-        f(4, "droppedAttributesCount", Kind::Varint),
-    ],
-};
-static LINK: Schema = Schema {
-    fields: &[
-        f(1, "traceId", TRACE_ID),
-        f(2, "spanId", SPAN_ID),
-        f(3, "traceState", Kind::Str),
-        msg(4, "attributes", &KEY_VALUE),
-        f(5, "droppedAttributesCount", Kind::Varint),
-        f(6, "flags", Kind::Fixed32),
-    ],
-};
-static STATUS: Schema =
-    Schema { fields: &[f(2, "message", Kind::Str), f(3, "code", Kind::Varint)] };
+static TRACES: Schema = schema(&[list(1, "resourceSpans", &RESOURCE_SPANS)]);
+static RESOURCE_SPANS: Schema = schema(&[
+    msg(1, "resource", &RESOURCE),
+    list(2, "scopeSpans", &SCOPE_SPANS),
+    f(3, "schemaUrl", Kind::Str),
+]);
+static SCOPE_SPANS: Schema =
+    schema(&[msg(1, "scope", &SCOPE), items(2, "spans", &SPAN), f(3, "schemaUrl", Kind::Str)]);
+static SPAN: Schema = schema(&[
+    f(1, "traceId", TRACE_ID),
+    f(2, "spanId", SPAN_ID),
+    f(3, "traceState", Kind::Str),
+    f(4, "parentSpanId", OPTIONAL_SPAN_ID),
+    f(16, "flags", Kind::Fixed32),
+    f(5, "name", Kind::Str),
+    f(6, "kind", Kind::Varint),
+    f(7, "startTimeUnixNano", Kind::Fixed64),
+    f(8, "endTimeUnixNano", Kind::Fixed64),
+    msg(9, "attributes", &KEY_VALUE),
+    f(10, "droppedAttributesCount", Kind::Varint),
+    msg(11, "events", &EVENT),
+    f(12, "droppedEventsCount", Kind::Varint),
+    list(13, "links", &LINK),
+    f(14, "droppedLinksCount", Kind::Varint),
+    msg(15, "status", &STATUS),
+]);
+static EVENT: Schema = schema(&[
+    f(1, "timeUnixNano", Kind::Fixed64),
+    f(2, "name", Kind::Str),
+    msg(3, "attributes", &KEY_VALUE),
+    f(4, "droppedAttributesCount", Kind::Varint),
+]);
+static LINK: Schema = schema(&[
+    f(1, "traceId", TRACE_ID),
+    f(2, "spanId", SPAN_ID),
+    f(3, "traceState", Kind::Str),
+    msg(4, "attributes", &KEY_VALUE),
+    f(5, "droppedAttributesCount", Kind::Varint),
+    f(6, "flags", Kind::Fixed32),
+]);
+static STATUS: Schema = schema(&[f(2, "message", Kind::Str), f(3, "code", Kind::Varint)]);
 
 // logs.v1
-static LOGS: Schema = Schema { fields: &[list(1, "resourceLogs", &RESOURCE_LOGS)] };
-static RESOURCE_LOGS: Schema = Schema {
-    fields: &[
-        msg(1, "resource", &RESOURCE),
-        list(2, "scopeLogs", &SCOPE_LOGS),
-        f(3, "schemaUrl", Kind::Str),
-    ],
-};
-static SCOPE_LOGS: Schema = Schema {
-    fields: &[
-        msg(1, "scope", &SCOPE),
-        items(2, "logRecords", &LOG_RECORD),
-        f(3, "schemaUrl", Kind::Str),
-    ],
-};
-static LOG_RECORD: Schema = Schema {
-    fields: &[
-        f(1, "timeUnixNano", Kind::Fixed64),
-        f(11, "observedTimeUnixNano", Kind::Fixed64),
-        f(2, "severityNumber", Kind::Varint),
-        f(3, "severityText", Kind::Str),
-        msg(5, "body", &ANY_VALUE),
-        msg(6, "attributes", &KEY_VALUE),
-        f(7, "droppedAttributesCount", Kind::Varint),
-        f(8, "flags", Kind::Fixed32),
-        f(9, "traceId", OPTIONAL_TRACE_ID),
-        f(10, "spanId", OPTIONAL_SPAN_ID),
-        f(12, "eventName", Kind::Str),
-    ],
-};
+static LOGS: Schema = schema(&[list(1, "resourceLogs", &RESOURCE_LOGS)]);
+static RESOURCE_LOGS: Schema = schema(&[
+    msg(1, "resource", &RESOURCE),
+    list(2, "scopeLogs", &SCOPE_LOGS),
+    f(3, "schemaUrl", Kind::Str),
+]);
+static SCOPE_LOGS: Schema = schema(&[
+    msg(1, "scope", &SCOPE),
+    items(2, "logRecords", &LOG_RECORD),
+    f(3, "schemaUrl", Kind::Str),
+]);
+static LOG_RECORD: Schema = schema(&[
+    f(1, "timeUnixNano", Kind::Fixed64),
+    f(11, "observedTimeUnixNano", Kind::Fixed64),
+    f(2, "severityNumber", Kind::Varint),
+    f(3, "severityText", Kind::Str),
+    msg(5, "body", &ANY_VALUE),
+    msg(6, "attributes", &KEY_VALUE),
+    f(7, "droppedAttributesCount", Kind::Varint),
+    f(8, "flags", Kind::Fixed32),
+    f(9, "traceId", OPTIONAL_TRACE_ID),
+    f(10, "spanId", OPTIONAL_SPAN_ID),
+    f(12, "eventName", Kind::Str),
+]);
 
 // metrics.v1
-static METRICS: Schema = Schema { fields: &[list(1, "resourceMetrics", &RESOURCE_METRICS)] };
-static RESOURCE_METRICS: Schema = Schema {
-    fields: &[
-        msg(1, "resource", &RESOURCE),
-        list(2, "scopeMetrics", &SCOPE_METRICS),
-        f(3, "schemaUrl", Kind::Str),
-    ],
-};
-static SCOPE_METRICS: Schema = Schema {
-    fields: &[msg(1, "scope", &SCOPE), list(2, "metrics", &METRIC), f(3, "schemaUrl", Kind::Str)],
-};
-static METRIC: Schema = Schema {
-    fields: &[
-        f(1, "name", Kind::Str),
-        f(2, "description", Kind::Str),
-        f(3, "unit", Kind::Str),
-        msg(12, "metadata", &KEY_VALUE),
-        msg(5, "gauge", &GAUGE),
-        msg(7, "sum", &SUM),
-        msg(9, "histogram", &HISTOGRAM),
-        msg(10, "exponentialHistogram", &EXPONENTIAL_HISTOGRAM),
-        msg(11, "summary", &SUMMARY),
-    ],
-};
-static GAUGE: Schema = Schema { fields: &[items(1, "dataPoints", &NUMBER_POINT)] };
-static SUM: Schema = Schema {
-    fields: &[
-        items(1, "dataPoints", &NUMBER_POINT),
-        f(2, "aggregationTemporality", Kind::Varint),
-        f(3, "isMonotonic", Kind::Varint),
-    ],
-};
-static HISTOGRAM: Schema = Schema {
-    fields: &[
-        items(1, "dataPoints", &HISTOGRAM_POINT),
-        f(2, "aggregationTemporality", Kind::Varint),
-    ],
-};
-static EXPONENTIAL_HISTOGRAM: Schema = Schema {
-    fields: &[
-        items(1, "dataPoints", &EXPONENTIAL_POINT),
-        f(2, "aggregationTemporality", Kind::Varint),
-    ],
-};
-static SUMMARY: Schema = Schema { fields: &[items(1, "dataPoints", &SUMMARY_POINT)] };
-static NUMBER_POINT: Schema = Schema {
-    fields: &[
-        msg(7, "attributes", &KEY_VALUE),
-        f(2, "startTimeUnixNano", Kind::Fixed64),
-        f(3, "timeUnixNano", Kind::Fixed64),
-        list(5, "exemplars", &EXEMPLAR),
-        f(8, "flags", Kind::Varint),
-        f(4, "asDouble", Kind::Fixed64),
-        f(6, "asInt", Kind::Fixed64),
-    ],
-};
-static HISTOGRAM_POINT: Schema = Schema {
-    fields: &[
-        msg(9, "attributes", &KEY_VALUE),
-        f(2, "startTimeUnixNano", Kind::Fixed64),
-        f(3, "timeUnixNano", Kind::Fixed64),
-        f(4, "count", Kind::Fixed64),
-        f(5, "sum", Kind::Fixed64),
-        f(6, "bucketCounts", Kind::Fixed64s),
-        f(7, "explicitBounds", Kind::Fixed64s),
-        list(8, "exemplars", &EXEMPLAR),
-        f(10, "flags", Kind::Varint),
-        f(11, "min", Kind::Fixed64),
-        f(12, "max", Kind::Fixed64),
-    ],
-};
-static EXPONENTIAL_POINT: Schema = Schema {
-    fields: &[
-        msg(1, "attributes", &KEY_VALUE),
-        f(2, "startTimeUnixNano", Kind::Fixed64),
-        f(3, "timeUnixNano", Kind::Fixed64),
-        f(4, "count", Kind::Fixed64),
-        f(5, "sum", Kind::Fixed64),
-        f(6, "scale", Kind::Varint),
-        f(7, "zeroCount", Kind::Fixed64),
-        msg(8, "positive", &BUCKETS),
-        msg(9, "negative", &BUCKETS),
-        f(10, "flags", Kind::Varint),
-        list(11, "exemplars", &EXEMPLAR),
-        f(12, "min", Kind::Fixed64),
-        f(13, "max", Kind::Fixed64),
-        f(14, "zeroThreshold", Kind::Fixed64),
-    ],
-};
+static METRICS: Schema = schema(&[list(1, "resourceMetrics", &RESOURCE_METRICS)]);
+static RESOURCE_METRICS: Schema = schema(&[
+    msg(1, "resource", &RESOURCE),
+    list(2, "scopeMetrics", &SCOPE_METRICS),
+    f(3, "schemaUrl", Kind::Str),
+]);
+static SCOPE_METRICS: Schema =
+    schema(&[msg(1, "scope", &SCOPE), list(2, "metrics", &METRIC), f(3, "schemaUrl", Kind::Str)]);
+static METRIC: Schema = schema(&[
+    f(1, "name", Kind::Str),
+    f(2, "description", Kind::Str),
+    f(3, "unit", Kind::Str),
+    msg(12, "metadata", &KEY_VALUE),
+    msg(5, "gauge", &GAUGE),
+    msg(7, "sum", &SUM),
+    msg(9, "histogram", &HISTOGRAM),
+    msg(10, "exponentialHistogram", &EXPONENTIAL_HISTOGRAM),
+    msg(11, "summary", &SUMMARY),
+]);
+static GAUGE: Schema = schema(&[items(1, "dataPoints", &NUMBER_POINT)]);
+static SUM: Schema = schema(&[
+    items(1, "dataPoints", &NUMBER_POINT),
+    f(2, "aggregationTemporality", Kind::Varint),
+    f(3, "isMonotonic", Kind::Varint),
+]);
+static HISTOGRAM: Schema = schema(&[
+    items(1, "dataPoints", &HISTOGRAM_POINT),
+    f(2, "aggregationTemporality", Kind::Varint),
+]);
+static EXPONENTIAL_HISTOGRAM: Schema = schema(&[
+    items(1, "dataPoints", &EXPONENTIAL_POINT),
+    f(2, "aggregationTemporality", Kind::Varint),
+]);
+static SUMMARY: Schema = schema(&[items(1, "dataPoints", &SUMMARY_POINT)]);
+static NUMBER_POINT: Schema = schema(&[
+    msg(7, "attributes", &KEY_VALUE),
+    f(2, "startTimeUnixNano", Kind::Fixed64),
+    f(3, "timeUnixNano", Kind::Fixed64),
+    list(5, "exemplars", &EXEMPLAR),
+    f(8, "flags", Kind::Varint),
+    f(4, "asDouble", Kind::Fixed64),
+    f(6, "asInt", Kind::Fixed64),
+]);
+static HISTOGRAM_POINT: Schema = schema(&[
+    msg(9, "attributes", &KEY_VALUE),
+    f(2, "startTimeUnixNano", Kind::Fixed64),
+    f(3, "timeUnixNano", Kind::Fixed64),
+    f(4, "count", Kind::Fixed64),
+    f(5, "sum", Kind::Fixed64),
+    f(6, "bucketCounts", Kind::Fixed64s),
+    f(7, "explicitBounds", Kind::Fixed64s),
+    list(8, "exemplars", &EXEMPLAR),
+    f(10, "flags", Kind::Varint),
+    f(11, "min", Kind::Fixed64),
+    f(12, "max", Kind::Fixed64),
+]);
+static EXPONENTIAL_POINT: Schema = schema(&[
+    msg(1, "attributes", &KEY_VALUE),
+    f(2, "startTimeUnixNano", Kind::Fixed64),
+    f(3, "timeUnixNano", Kind::Fixed64),
+    f(4, "count", Kind::Fixed64),
+    f(5, "sum", Kind::Fixed64),
+    f(6, "scale", Kind::Varint),
+    f(7, "zeroCount", Kind::Fixed64),
+    msg(8, "positive", &BUCKETS),
+    msg(9, "negative", &BUCKETS),
+    f(10, "flags", Kind::Varint),
+    list(11, "exemplars", &EXEMPLAR),
+    f(12, "min", Kind::Fixed64),
+    f(13, "max", Kind::Fixed64),
+    f(14, "zeroThreshold", Kind::Fixed64),
+]);
 static BUCKETS: Schema =
-    Schema { fields: &[f(1, "offset", Kind::Varint), f(2, "bucketCounts", Kind::Varints)] };
-static SUMMARY_POINT: Schema = Schema {
-    fields: &[
-        msg(7, "attributes", &KEY_VALUE),
-        f(2, "startTimeUnixNano", Kind::Fixed64),
-        f(3, "timeUnixNano", Kind::Fixed64),
-        f(4, "count", Kind::Fixed64),
-        f(5, "sum", Kind::Fixed64),
-        msg(6, "quantileValues", &QUANTILE),
-        f(8, "flags", Kind::Varint),
-    ],
-};
-static QUANTILE: Schema =
-    Schema { fields: &[f(1, "quantile", Kind::Fixed64), f(2, "value", Kind::Fixed64)] };
-static EXEMPLAR: Schema = Schema {
-    fields: &[
-        msg(7, "filteredAttributes", &KEY_VALUE),
-        f(2, "timeUnixNano", Kind::Fixed64),
-        f(4, "spanId", OPTIONAL_SPAN_ID),
-        f(5, "traceId", OPTIONAL_TRACE_ID),
-        f(3, "asDouble", Kind::Fixed64),
-        f(6, "asInt", Kind::Fixed64),
-    ],
-};
+    schema(&[f(1, "offset", Kind::Varint), f(2, "bucketCounts", Kind::Varints)]);
+static SUMMARY_POINT: Schema = schema(&[
+    msg(7, "attributes", &KEY_VALUE),
+    f(2, "startTimeUnixNano", Kind::Fixed64),
+    f(3, "timeUnixNano", Kind::Fixed64),
+    f(4, "count", Kind::Fixed64),
+    f(5, "sum", Kind::Fixed64),
+    msg(6, "quantileValues", &QUANTILE),
+    f(8, "flags", Kind::Varint),
+]);
+static QUANTILE: Schema = schema(&[f(1, "quantile", Kind::Fixed64), f(2, "value", Kind::Fixed64)]);
+static EXEMPLAR: Schema = schema(&[
+    msg(7, "filteredAttributes", &KEY_VALUE),
+    f(2, "timeUnixNano", Kind::Fixed64),
+    f(4, "spanId", OPTIONAL_SPAN_ID),
+    f(5, "traceId", OPTIONAL_TRACE_ID),
+    f(3, "asDouble", Kind::Fixed64),
+    f(6, "asInt", Kind::Fixed64),
+]);
 
 /// The request message of `signal`'s export service.
 fn request(signal: Signal) -> &'static Schema {
@@ -380,7 +352,18 @@ struct Walker {
 type Malformed = &'static str;
 
 /// Reads one varint, as prost does (at most ten bytes, the tenth at most 1).
+#[inline]
 fn varint(buf: &mut &[u8]) -> Result<u64, Malformed> {
+    if let Some((&byte, rest)) = buf.split_first()
+        && byte < 0x80
+    {
+        *buf = rest;
+        return Ok(u64::from(byte));
+    }
+    varint_slow(buf)
+}
+
+fn varint_slow(buf: &mut &[u8]) -> Result<u64, Malformed> {
     let mut value = 0u64;
     for i in 0..10 {
         let Some((&byte, rest)) = buf.split_first() else { return Err("truncated varint") };
@@ -473,8 +456,9 @@ impl Walker {
         }
         // the occurrences of indexed fields so far and the length of each id field's last
         // occurrence (the one a decode keeps), by field number
-        let mut counts = [0usize; 17];
-        let mut ids: [Option<usize>; 17] = [None; 17];
+        let mut counts = [0u32; MAX_FIELD + 1];
+        // 0: absent; otherwise the length plus one
+        let mut ids = [0u32; MAX_FIELD + 1];
         while !buf.is_empty() {
             let (number, wire_type) = key(&mut buf).map_err(|e| self.malformed(leaf, e))?;
             let Some(field) = schema.field(number) else {
@@ -536,7 +520,7 @@ impl Walker {
                 Kind::Id { .. } => {
                     let id =
                         length_delimited(&mut buf).map_err(|e| self.malformed(field.name, e))?;
-                    ids[number as usize] = Some(id.len());
+                    ids[number as usize] = id.len() as u32 + 1;
                 }
                 Kind::Message(inner) => {
                     let bytes =
@@ -546,7 +530,7 @@ impl Walker {
                     }
                     if field.indexed {
                         let slot = &mut counts[number as usize];
-                        let index = *slot;
+                        let index = *slot as usize;
                         *slot += 1;
                         if self.path.depth < MAX_PATH {
                             self.path.at[self.path.depth] = (field.name, index);
@@ -562,9 +546,9 @@ impl Walker {
             }
         }
         // ids are checked as decoded: the last occurrence, or empty when there was none
-        for field in schema.fields {
+        for field in schema.fields.iter().filter(|_| schema.has_ids) {
             if let Kind::Id { len, optional, what } = field.kind {
-                let found = ids[field.number as usize].unwrap_or(0);
+                let found = ids[field.number as usize].saturating_sub(1) as usize;
                 if found != len && !(optional && found == 0) {
                     let message = format!("invalid {what} of {found} bytes: expected {len}");
                     return Err(self.fail(field.name, message));
