@@ -64,6 +64,12 @@ pub struct Backend {
 impl Backend {
     /// Starts both transports on ephemeral loopback ports of the current runtime.
     pub async fn start(mode: Mode) -> Backend {
+        Backend::start_limited(mode, 4 << 20).await
+    }
+
+    /// [`Backend::start`] with a gRPC message limit of `max_message_bytes` (tonic's default
+    /// is 4 MiB, as grpc-go's): larger requests get OUT_OF_RANGE.
+    pub async fn start_limited(mode: Mode, max_message_bytes: usize) -> Backend {
         let state = Arc::new(Mutex::new(State_ { mode: Some(mode), ..State_::default() }));
         let grpc_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let http_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -73,6 +79,7 @@ impl Backend {
             http: http_listener.local_addr().unwrap(),
         };
         let service = TraceServiceServer::new(backend.clone())
+            .max_decoding_message_size(max_message_bytes)
             .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
             .accept_compressed(tonic::codec::CompressionEncoding::Zstd);
         let incoming = tonic::transport::server::TcpIncoming::from(grpc_listener);

@@ -174,3 +174,60 @@ fn a_backend_down_past_max_elapsed_time_is_dropped_and_counted() {
     assert_eq!(backend.spans(), 0);
     weir.stop();
 }
+
+/// An agent forwarding one request of spans encoding to about `1.2 × limit` bytes to a gRPC
+/// backend whose message limit is `limit` bytes, with `max_request_bytes` as given (None: the
+/// default).
+fn forward_large(limit: usize, max_request_bytes: Option<usize>) -> (Backend, f64) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let backend = runtime.block_on(Backend::start_limited(Mode::Accept, limit));
+    let cap = max_request_bytes.map_or(String::new(), |b| format!("    max_request_bytes: {b}\n"));
+    let weir = Weir::start_with(&format!(
+        "
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:0
+exporters:
+  otlp_grpc:
+    endpoint: http://{}
+    compression: none
+{cap}service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [otlp_grpc]
+",
+        backend.grpc
+    ));
+    let mut generator = weir::loadgen::shape::Generator::new(Default::default(), 5);
+    let per_span = generator.next(weir_otlp::Signal::Traces, 1000).encoded_len() / 1000;
+    let batch = generator.next(weir_otlp::Signal::Traces, limit * 6 / 5 / per_span);
+    assert!(batch.encoded_len() > limit, "the request is over the backend's limit");
+    assert_eq!(weir.post(&batch), 200);
+    let sent = batch.item_count();
+    assert!(
+        wait_until(Duration::from_secs(20), || backend.spans() == sent),
+        "{} of {sent}",
+        backend.spans()
+    );
+    let split = metric(&weir, "weir_exporter_requests_split_total", "otlp_grpc");
+    weir.stop();
+    drop(runtime);
+    (backend, split)
+}
+
+#[test]
+fn a_request_over_the_backends_limit_is_split_and_delivered() {
+    let (backend, split) = forward_large(64 << 10, Some(0));
+    assert!(split >= 1.0, "refused as too large, then halved: {split}");
+    assert!(backend.accepted().len() >= 2);
+}
+
+#[test]
+fn the_default_cap_keeps_requests_under_grpcs_4_mib() {
+    let (backend, split) = forward_large(4 << 20, None);
+    assert_eq!(split, 1.0, "cut once by max_request_bytes, never refused");
+    assert_eq!(backend.attempts(), backend.accepted().len(), "no request was refused");
+}

@@ -174,6 +174,13 @@ pub enum ExportError {
         /// What happened.
         message: String,
     },
+    /// The backend refused the request for its size (gRPC RESOURCE_EXHAUSTED or OUT_OF_RANGE
+    /// saying so, HTTP 413): the same data in smaller requests may pass.
+    #[error("request too large: {message}")]
+    TooLarge {
+        /// What the backend said.
+        message: String,
+    },
 }
 
 /// Sends batches to a backend. Only the encoding and the call live here: batching, retries,

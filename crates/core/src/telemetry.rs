@@ -19,6 +19,10 @@ pub const TRANSPORT: &str = "transport";
 /// Label: the signal, as `traces`, `metrics` or `logs`.
 pub const SIGNAL: &str = "otel_signal";
 
+/// Requests an exporter split because they were over `max_request_bytes` or a backend
+/// refused them as too large (label: exporter).
+pub const EXPORTER_REQUESTS_SPLIT: &str = "weir_exporter_requests_split_total";
+
 /// Items a receiver handed to its pipelines.
 pub fn receiver_accepted(signal: Signal) -> &'static str {
     match signal {

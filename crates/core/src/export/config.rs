@@ -109,6 +109,10 @@ pub struct Settings {
     pub retry: RetryConfig,
     /// `timeout`: the longest one export attempt may take.
     pub timeout: Duration,
+    /// `max_request_bytes` (weir's, on the exporters that send over the network): the most
+    /// encoded bytes in one export request; larger batches leave as several requests. 0: no
+    /// cap.
+    pub max_request_bytes: usize,
 }
 
 impl Default for Settings {
@@ -117,9 +121,14 @@ impl Default for Settings {
             queue: QueueConfig::default(),
             retry: RetryConfig::default(),
             timeout: Duration::from_secs(5),
+            max_request_bytes: 0,
         }
     }
 }
+
+/// The default `max_request_bytes` of the OTLP exporters: under gRPC's common 4 MiB message
+/// limit (4,194,304 bytes) with room for the request's framing.
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 4_000_000;
 
 impl Settings {
     /// One export at a time, so batches leave in the order they arrived: for exporters that

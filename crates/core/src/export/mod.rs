@@ -18,7 +18,7 @@ pub mod wal;
 
 use std::sync::Arc;
 
-pub use config::{QueueBatch, QueueConfig, RetryConfig, Settings};
+pub use config::{DEFAULT_MAX_REQUEST_BYTES, QueueBatch, QueueConfig, RetryConfig, Settings};
 pub use persistent::{Storage, persistent_queue};
 use tokio::{
     sync::{Semaphore, mpsc},
@@ -56,12 +56,14 @@ struct Delivery {
     /// The logs of dropped batches and of retries, rate-limited (the counters count all).
     dropped_log: LogLimiter,
     retry_log: LogLimiter,
+    split_log: LogLimiter,
 }
 
 impl Delivery {
     fn new(id: &str, exporter: Arc<dyn Exporter>, settings: Settings) -> Delivery {
         let (dropped_log, retry_log) = (LogLimiter::default(), LogLimiter::default());
-        Delivery { id: id.to_owned(), exporter, settings, dropped_log, retry_log }
+        let split_log = LogLimiter::default();
+        Delivery { id: id.to_owned(), exporter, settings, dropped_log, retry_log, split_log }
     }
 }
 
@@ -191,15 +193,73 @@ enum Delivered {
     Interrupted,
 }
 
+/// How one request's delivery ended.
+enum Attempted {
+    Ended(Delivered),
+    /// The backend refused it for its size.
+    TooLarge(String),
+}
+
 impl Delivery {
-    /// Delivers `batch` of a request with `metadata`, retrying as configured. With `stop`, a
-    /// retry that would wait after `stop` is cancelled ends the delivery instead.
+    /// Delivers `batch` of a request with `metadata`, retrying as configured: as one request,
+    /// or several when it encodes to more than `max_request_bytes` or the backend refuses it
+    /// as too large (then it is halved until it passes; a single item too large is dropped).
+    /// With `stop`, a retry that would wait after `stop` is cancelled ends the delivery instead.
     async fn deliver(
         &self,
         batch: &Batch,
         metadata: &Metadata,
         stop: Option<&CancellationToken>,
     ) -> Delivered {
+        let cap = self.settings.max_request_bytes;
+        let mut pending: Vec<std::borrow::Cow<'_, Batch>> = if cap > 0
+            && batch.item_count() > 1
+            && batch.encoded_len() > cap
+        {
+            self.split_counter().increment(1);
+            batch.clone().split_bytes(cap).into_iter().rev().map(std::borrow::Cow::Owned).collect()
+        } else {
+            vec![std::borrow::Cow::Borrowed(batch)]
+        };
+        while let Some(part) = pending.pop() {
+            match self.attempt(&part, metadata, stop).await {
+                Attempted::Ended(Delivered::Done) => {}
+                Attempted::Ended(Delivered::Interrupted) => return Delivered::Interrupted,
+                Attempted::TooLarge(message) => {
+                    let signal = part.signal();
+                    let items = part.item_count();
+                    if items <= 1 {
+                        let reason = format!("too large even alone: {message}");
+                        self.drop_batch(signal, items as u64, 1, &reason);
+                        continue;
+                    }
+                    self.split_counter().increment(1);
+                    if let Some(suppressed) = self.split_log.check() {
+                        tracing::warn!(exporter = %self.id, %signal, items, bytes = part.encoded_len(),
+                            error = %message, suppressed,
+                            "export refused as too large: sending it in two halves");
+                    }
+                    let mut back = part.into_owned();
+                    let front = back.split_front(items / 2);
+                    pending.push(std::borrow::Cow::Owned(back));
+                    pending.push(std::borrow::Cow::Owned(front));
+                }
+            }
+        }
+        Delivered::Done
+    }
+
+    fn split_counter(&self) -> metrics::Counter {
+        metrics::counter!(telemetry::EXPORTER_REQUESTS_SPLIT, telemetry::EXPORTER => self.id.clone())
+    }
+
+    /// Delivers one request, retrying as configured.
+    async fn attempt(
+        &self,
+        batch: &Batch,
+        metadata: &Metadata,
+        stop: Option<&CancellationToken>,
+    ) -> Attempted {
         let signal = batch.signal();
         let items = batch.item_count() as u64;
         // tokio's clock, so that tests with paused time see retries elapse
@@ -220,7 +280,7 @@ impl Delivery {
             let (after, message) = match outcome {
                 Ok(()) => {
                     self.counter(telemetry::exporter_sent(signal), signal).increment(items);
-                    return Delivered::Done;
+                    return Attempted::Ended(Delivered::Done);
                 }
                 Err(ExportError::Permanent { message }) => {
                     self.drop_batch(
@@ -229,8 +289,9 @@ impl Delivery {
                         attempts,
                         &format!("permanent error: {message}"),
                     );
-                    return Delivered::Done;
+                    return Attempted::Ended(Delivered::Done);
                 }
+                Err(ExportError::TooLarge { message }) => return Attempted::TooLarge(message),
                 Err(ExportError::Retryable { after, message }) => (after, message),
             };
             if !self.settings.retry.enabled {
@@ -240,19 +301,19 @@ impl Delivery {
                     attempts,
                     &format!("{message} (retry_on_failure is disabled)"),
                 );
-                return Delivered::Done;
+                return Attempted::Ended(Delivered::Done);
             }
             if stop.is_some_and(CancellationToken::is_cancelled) {
                 tracing::info!(exporter = %self.id, %signal, items, error = %message,
                     "export failed while closing: kept in the persistent queue");
-                return Delivered::Interrupted;
+                return Attempted::Ended(Delivered::Interrupted);
             }
             let Some(wait) = backoff.next(now(), after) else {
                 let elapsed = now().duration_since(started);
                 let reason =
                     format!("{message}; no more retries after {elapsed:.1?} (max_elapsed_time)");
                 self.drop_batch(signal, items, attempts, &reason);
-                return Delivered::Done;
+                return Attempted::Ended(Delivered::Done);
             };
             metrics::counter!(telemetry::EXPORTER_RETRIES, telemetry::EXPORTER => self.id.clone(),
                 telemetry::SIGNAL => signal.as_str())
@@ -264,7 +325,7 @@ impl Delivery {
             match stop {
                 Some(stop) => {
                     if tokio::time::timeout(wait, stop.cancelled()).await.is_ok() {
-                        return Delivered::Interrupted;
+                        return Attempted::Ended(Delivered::Interrupted);
                     }
                 }
                 None => tokio::time::sleep(wait).await,

@@ -248,3 +248,87 @@ async fn a_queue_sized_in_items_holds_at_most_that_many() {
     task.await.unwrap();
     assert_eq!(exporter.delivered.item_count(), 30, "what was accepted is delivered");
 }
+
+/// Refuses as too large every request over `max_items` items; keeps the rest.
+#[derive(Default)]
+struct Limited {
+    max_items: usize,
+    delivered: CollectingExporter,
+    refused: AtomicUsize,
+}
+
+impl Exporter for Limited {
+    fn export<'a>(
+        &'a self,
+        batch: &'a Batch,
+        metadata: &'a crate::Metadata,
+    ) -> BoxFuture<'a, Result<(), ExportError>> {
+        Box::pin(async move {
+            if batch.item_count() > self.max_items {
+                self.refused.fetch_add(1, Ordering::SeqCst);
+                return Err(ExportError::TooLarge { message: "larger than max".into() });
+            }
+            self.delivered.export(batch, metadata).await
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_refused_as_too_large_is_halved_until_it_passes() {
+    let exporter = Arc::new(Limited { max_items: 7, ..Limited::default() });
+    let (consumer, queue) = queue("test", exporter.clone(), settings(300));
+    let task = tokio::spawn(queue.run());
+    consumer.sender.send(spans("svc", 30, 1).into()).await.unwrap();
+    drop(consumer);
+    task.await.unwrap();
+    let sizes: Vec<usize> = exporter.delivered.batches().iter().map(Batch::item_count).collect();
+    assert_eq!(sizes.iter().sum::<usize>(), 30, "every span, once");
+    assert!(sizes.iter().all(|n| *n <= 7), "{sizes:?}");
+    // 30 -> 15 + 15 -> four of 7 or 8 -> the 8s halve again
+    assert_eq!(sizes, [7, 4, 4, 7, 4, 4]);
+    assert_eq!(exporter.refused.load(Ordering::SeqCst), 5, "30, two 15s, two 8s");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_single_item_too_large_is_dropped_and_the_rest_delivered() {
+    let exporter = Arc::new(Limited { max_items: 0, ..Limited::default() });
+    let (consumer, queue) = queue("test", exporter.clone(), settings(300));
+    let task = tokio::spawn(queue.run());
+    consumer.sender.send(spans("svc", 4, 1).into()).await.unwrap();
+    drop(consumer);
+    task.await.unwrap();
+    assert_eq!(exporter.delivered.item_count(), 0);
+    assert_eq!(exporter.refused.load(Ordering::SeqCst), 7, "4, 2, 2, then each of the 4 alone");
+}
+
+#[tokio::test(start_paused = true)]
+async fn batches_over_max_request_bytes_leave_as_several_requests() {
+    let exporter = Scripted::new(Vec::new());
+    let mut settings = settings(300);
+    let batch = spans("svc", 100, 1);
+    let total = batch.encoded_len();
+    settings.max_request_bytes = total / 3;
+    let (consumer, queue) = queue("test", exporter.clone(), settings);
+    let task = tokio::spawn(queue.run());
+    consumer.sender.send(batch.into()).await.unwrap();
+    drop(consumer);
+    task.await.unwrap();
+    let parts = exporter.delivered.batches();
+    assert_eq!(parts.iter().map(Batch::item_count).sum::<usize>(), 100);
+    assert!(parts.len() >= 4, "{} parts", parts.len());
+    assert!(parts.iter().all(|p| p.encoded_len() <= total / 3));
+    let names: Vec<String> = parts
+        .iter()
+        .flat_map(|b| match b {
+            Batch::Traces(r) => {
+                r[0].scope_spans[0].spans.iter().map(|s| s.name.clone()).collect::<Vec<_>>()
+            }
+            _ => unreachable!(),
+        })
+        .collect();
+    let expected: Vec<String> = match spans("svc", 100, 1) {
+        Batch::Traces(r) => r[0].scope_spans[0].spans.iter().map(|s| s.name.clone()).collect(),
+        _ => unreachable!(),
+    };
+    assert_eq!(names, expected, "in order");
+}

@@ -100,11 +100,18 @@ impl Exporter for OtlpExporter {
     }
 }
 
-/// Sorts a gRPC status into retryable or permanent, per the OTLP specification.
+/// Sorts a gRPC status into retryable or permanent, per the OTLP specification, or too large
+/// (RESOURCE_EXHAUSTED or OUT_OF_RANGE saying the message was over the receiver's limit, in
+/// grpc-go's or tonic's words): sending it again unchanged would fail the same way.
 fn classify(status: Status) -> ExportError {
     let message = format!("{:?}: {}", status.code(), status.message());
     let retry_delay = status.get_details_retry_info().and_then(|info| info.retry_delay);
+    let text = status.message().to_ascii_lowercase();
+    let too_large = text.contains("larger than max") || text.contains("too large");
     match status.code() {
+        Code::ResourceExhausted | Code::OutOfRange if too_large => {
+            ExportError::TooLarge { message }
+        }
         Code::Cancelled
         | Code::DeadlineExceeded
         | Code::Aborted

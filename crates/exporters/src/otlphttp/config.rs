@@ -49,6 +49,10 @@ pub struct Config {
     pub sending_queue: QueueConfig,
     /// `retry_on_failure`.
     pub retry_on_failure: RetryConfig,
+    /// `max_request_bytes` (weir's): the most encoded bytes in one export request, larger
+    /// batches leaving as several (default 4,000,000: under gRPC's common 4 MiB limit; 0: no
+    /// cap).
+    pub max_request_bytes: usize,
 }
 
 impl Default for Config {
@@ -66,6 +70,7 @@ impl Default for Config {
             timeout: Duration::from_secs(30),
             sending_queue: QueueConfig::default(),
             retry_on_failure: RetryConfig::default(),
+            max_request_bytes: weir_core::export::DEFAULT_MAX_REQUEST_BYTES,
         }
     }
 }
@@ -77,6 +82,7 @@ impl Config {
             queue: self.sending_queue.clone(),
             retry: self.retry_on_failure.clone(),
             timeout: self.timeout,
+            max_request_bytes: self.max_request_bytes,
         }
     }
 

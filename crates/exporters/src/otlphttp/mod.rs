@@ -136,6 +136,7 @@ impl Exporter for OtlpHttpExporter {
                 | StatusCode::GATEWAY_TIMEOUT => {
                     Err(ExportError::Retryable { after: retry_after, message })
                 }
+                StatusCode::PAYLOAD_TOO_LARGE => Err(ExportError::TooLarge { message }),
                 _ => Err(ExportError::Permanent { message }),
             }
         })

@@ -148,6 +148,8 @@ impl Config {
             },
             retry: self.retry_on_failure.clone(),
             timeout: self.timeout,
+            // requests are cut by `max_batch_size_bytes` when converted
+            max_request_bytes: 0,
         }
     }
 }

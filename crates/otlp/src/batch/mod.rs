@@ -148,6 +148,24 @@ impl Batch {
         }
     }
 
+    /// Splits the batch in halves (by items) until each part encodes to at most `max_bytes`
+    /// or holds a single item, keeping the items' order.
+    pub fn split_bytes(self, max_bytes: usize) -> Vec<Batch> {
+        let mut done = Vec::new();
+        let mut pending = vec![self];
+        while let Some(mut batch) = pending.pop() {
+            let items = batch.item_count();
+            if items <= 1 || batch.encoded_len() <= max_bytes {
+                done.push(batch);
+                continue;
+            }
+            let front = batch.split_front(items / 2);
+            pending.push(batch);
+            pending.push(front);
+        }
+        done
+    }
+
     /// Splits the batch into batches of at most `max` items each (`max` of 0 means no limit).
     pub fn split(mut self, max: usize) -> Vec<Batch> {
         if max == 0 {
