@@ -1,7 +1,7 @@
 //! The cost of the OTLP codec per item, for each signal in a small and a realistic shape:
 //! protobuf decode, encode and both (the ceiling a forwarding pipeline is measured against),
-//! OTLP/JSON decode and encode, id validation, and the validating wire walk that replaces
-//! decode + validation for data no processor reads. Run with
+//! OTLP/JSON decode and encode, id validation, the validating wire walk that replaces
+//! decode + validation for data no processor reads, and the encoded split and append. Run with
 //! `cargo bench -p weir-benches --bench codec`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -44,6 +44,19 @@ fn codec(c: &mut Criterion) {
             group.bench_function("validate", |b| b.iter(|| weir_otlp::validate(&batch).unwrap()));
             group.bench_function("wire_walk", |b| {
                 b.iter(|| weir_otlp::wire::walk(signal, &protobuf).unwrap())
+            });
+            let encoded =
+                weir_otlp::wire::Encoded::new(signal, bytes::Bytes::from(protobuf.clone()))
+                    .unwrap();
+            group.bench_function("encoded_split_in_two", |b| {
+                b.iter(|| encoded.clone().split_front(encoded.item_count() / 2))
+            });
+            group.bench_function("encoded_append", |b| {
+                b.iter(|| {
+                    let mut joined = encoded.clone();
+                    joined.append(encoded.clone());
+                    joined
+                })
             });
             group.finish();
         }

@@ -10,6 +10,8 @@ pub mod exponential;
 pub mod json;
 pub mod regroup;
 mod split;
+#[cfg(test)]
+mod testgen;
 mod validate;
 pub mod wire;
 

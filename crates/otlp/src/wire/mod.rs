@@ -9,8 +9,11 @@
 //! skipped, as prost skips them. A test checks the walk against a full decode on random
 //! requests and on random damage to them.
 
+mod encoded;
 #[cfg(test)]
 mod tests;
+
+pub use encoded::Encoded;
 
 use crate::{InvalidRequest, Signal};
 
@@ -48,6 +51,8 @@ struct Field {
     kind: Kind,
     indexed: bool,
     item: bool,
+    /// Whether items are in it (it is one, or on the way to them): what splitting cuts.
+    holds: bool,
 }
 
 /// A message: its fields, an index of them by number (position + 1; 0 for unknown numbers),
@@ -82,17 +87,27 @@ impl Schema {
 }
 
 const fn f(number: u32, name: &'static str, kind: Kind) -> Field {
-    Field { number, name, kind, indexed: false, item: false }
+    Field { number, name, kind, indexed: false, item: false, holds: false }
 }
 
 /// A repeated message field whose occurrences appear in error paths with their index.
 const fn list(number: u32, name: &'static str, schema: &'static Schema) -> Field {
-    Field { number, name, kind: Kind::Message(schema), indexed: true, item: false }
+    Field { number, name, kind: Kind::Message(schema), indexed: true, item: false, holds: false }
+}
+
+/// A repeated message field on the way to the items (resources, scopes, metrics).
+const fn chain(number: u32, name: &'static str, schema: &'static Schema) -> Field {
+    Field { number, name, kind: Kind::Message(schema), indexed: true, item: false, holds: true }
+}
+
+/// A message field holding a metric's data points.
+const fn data(number: u32, name: &'static str, schema: &'static Schema) -> Field {
+    Field { number, name, kind: Kind::Message(schema), indexed: false, item: false, holds: true }
 }
 
 /// A repeated message field whose occurrences are the request's items.
 const fn items(number: u32, name: &'static str, schema: &'static Schema) -> Field {
-    Field { number, name, kind: Kind::Message(schema), indexed: true, item: true }
+    Field { number, name, kind: Kind::Message(schema), indexed: true, item: true, holds: true }
 }
 
 const fn msg(number: u32, name: &'static str, schema: &'static Schema) -> Field {
@@ -142,10 +157,10 @@ static RESOURCE: Schema = schema(&[
 ]);
 
 // trace.v1
-static TRACES: Schema = schema(&[list(1, "resourceSpans", &RESOURCE_SPANS)]);
+static TRACES: Schema = schema(&[chain(1, "resourceSpans", &RESOURCE_SPANS)]);
 static RESOURCE_SPANS: Schema = schema(&[
     msg(1, "resource", &RESOURCE),
-    list(2, "scopeSpans", &SCOPE_SPANS),
+    chain(2, "scopeSpans", &SCOPE_SPANS),
     f(3, "schemaUrl", Kind::Str),
 ]);
 static SCOPE_SPANS: Schema =
@@ -185,10 +200,10 @@ static LINK: Schema = schema(&[
 static STATUS: Schema = schema(&[f(2, "message", Kind::Str), f(3, "code", Kind::Varint)]);
 
 // logs.v1
-static LOGS: Schema = schema(&[list(1, "resourceLogs", &RESOURCE_LOGS)]);
+static LOGS: Schema = schema(&[chain(1, "resourceLogs", &RESOURCE_LOGS)]);
 static RESOURCE_LOGS: Schema = schema(&[
     msg(1, "resource", &RESOURCE),
-    list(2, "scopeLogs", &SCOPE_LOGS),
+    chain(2, "scopeLogs", &SCOPE_LOGS),
     f(3, "schemaUrl", Kind::Str),
 ]);
 static SCOPE_LOGS: Schema = schema(&[
@@ -211,24 +226,24 @@ static LOG_RECORD: Schema = schema(&[
 ]);
 
 // metrics.v1
-static METRICS: Schema = schema(&[list(1, "resourceMetrics", &RESOURCE_METRICS)]);
+static METRICS: Schema = schema(&[chain(1, "resourceMetrics", &RESOURCE_METRICS)]);
 static RESOURCE_METRICS: Schema = schema(&[
     msg(1, "resource", &RESOURCE),
-    list(2, "scopeMetrics", &SCOPE_METRICS),
+    chain(2, "scopeMetrics", &SCOPE_METRICS),
     f(3, "schemaUrl", Kind::Str),
 ]);
 static SCOPE_METRICS: Schema =
-    schema(&[msg(1, "scope", &SCOPE), list(2, "metrics", &METRIC), f(3, "schemaUrl", Kind::Str)]);
+    schema(&[msg(1, "scope", &SCOPE), chain(2, "metrics", &METRIC), f(3, "schemaUrl", Kind::Str)]);
 static METRIC: Schema = schema(&[
     f(1, "name", Kind::Str),
     f(2, "description", Kind::Str),
     f(3, "unit", Kind::Str),
     msg(12, "metadata", &KEY_VALUE),
-    msg(5, "gauge", &GAUGE),
-    msg(7, "sum", &SUM),
-    msg(9, "histogram", &HISTOGRAM),
-    msg(10, "exponentialHistogram", &EXPONENTIAL_HISTOGRAM),
-    msg(11, "summary", &SUMMARY),
+    data(5, "gauge", &GAUGE),
+    data(7, "sum", &SUM),
+    data(9, "histogram", &HISTOGRAM),
+    data(10, "exponentialHistogram", &EXPONENTIAL_HISTOGRAM),
+    data(11, "summary", &SUMMARY),
 ]);
 static GAUGE: Schema = schema(&[items(1, "dataPoints", &NUMBER_POINT)]);
 static SUM: Schema = schema(&[
