@@ -102,33 +102,83 @@ pub struct Capacity {
     sizer: Sizer,
     limit: u32,
     units: tokio::sync::Semaphore,
+    /// Encoded bytes of what is held, whatever the sizer.
+    bytes: std::sync::atomic::AtomicUsize,
+    /// `otelcol_exporter_queue_size` (units held) and `weir_exporter_queue_bytes`.
+    gauges: Option<(metrics::Gauge, metrics::Gauge)>,
 }
 
 impl Capacity {
     /// A capacity of `limit` units counted by `sizer`.
     pub fn new(sizer: Sizer, limit: usize) -> Arc<Capacity> {
-        let limit = limit.clamp(1, u32::MAX as usize >> 4) as u32;
-        Arc::new(Capacity { sizer, limit, units: tokio::sync::Semaphore::new(limit as usize) })
+        Arc::new(Capacity::unshared(sizer, limit, None))
     }
 
-    /// The units `batch` takes; a batch larger than the whole capacity takes all of it.
-    pub fn units(&self, batch: &Batch) -> u32 {
+    /// A capacity of exporter `exporter`'s queue, which reports what it holds in the gauges.
+    pub fn of_exporter(sizer: Sizer, limit: usize, exporter: &str) -> Arc<Capacity> {
+        let label = || (crate::telemetry::EXPORTER, exporter.to_owned());
+        let gauges = (
+            metrics::gauge!(crate::telemetry::EXPORTER_QUEUE_SIZE, &[label()]),
+            metrics::gauge!(crate::telemetry::EXPORTER_QUEUE_BYTES, &[label()]),
+        );
+        Arc::new(Capacity::unshared(sizer, limit, Some(gauges)))
+    }
+
+    fn unshared(
+        sizer: Sizer,
+        limit: usize,
+        gauges: Option<(metrics::Gauge, metrics::Gauge)>,
+    ) -> Capacity {
+        let limit = limit.clamp(1, u32::MAX as usize >> 4) as u32;
+        let units = tokio::sync::Semaphore::new(limit as usize);
+        Capacity { sizer, limit, units, bytes: Default::default(), gauges }
+    }
+
+    /// What `batch` takes: its units (a batch larger than the whole capacity takes all of it)
+    /// and its encoded bytes.
+    pub fn measure(&self, batch: &Batch) -> (u32, usize) {
+        let bytes = batch.encoded_len();
         let units = match self.sizer {
             Sizer::Requests => 1,
             Sizer::Items => batch.item_count(),
-            Sizer::Bytes => batch.encoded_len(),
+            Sizer::Bytes => bytes,
         };
-        (units.min(self.limit as usize) as u32).max(1)
+        ((units.min(self.limit as usize) as u32).max(1), bytes)
     }
 
-    /// Gives back the units of a batch taken out of the queue.
-    pub fn release(&self, batch: &Batch) {
-        self.units.add_permits(self.units(batch) as usize);
+    /// Counts `bytes` as held (their units were taken from the semaphore).
+    fn hold(&self, bytes: usize) {
+        self.bytes.fetch_add(bytes, std::sync::atomic::Ordering::AcqRel);
+        self.report();
+    }
+
+    /// Gives back what a batch took, once it is no longer held (delivered or dropped).
+    pub fn release(&self, units: u32, bytes: usize) {
+        self.units.add_permits(units as usize);
+        self.bytes.fetch_sub(bytes, std::sync::atomic::Ordering::AcqRel);
+        self.report();
+    }
+
+    fn report(&self) {
+        if let Some((size, bytes)) = &self.gauges {
+            size.set(self.held() as f64);
+            bytes.set(self.held_bytes() as f64);
+        }
     }
 
     /// Units free now.
     pub fn available(&self) -> usize {
         self.units.available_permits()
+    }
+
+    /// Units held now: queued, being delivered or waiting to be retried.
+    pub fn held(&self) -> usize {
+        (self.limit as usize).saturating_sub(self.available())
+    }
+
+    /// Encoded bytes held now.
+    pub fn held_bytes(&self) -> usize {
+        self.bytes.load(std::sync::atomic::Ordering::Acquire)
     }
 }
 
@@ -165,7 +215,7 @@ impl Consumer {
     pub async fn send(&self, message: Message) -> Result<(), Refused> {
         let taken = match &self.capacity {
             Some(capacity) => {
-                let units = capacity.units(&message.batch);
+                let (units, bytes) = capacity.measure(&message.batch);
                 let permit = match self.when_full {
                     WhenFull::Block => capacity.units.acquire_many(units).await.ok(),
                     WhenFull::DropNewest => match capacity.units.try_acquire_many(units) {
@@ -177,9 +227,10 @@ impl Consumer {
                     },
                 };
                 let Some(permit) = permit else { return Err(Refused::Closed(message)) };
-                // The reader gives the units back when it takes the batch out.
+                // The reader gives the units back once the batch is no longer held.
                 permit.forget();
-                Some((capacity, units))
+                capacity.hold(bytes);
+                Some((capacity, units, bytes))
             }
             None => None,
         };
@@ -191,9 +242,9 @@ impl Consumer {
             }),
         };
         if result.is_err()
-            && let Some((capacity, units)) = taken
+            && let Some((capacity, units, bytes)) = taken
         {
-            capacity.units.add_permits(units as usize);
+            capacity.release(units, bytes);
         }
         result
     }

@@ -19,6 +19,10 @@ pub const TRANSPORT: &str = "transport";
 /// Label: the signal, as `traces`, `metrics` or `logs`.
 pub const SIGNAL: &str = "otel_signal";
 
+/// Encoded bytes an exporter's memory queue holds: queued, being delivered or waiting to be
+/// retried (label: exporter).
+pub const EXPORTER_QUEUE_BYTES: &str = "weir_exporter_queue_bytes";
+
 /// Requests an exporter split because they were over `max_request_bytes` or a backend
 /// refused them as too large (label: exporter).
 pub const EXPORTER_REQUESTS_SPLIT: &str = "weir_exporter_requests_split_total";
@@ -76,9 +80,10 @@ pub fn exporter_enqueue_failed(signal: Signal) -> &'static str {
     }
 }
 
-/// Batches waiting in an exporter's queue (label: exporter).
+/// What an exporter's queue holds, in its sizer's unit (requests, items or bytes): queued,
+/// being delivered or waiting to be retried (label: exporter).
 pub const EXPORTER_QUEUE_SIZE: &str = "otelcol_exporter_queue_size";
-/// Batches an exporter's queue can hold (label: exporter).
+/// What an exporter's queue can hold, in its sizer's unit (label: exporter).
 pub const EXPORTER_QUEUE_CAPACITY: &str = "otelcol_exporter_queue_capacity";
 /// Export attempts that failed retryably and were scheduled again (labels: exporter,
 /// otel_signal).

@@ -16,10 +16,10 @@ pub struct QueueConfig {
     pub enabled: bool,
     /// `num_consumers`: exports in flight at once (default 10).
     pub num_consumers: usize,
-    /// `queue_size`: what the queue holds, in `sizer` units (default 1000).
-    pub queue_size: usize,
-    /// `sizer`: what `queue_size` counts: `requests` (batches, default), `items` or `bytes`.
-    pub sizer: Sizer,
+    /// `queue_size`: what the queue holds, in `sizer` units (see [`QueueConfig::bound`]).
+    pub queue_size: Option<usize>,
+    /// `sizer`: what `queue_size` counts: `requests` (batches), `items` or `bytes`.
+    pub sizer: Option<Sizer>,
     /// `block_on_overflow`: when the queue is full, make the pipeline wait (default, weir's
     /// choice: backpressure reaches the clients as retryable refusals) or drop the newest
     /// batch (counted as `otelcol_exporter_enqueue_failed_*` and logged).
@@ -32,13 +32,33 @@ pub struct QueueConfig {
     pub storage: Option<String>,
 }
 
+/// What a memory queue holds when the user sets neither `queue_size` nor `sizer`: bytes of
+/// encoded telemetry, so that memory stays bounded whatever the size of the batches (the
+/// Collector's default, 1,000 requests, can be gigabytes of large batches).
+pub const DEFAULT_QUEUE_BYTES: usize = 64 << 20;
+
+/// The Collector's default `queue_size` once a `sizer` is chosen, and for persistent queues.
+pub const DEFAULT_QUEUE_SIZE: usize = 1000;
+
+impl QueueConfig {
+    /// What bounds the queue, `(sizer, size)`: as set; with neither set, [`DEFAULT_QUEUE_BYTES`]
+    /// bytes in memory and the Collector's 1,000 requests on disk (`persistent`); with one
+    /// set, the Collector's default for the other (`requests`, 1,000).
+    pub fn bound(&self, persistent: bool) -> (Sizer, usize) {
+        match (self.sizer, self.queue_size) {
+            (None, None) if !persistent => (Sizer::Bytes, DEFAULT_QUEUE_BYTES),
+            (sizer, size) => (sizer.unwrap_or(Sizer::Requests), size.unwrap_or(DEFAULT_QUEUE_SIZE)),
+        }
+    }
+}
+
 impl Default for QueueConfig {
     fn default() -> QueueConfig {
         QueueConfig {
             enabled: true,
             num_consumers: 10,
-            queue_size: 1000,
-            sizer: Sizer::Requests,
+            queue_size: None,
+            sizer: None,
             block_on_overflow: true,
             batch: None,
             storage: None,
@@ -149,7 +169,7 @@ impl Settings {
         if self.queue.enabled && self.queue.num_consumers == 0 {
             error("sending_queue.num_consumers", "must be > 0".into());
         }
-        if self.queue.enabled && self.queue.queue_size == 0 {
+        if self.queue.enabled && self.queue.queue_size == Some(0) {
             error("sending_queue.queue_size", "must be > 0".into());
         }
         if let Some(batch) = &self.queue.batch

@@ -18,7 +18,10 @@ pub mod wal;
 
 use std::sync::Arc;
 
-pub use config::{DEFAULT_MAX_REQUEST_BYTES, QueueBatch, QueueConfig, RetryConfig, Settings};
+pub use config::{
+    DEFAULT_MAX_REQUEST_BYTES, DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_SIZE, QueueBatch, QueueConfig,
+    RetryConfig, Settings,
+};
 pub use persistent::{Storage, persistent_queue};
 use tokio::{
     sync::{Semaphore, mpsc},
@@ -28,8 +31,8 @@ use tokio_util::sync::CancellationToken;
 use weir_otlp::{Batch, Signal};
 
 use crate::{
-    Capacity, Consumer, ExportError, Exporter, Message, Metadata, Sizer, WhenFull,
-    log_limit::LogLimiter, telemetry,
+    Capacity, Consumer, ExportError, Exporter, Message, Metadata, WhenFull, log_limit::LogLimiter,
+    telemetry,
 };
 
 /// The receiving end of an exporter's queue, ready to run: in memory, or persistent.
@@ -71,15 +74,13 @@ impl Delivery {
 /// run.
 pub fn queue(id: &str, exporter: Arc<dyn Exporter>, settings: Settings) -> (Consumer, ExportQueue) {
     let queue = &settings.queue;
+    let (sizer, size) = queue.bound(false);
     // With a sizer other than requests, the units bound the queue; the channel still holds
     // at most as many batches as units (every batch takes at least one).
-    let units = (queue.enabled && queue.sizer != Sizer::Requests)
-        .then(|| Capacity::new(queue.sizer, queue.queue_size));
-    let capacity = match &units {
-        Some(_) => queue.queue_size.clamp(1, MAX_QUEUED_BATCHES),
-        None if queue.enabled => queue.queue_size.max(1),
-        None => 1,
-    };
+    // Units are taken as a batch is queued and given back once it is delivered or dropped,
+    // so the bound covers what is being delivered and retried too.
+    let units = queue.enabled.then(|| Capacity::of_exporter(sizer, size, id));
+    let capacity = if queue.enabled { size.clamp(1, MAX_QUEUED_BATCHES) } else { 1 };
     let (sender, input) = mpsc::channel(capacity);
     let when_full = if settings.queue.block_on_overflow || !settings.queue.enabled {
         WhenFull::Block
@@ -87,8 +88,10 @@ pub fn queue(id: &str, exporter: Arc<dyn Exporter>, settings: Settings) -> (Cons
         WhenFull::DropNewest
     };
     let consumer = Consumer { name: id.to_owned(), sender, when_full, capacity: units.clone() };
+    // in the sizer's unit, as the Collector reports it
+    let bound = if queue.enabled { size } else { 1 };
     metrics::gauge!(telemetry::EXPORTER_QUEUE_CAPACITY, telemetry::EXPORTER => id.to_owned())
-        .set(capacity as f64);
+        .set(bound as f64);
     let delivery = Arc::new(Delivery::new(id, exporter, settings));
     (consumer, ExportQueue(Kind::Memory(MemoryQueue { input, delivery, units })))
 }
@@ -105,43 +108,68 @@ impl ExportQueue {
     }
 }
 
+/// What a group of queued batches took from the queue's capacity, given back when the last
+/// delivery holding it ends.
+#[derive(Default)]
+struct Held {
+    capacity: Option<Arc<Capacity>>,
+    units: u32,
+    bytes: usize,
+}
+
+impl Held {
+    fn add(&mut self, batch: &Batch) {
+        if let Some(capacity) = &self.capacity {
+            let (units, bytes) = capacity.measure(batch);
+            self.units += units;
+            self.bytes += bytes;
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(capacity) = &self.capacity {
+            capacity.release(self.units, self.bytes);
+        }
+    }
+}
+
 impl MemoryQueue {
     async fn run(mut self) {
         let settings = &self.delivery.settings;
         let consumers =
             if settings.queue.enabled { settings.queue.num_consumers.max(1) } else { 1 };
         let slots = Arc::new(Semaphore::new(consumers));
-        let size = metrics::gauge!(telemetry::EXPORTER_QUEUE_SIZE,
-            telemetry::EXPORTER => self.delivery.id.clone());
         let mut deliveries = JoinSet::new();
         loop {
             // A slot first, then a batch: batches wait in the bounded queue, not in tasks.
             let slot = slots.clone().acquire_owned().await.expect("the semaphore is never closed");
             let Some(Message { batch, metadata, .. }) = self.input.recv().await else { break };
-            // A batch's units are given back as it leaves the queue.
-            let units = self.units.as_deref();
-            units.inspect(|units| units.release(&batch));
+            let mut held = Held { capacity: self.units.clone(), ..Held::default() };
+            held.add(&batch);
             let parts = match self.delivery.settings.queue.batch.clone() {
-                Some(config) => gather(&mut self.input, (batch, metadata), &config, units).await,
+                Some(config) => {
+                    gather(&mut self.input, (batch, metadata), &config, &mut held).await
+                }
                 None => vec![(batch, metadata)],
             };
-            size.set(self.input.len() as f64);
+            let held = Arc::new(held);
             let mut slot = Some(slot);
             for part in parts {
                 let slot = match slot.take() {
                     Some(slot) => slot,
                     None => slots.clone().acquire_owned().await.expect("never closed"),
                 };
-                let delivery = self.delivery.clone();
+                let (delivery, held) = (self.delivery.clone(), held.clone());
                 deliveries.spawn(async move {
                     delivery.deliver(&part.0, &part.1, None).await;
-                    drop(slot);
+                    drop((slot, held));
                 });
             }
             while deliveries.try_join_next().is_some() {}
         }
         while deliveries.join_next().await.is_some() {}
-        size.set(0.0);
         if let Err(error) = self.delivery.exporter.shutdown().await {
             tracing::warn!(exporter = %self.delivery.id, %error, "exporter shutdown failed");
         }
@@ -156,7 +184,7 @@ async fn gather(
     input: &mut mpsc::Receiver<Message>,
     first: (Batch, Metadata),
     config: &QueueBatch,
-    units: Option<&Capacity>,
+    held: &mut Held,
 ) -> Vec<(Batch, Metadata)> {
     let deadline = tokio::time::Instant::now() + config.flush_timeout;
     let mut items = first.0.item_count();
@@ -167,7 +195,7 @@ async fn gather(
         else {
             break;
         };
-        units.inspect(|units| units.release(&next));
+        held.add(&next);
         items += next.item_count();
         let same =
             merged.iter_mut().find(|(batch, m)| batch.signal() == next.signal() && *m == metadata);

@@ -74,10 +74,10 @@ pub fn persistent_queue(
     let name: String =
         id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
     let directory = storage.directory.join(format!("exporter_{name}"));
-    let queue = &settings.queue;
-    let (max_records, max_bytes) = match queue.sizer {
-        Sizer::Requests => (queue.queue_size, storage.max_bytes),
-        Sizer::Bytes => (0, min_nonzero(storage.max_bytes, queue.queue_size as u64)),
+    let (sizer, size) = settings.queue.bound(true);
+    let (max_records, max_bytes) = match sizer {
+        Sizer::Requests => (size, storage.max_bytes),
+        Sizer::Bytes => (0, min_nonzero(storage.max_bytes, size as u64)),
         Sizer::Items => (0, storage.max_bytes),
     };
     let options =
@@ -98,7 +98,7 @@ pub fn persistent_queue(
     let consumer =
         Consumer { name: id.to_owned(), sender, when_full: WhenFull::Block, capacity: None };
     metrics::gauge!(telemetry::EXPORTER_QUEUE_CAPACITY, telemetry::EXPORTER => id.to_owned())
-        .set(settings.queue.queue_size as f64);
+        .set(size as f64);
     let delivery = Arc::new(Delivery::new(id, exporter, settings));
     let queue = PersistentQueue { input, wal: Arc::new(Mutex::new(wal)), delivery };
     Ok((consumer, ExportQueue(Kind::Persistent(queue))))
@@ -440,7 +440,7 @@ mod tests {
         let backend = Arc::new(Backend::default());
         backend.down.store(true, Ordering::Release);
         let mut settings = settings();
-        settings.queue.queue_size = 3;
+        settings.queue.queue_size = Some(3);
         let (consumer, queue) =
             persistent_queue("otlp", backend.clone(), settings, &storage).unwrap();
         let running = tokio::spawn(queue.run());

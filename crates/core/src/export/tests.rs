@@ -231,22 +231,22 @@ async fn a_queue_sized_in_items_holds_at_most_that_many() {
     let exporter = Scripted::new(vec![Step::Hang]);
     let mut settings = settings(300);
     settings.queue.num_consumers = 1;
-    settings.queue.queue_size = 25;
-    settings.queue.sizer = crate::Sizer::Items;
+    settings.queue.queue_size = Some(25);
+    settings.queue.sizer = Some(crate::Sizer::Items);
     settings.queue.block_on_overflow = false;
     let (consumer, queue) = queue("test", exporter.clone(), settings);
     let task = tokio::spawn(queue.run());
-    // the first batch is taken out at once (in flight); then 25 items of room: two of 10 fit
+    // 25 items of room, counting the batch in flight: two of 10 fit
     let mut outcomes = Vec::new();
     for seed in 0..5 {
         outcomes.push(consumer.send(spans("svc", 10, seed).into()).await.is_ok());
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    assert_eq!(outcomes, vec![true, true, true, false, false]);
+    assert_eq!(outcomes, vec![true, true, false, false, false]);
     assert_eq!(consumer.capacity.as_ref().unwrap().available(), 5);
     drop(consumer);
     task.await.unwrap();
-    assert_eq!(exporter.delivered.item_count(), 30, "what was accepted is delivered");
+    assert_eq!(exporter.delivered.item_count(), 20, "what was accepted is delivered");
 }
 
 /// Refuses as too large every request over `max_items` items; keeps the rest.
@@ -331,4 +331,30 @@ async fn batches_over_max_request_bytes_leave_as_several_requests() {
         _ => unreachable!(),
     };
     assert_eq!(names, expected, "in order");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_queue_not_sized_by_the_user_counts_bytes_held_until_delivered_including_retries() {
+    let exporter = Scripted::new(vec![unavailable(None); 6]);
+    let mut settings = settings(300);
+    settings.queue.num_consumers = 1;
+    assert_eq!(settings.queue.bound(false), (crate::Sizer::Bytes, super::DEFAULT_QUEUE_BYTES));
+    assert_eq!(settings.queue.bound(true), (crate::Sizer::Requests, super::DEFAULT_QUEUE_SIZE));
+    let (consumer, queue) = queue("test", exporter.clone(), settings);
+    let capacity = consumer.capacity.clone().expect("an enabled queue has a capacity");
+    let task = tokio::spawn(queue.run());
+    let batches: Vec<Batch> = (0..3).map(|seed| spans("svc", 10, seed)).collect();
+    let bytes: usize = batches.iter().map(Batch::encoded_len).sum();
+    for batch in batches {
+        consumer.send(batch.into()).await.unwrap();
+    }
+    // the first batch is being retried, the others wait: all three are held
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert!(exporter.attempts.load(Ordering::SeqCst) >= 1);
+    assert_eq!(capacity.held_bytes(), bytes);
+    assert_eq!(capacity.held(), bytes, "the bytes sizer counts bytes");
+    drop(consumer);
+    task.await.unwrap();
+    assert_eq!(exporter.delivered.item_count(), 30);
+    assert_eq!((capacity.held(), capacity.held_bytes()), (0, 0), "given back once delivered");
 }

@@ -143,7 +143,7 @@ impl Config {
             queue: QueueConfig {
                 enabled: queue.enabled,
                 num_consumers: queue.num_consumers,
-                queue_size: queue.queue_size,
+                queue_size: Some(queue.queue_size),
                 ..QueueConfig::default()
             },
             retry: self.retry_on_failure.clone(),
