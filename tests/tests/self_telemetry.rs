@@ -96,13 +96,8 @@ fn metrics_and_health_tell_what_weir_did() {
     );
     assert_eq!(
         sample(&page, "otelcol_exporter_queue_capacity", &[("exporter", "file")]),
-        Some(weir_core::export::DEFAULT_QUEUE_BYTES as f64),
-        "a queue whose size is not set is bounded in bytes: {page}"
-    );
-    assert_eq!(
-        sample(&page, "otelcol_exporter_queue_capacity", &[("exporter", "file")]),
         Some(64.0 * 1024.0 * 1024.0),
-        "{page}"
+        "a queue whose size is not set is bounded in 64 MiB: {page}"
     );
     assert!(
         sample(&page, "otelcol_exporter_queue_size", &[("exporter", "file")]).is_some(),
