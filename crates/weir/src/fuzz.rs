@@ -19,6 +19,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("decompress", decompress),
     ("config", config),
     ("wal", wal),
+    ("wire_split", wire_split),
 ];
 
 fn signal(selector: Option<&u8>) -> Signal {
@@ -46,6 +47,30 @@ pub fn otlp_protobuf(data: &[u8]) {
     let encoded = batch.encode_protobuf();
     let again = Batch::decode_protobuf(signal, &encoded).expect("re-encoded");
     assert!(again.encode_protobuf() == encoded, "protobuf round trip");
+}
+
+/// Encoded requests: a request that walks (first byte: the signal) is split at a position
+/// the second byte picks and appended back; both parts walk with the items they should hold,
+/// and the whole decodes to as many items again.
+pub fn wire_split(data: &[u8]) {
+    let Some((selector, rest)) = data.split_first() else { return };
+    let Some((&at, body)) = rest.split_first() else { return };
+    let signal = signal(Some(selector));
+    let bytes = bytes::Bytes::copy_from_slice(body);
+    let Ok(mut whole) = weir_otlp::wire::Encoded::new(signal, bytes) else { return };
+    let total = whole.item_count();
+    if total < 2 {
+        return;
+    }
+    let n = 1 + usize::from(at) % (total - 1);
+    let front = whole.split_front(n);
+    assert_eq!(weir_otlp::wire::walk(signal, front.bytes()), Ok(n), "the front walks");
+    assert_eq!(weir_otlp::wire::walk(signal, whole.bytes()), Ok(total - n), "the back walks");
+    let (front_items, back_items) = (front.decode().item_count(), whole.decode().item_count());
+    assert_eq!((front_items, back_items), (n, total - n), "the parts decode to their items");
+    let mut joined = front;
+    joined.append(whole);
+    assert_eq!(joined.decode().item_count(), total, "appended back");
 }
 
 /// The OTLP/JSON decoder: decode as the first byte's signal and validate; what decodes must
