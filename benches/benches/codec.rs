@@ -34,6 +34,7 @@ fn codec(c: &mut Criterion) {
                 b.iter(|| Batch::decode_protobuf(signal, &protobuf).unwrap())
             });
             group.bench_function("protobuf_encode", |b| b.iter(|| batch.encode_protobuf()));
+            group.bench_function("encoded_len", |b| b.iter(|| batch.encoded_len()));
             group.bench_function("protobuf_decode_encode", |b| {
                 b.iter(|| Batch::decode_protobuf(signal, &protobuf).unwrap().encode_protobuf())
             });

@@ -14,6 +14,12 @@ pub trait ServerAuth: Send + Sync + 'static {
     fn authenticate(&self, headers: &http::HeaderMap) -> Result<Vec<(String, String)>, String>;
 }
 
+/// The request metadata key under which a receiver keeps attribute `name` of the client its
+/// authenticator accepted (`auth.username`): what processors and `from_attribute` read.
+pub fn attribute_key(name: &str) -> String {
+    format!("auth.{name}")
+}
+
 /// Adds credentials to the requests an exporter sends.
 pub trait ClientAuth: Send + Sync + 'static {
     /// Sets the headers of the next request of a batch with request `metadata`, after the

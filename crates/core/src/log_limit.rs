@@ -45,7 +45,9 @@ impl LogLimiter {
         self.check_at(self.epoch.elapsed().as_millis() as u64)
     }
 
-    fn check_at(&self, now_ms: u64) -> Option<u64> {
+    /// [`LogLimiter::check`] on the caller's clock, in milliseconds: for processors, which
+    /// read no clock and pass the pipeline's time. One limiter keeps to one clock.
+    pub fn check_at(&self, now_ms: u64) -> Option<u64> {
         let next = self.next_ms.load(Ordering::Acquire);
         let due = now_ms >= next
             && self

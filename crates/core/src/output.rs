@@ -94,9 +94,9 @@ pub enum Sizer {
     Bytes,
 }
 
-/// A capacity in units other than batches, shared by a queue's senders and its reader:
-/// senders take a batch's units before enqueueing it, the reader gives them back when it
-/// takes the batch out.
+/// An export queue's capacity, in its sizer's units, shared by its senders and its reader:
+/// senders take a batch's units before enqueueing it, the reader gives them back once the
+/// batch is delivered or dropped, so what is being delivered or retried counts too.
 #[derive(Debug)]
 pub struct Capacity {
     sizer: Sizer,
@@ -105,33 +105,21 @@ pub struct Capacity {
     /// Encoded bytes of what is held, whatever the sizer.
     bytes: std::sync::atomic::AtomicUsize,
     /// `otelcol_exporter_queue_size` (units held) and `weir_exporter_queue_bytes`.
-    gauges: Option<(metrics::Gauge, metrics::Gauge)>,
+    gauges: (metrics::Gauge, metrics::Gauge),
 }
 
 impl Capacity {
-    /// A capacity of `limit` units counted by `sizer`.
-    pub fn new(sizer: Sizer, limit: usize) -> Arc<Capacity> {
-        Arc::new(Capacity::unshared(sizer, limit, None))
-    }
-
-    /// A capacity of exporter `exporter`'s queue, which reports what it holds in the gauges.
+    /// The capacity of exporter `exporter`'s queue: `limit` units counted by `sizer`, what is
+    /// held reported in the exporter's gauges.
     pub fn of_exporter(sizer: Sizer, limit: usize, exporter: &str) -> Arc<Capacity> {
         let label = || (crate::telemetry::EXPORTER, exporter.to_owned());
         let gauges = (
             metrics::gauge!(crate::telemetry::EXPORTER_QUEUE_SIZE, &[label()]),
             metrics::gauge!(crate::telemetry::EXPORTER_QUEUE_BYTES, &[label()]),
         );
-        Arc::new(Capacity::unshared(sizer, limit, Some(gauges)))
-    }
-
-    fn unshared(
-        sizer: Sizer,
-        limit: usize,
-        gauges: Option<(metrics::Gauge, metrics::Gauge)>,
-    ) -> Capacity {
         let limit = limit.clamp(1, u32::MAX as usize >> 4) as u32;
         let units = tokio::sync::Semaphore::new(limit as usize);
-        Capacity { sizer, limit, units, bytes: Default::default(), gauges }
+        Arc::new(Capacity { sizer, limit, units, bytes: Default::default(), gauges })
     }
 
     /// What `batch` takes: its units (a batch larger than the whole capacity takes all of it)
@@ -160,10 +148,8 @@ impl Capacity {
     }
 
     fn report(&self) {
-        if let Some((size, bytes)) = &self.gauges {
-            size.set(self.held() as f64);
-            bytes.set(self.held_bytes() as f64);
-        }
+        self.gauges.0.set(self.held() as f64);
+        self.gauges.1.set(self.held_bytes() as f64);
     }
 
     /// Units free now.

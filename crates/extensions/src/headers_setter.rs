@@ -160,7 +160,7 @@ impl HeadersSetter {
                     Source::Metadata { key: key.clone(), default }
                 }
                 Header { from_attribute: Some(name), .. } => {
-                    Source::Metadata { key: format!("auth.{name}"), default }
+                    Source::Metadata { key: weir_core::auth::attribute_key(name), default }
                 }
                 _ => Source::None,
             };
@@ -314,7 +314,7 @@ headers:
     }
 
     #[test]
-    fn a_value_file_is_read_and_its_changes_picked_up() {
+    fn a_value_file_is_read_and_a_missing_one_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("key");
         std::fs::write(&path, "k1\n").unwrap();

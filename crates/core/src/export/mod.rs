@@ -154,6 +154,8 @@ impl MemoryQueue {
                 }
                 None => vec![(batch, metadata)],
             };
+            // a batch taken alone was measured as it was queued: its size need not be again
+            let known = (parts.len() == 1 && held.capacity.is_some()).then_some(held.bytes);
             let held = Arc::new(held);
             let mut slot = Some(slot);
             for part in parts {
@@ -163,7 +165,7 @@ impl MemoryQueue {
                 };
                 let (delivery, held) = (self.delivery.clone(), held.clone());
                 deliveries.spawn(async move {
-                    delivery.deliver(&part.0, &part.1, None).await;
+                    delivery.deliver(&part.0, &part.1, known, None).await;
                     drop((slot, held));
                 });
             }
@@ -232,17 +234,20 @@ impl Delivery {
     /// Delivers `batch` of a request with `metadata`, retrying as configured: as one request,
     /// or several when it encodes to more than `max_request_bytes` or the backend refuses it
     /// as too large (then it is halved until it passes; a single item too large is dropped).
-    /// With `stop`, a retry that would wait after `stop` is cancelled ends the delivery instead.
+    /// `bytes` is the batch's encoded size when the caller knows it. With `stop`, a retry
+    /// that would wait after `stop` is cancelled ends the delivery instead.
     async fn deliver(
         &self,
         batch: &Batch,
         metadata: &Metadata,
+        bytes: Option<usize>,
         stop: Option<&CancellationToken>,
     ) -> Delivered {
         let cap = self.settings.max_request_bytes;
+        let over = |batch: &Batch| bytes.unwrap_or_else(|| batch.encoded_len()) > cap;
         let mut pending: Vec<std::borrow::Cow<'_, Batch>> = if cap > 0
             && batch.item_count() > 1
-            && batch.encoded_len() > cap
+            && over(batch)
         {
             self.split_counter().increment(1);
             batch.clone().split_bytes(cap).into_iter().rev().map(std::borrow::Cow::Owned).collect()

@@ -223,7 +223,7 @@ impl PersistentQueue {
                 (delivery.clone(), wal.clone(), closing.clone(), interrupted.clone());
             let id = id.clone();
             deliveries.spawn(async move {
-                let outcome = delivery.deliver(&batch, &metadata, Some(&closing)).await;
+                let outcome = delivery.deliver(&batch, &metadata, None, Some(&closing)).await;
                 if outcome == Delivered::Interrupted {
                     interrupted.store(true, Ordering::Release);
                 }

@@ -204,55 +204,58 @@ fn string<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a str> {
 /// Splits a batch by backend, each item under its resource and scope; an item whose key has
 /// no owner (an empty ring) is in no part.
 fn split(ring: &Ring, routing: RoutingKey, batch: &Batch) -> BTreeMap<String, Batch> {
-    let owner = |key: &[u8]| ring.endpoint(key_hash(key)).map(str::to_owned);
-    // what the keys of a resource's items share: its service name or its identity
-    let of_resource = |r: Option<&Resource>| {
-        let attributes = r.map_or(&[][..], |r| &r.attributes[..]);
-        match routing {
-            RoutingKey::Service | RoutingKey::TraceId => {
-                string(attributes, "service.name").unwrap_or("").as_bytes().to_vec()
-            }
-            RoutingKey::Resource | RoutingKey::Metric | RoutingKey::StreamId => {
-                stable_key(attributes, "")
-            }
-        }
-    };
+    let owner = |key: &[u8]| ring.endpoint(key_hash(key));
+    fn attributes(r: Option<&Resource>) -> &[KeyValue] {
+        r.map_or(&[][..], |r| &r.attributes[..])
+    }
     let service = |r: Option<&Resource>| {
-        string(r.map_or(&[][..], |r| &r.attributes[..]), "service.name")
-            .unwrap_or("")
-            .as_bytes()
-            .to_vec()
+        string(attributes(r), "service.name").unwrap_or("").as_bytes().to_vec()
     };
-    let parts: Vec<(Option<String>, Batch)> = match batch.clone() {
+    // once per resource: the key its items share (its service name or its identity) and,
+    // where the routing stops at the resource, its endpoint
+    let of_resource = |r: Option<&Resource>| {
+        let key = match routing {
+            RoutingKey::Service | RoutingKey::TraceId => service(r),
+            RoutingKey::Resource | RoutingKey::Metric | RoutingKey::StreamId => {
+                stable_key(attributes(r), "")
+            }
+        };
+        let endpoint = owner(&key);
+        (key, endpoint)
+    };
+    let parts: Vec<(Option<&str>, Batch)> = match batch.clone() {
         Batch::Traces(resources) => {
-            partition(resources, of_resource, |shared, span| match routing {
+            partition(resources, of_resource, |(_, endpoint), span| match routing {
                 RoutingKey::TraceId => owner(&span.trace_id),
-                _ => owner(shared),
+                _ => *endpoint,
             })
             .into_iter()
             .map(|(k, v)| (k, Batch::Traces(v)))
             .collect()
         }
-        Batch::Logs(resources) => partition(resources, service, |service, record| match routing {
-            RoutingKey::TraceId if !record.trace_id.is_empty() => owner(&record.trace_id),
-            _ => owner(service),
-        })
-        .into_iter()
-        .map(|(k, v)| (k, Batch::Logs(v)))
-        .collect(),
+        Batch::Logs(resources) => {
+            let of_resource = |r: Option<&Resource>| owner(&service(r));
+            partition(resources, of_resource, |endpoint, record| match routing {
+                RoutingKey::TraceId if !record.trace_id.is_empty() => owner(&record.trace_id),
+                _ => *endpoint,
+            })
+            .into_iter()
+            .map(|(k, v)| (k, Batch::Logs(v)))
+            .collect()
+        }
         Batch::Metrics(resources) => {
-            partition(resources, of_resource, |shared, metric| match routing {
+            partition(resources, of_resource, |(key, endpoint), metric| match routing {
                 RoutingKey::Metric | RoutingKey::StreamId => {
-                    owner(&[shared.as_slice(), metric.name.as_bytes()].concat())
+                    owner(&[key.as_slice(), metric.name.as_bytes()].concat())
                 }
-                _ => owner(shared),
+                _ => *endpoint,
             })
             .into_iter()
             .map(|(k, v)| (k, Batch::Metrics(v)))
             .collect()
         }
     };
-    parts.into_iter().filter_map(|(endpoint, part)| Some((endpoint?, part))).collect()
+    parts.into_iter().filter_map(|(endpoint, part)| Some((endpoint?.to_owned(), part))).collect()
 }
 
 /// Splits `batch` over the ring and hands each part to its endpoint's queue.

@@ -23,16 +23,10 @@ mod config;
 #[cfg(test)]
 mod tests;
 
-use std::{
-    collections::HashMap,
-    time::{Duration, Instant},
-};
+use std::{collections::HashMap, time::Instant};
 
 pub use config::Config;
-use weir_core::{Ack, Batch, Message, Metadata, Output, Processor};
-
-/// How often the batches passed through past `metadata_cardinality_limit` are logged.
-const OVERFLOW_LOG_INTERVAL: Duration = Duration::from_secs(10);
+use weir_core::{Ack, Batch, Message, Metadata, Output, Processor, log_limit::LogLimiter};
 
 /// Groups items by size and time, apart per combination of `metadata_keys` values.
 #[derive(Debug)]
@@ -40,11 +34,8 @@ pub struct Batcher {
     id: String,
     config: Config,
     shards: HashMap<Metadata, Shard>,
-    /// Batches passed through past the cardinality limit since the last log.
-    overflowed: u64,
-    /// Whether the first overflow was logged, and the tick of the last log since.
-    warned: bool,
-    logged_at: Option<Instant>,
+    /// The log of batches passed through past the cardinality limit, on the pipeline's time.
+    overflow_log: LogLimiter,
 }
 
 /// The pending items of one combination of metadata values.
@@ -65,22 +56,18 @@ impl Batcher {
             id: id.to_owned(),
             config: config.clone(),
             shards: HashMap::new(),
-            overflowed: 0,
-            warned: false,
-            logged_at: None,
+            overflow_log: LogLimiter::default(),
         }
     }
 
-    fn overflow(&mut self, batch: Batch, metadata: Metadata, out: &mut Output) {
+    fn overflow(&self, batch: Batch, metadata: Metadata, out: &mut Output) {
         metrics::counter!(crate::telemetry::BATCH_METADATA_CARDINALITY_EXCEEDED,
             "processor" => self.id.clone())
         .increment(1);
-        if !self.warned {
-            self.warned = true;
+        if let Some(suppressed) = self.overflow_log.check_at(out.unix_nanos() / 1_000_000) {
             tracing::warn!(processor = %self.id, limit = self.config.metadata_cardinality_limit,
+                suppressed,
                 "batch: too many metadata_keys combinations; batches of new ones pass unbatched");
-        } else {
-            self.overflowed += 1;
         }
         out.push_message(Message { batch, metadata, ack: out.ack().clone() });
     }
@@ -153,13 +140,6 @@ impl Processor for Batcher {
             if now.duration_since(since) >= self.config.timeout {
                 shard.emit_while(1, self.config.send_batch_max_size, metadata, out);
             }
-        }
-        let logged_at = *self.logged_at.get_or_insert(now);
-        if self.overflowed > 0 && now.duration_since(logged_at) >= OVERFLOW_LOG_INTERVAL {
-            tracing::warn!(processor = %self.id, batches = self.overflowed,
-                "batch: batches of new metadata_keys combinations passed unbatched");
-            self.overflowed = 0;
-            self.logged_at = Some(now);
         }
     }
 

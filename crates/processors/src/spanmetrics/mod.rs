@@ -65,14 +65,22 @@ pub struct SpanMetrics {
     config: Config,
     bounds: Vec<f64>,
     resources: HashMap<u64, ResourceState>,
-    /// Series per metric, by [`Kind`].
-    series: [usize; 3],
+    index: Index,
     rng: u64,
-    buffer: Vec<u8>,
     last_flush: Option<Instant>,
     last_flush_unix: u64,
+}
+
+/// How series are found and counted: apart from the tables they index, so that a resource's
+/// tables and the index can be borrowed at once.
+struct Index {
+    /// Series per metric, by [`Kind`].
+    series: [usize; 3],
+    /// `aggregation_cardinality_limit`.
+    limit: usize,
     /// The latest pipeline tick (none before the first).
     now: Option<Instant>,
+    buffer: Vec<u8>,
 }
 
 impl SpanMetrics {
@@ -89,12 +97,15 @@ impl SpanMetrics {
             config: config.clone(),
             bounds,
             resources: HashMap::new(),
-            series: [0; 3],
+            index: Index {
+                series: [0; 3],
+                limit: config.aggregation_cardinality_limit,
+                now: None,
+                buffer: Vec::new(),
+            },
             rng: 0x9E37_79B9_7F4A_7C15,
-            buffer: Vec::new(),
             last_flush: None,
             last_flush_unix: 0,
-            now: None,
         }
     }
 
@@ -112,43 +123,81 @@ impl SpanMetrics {
         whole as u64 + u64::from(uniform < fraction)
     }
 
-    /// The default dimensions of `span`, then `dimensions` looked up in `lookup` (attribute
-    /// lists searched in order), then the instrumentation scope when listed.
-    fn dimensions(
-        &self,
+    fn record(
+        &mut self,
         resource: &[KeyValue],
         scope: Option<&InstrumentationScope>,
         span: &Span,
-        lookup: &[&[KeyValue]],
-    ) -> Vec<KeyValue> {
-        let excluded = |name: &str| self.config.exclude_dimensions.iter().any(|e| e == name);
-        let mut attributes = Vec::with_capacity(4 + self.config.dimensions.len());
-        if !excluded("service.name") {
-            let service = resource.iter().find(|kv| kv.key == "service.name");
-            push(&mut attributes, "service.name", service.and_then(|kv| kv.value.clone()));
-        }
-        if !excluded("span.name") {
-            push(&mut attributes, "span.name", string(&span.name));
-        }
-        if !excluded("span.kind") {
-            let kind = SpanKind::try_from(span.kind).unwrap_or(SpanKind::Unspecified);
-            push(&mut attributes, "span.kind", string(kind.as_str_name()));
-        }
-        if !excluded("status.code") {
-            let code = span.status.as_ref().map_or(0, |s| s.code);
-            let code = StatusCode::try_from(code).unwrap_or(StatusCode::Unset);
-            push(&mut attributes, "status.code", string(code.as_str_name()));
-        }
-        extend(&mut attributes, &self.config.dimensions, lookup);
-        if let Some(scope) = scope {
-            push(&mut attributes, "span.instrumentation.scope.name", string(&scope.name));
-            if !scope.version.is_empty() {
-                push(&mut attributes, "span.instrumentation.scope.version", string(&scope.version));
+        unix: u64,
+    ) {
+        let keys = &self.config.resource_metrics_key_attributes;
+        let resource_attributes: Vec<KeyValue> = if keys.is_empty() {
+            resource.to_vec()
+        } else {
+            resource.iter().filter(|kv| keys.contains(&kv.key)).cloned().collect()
+        };
+        let weight = sampling::incoming(&span.trace_state, &span.trace_id)
+            .threshold
+            .map_or(1.0, |t| t.adjusted_count());
+        let weight = self.round(weight);
+        let index = &mut self.index;
+        let state = self.resources.entry(index.hash(&resource_attributes)).or_insert_with(|| {
+            ResourceState {
+                attributes: resource_attributes,
+                calls: Table::new(),
+                durations: Table::new(),
+                events: Table::new(),
+            }
+        });
+        let config = &self.config;
+        let base = config.dimensions(resource, scope, span, &[&span.attributes, resource]);
+
+        let mut calls = base.clone();
+        extend(&mut calls, &config.calls_dimensions, &[&span.attributes, resource]);
+        index.series(&mut state.calls, Kind::Calls, calls, unix, || 0).data += weight;
+
+        if !config.histogram.disable {
+            let duration_ms =
+                span.end_time_unix_nano.saturating_sub(span.start_time_unix_nano) as f64 / 1e6;
+            let value =
+                if config.histogram.unit == "s" { duration_ms / 1000.0 } else { duration_ms };
+            let mut dimensions = base;
+            extend(&mut dimensions, &config.histogram.dimensions, &[&span.attributes, resource]);
+            let max_size = config.histogram.exponential.as_ref().map(|e| e.max_size);
+            let buckets = self.bounds.len() + 1;
+            let bucket = self.bounds.partition_point(|b| *b < value);
+            let empty = || Distribution::new(buckets, max_size.is_some());
+            let series =
+                index.series(&mut state.durations, Kind::Duration, dimensions, unix, empty);
+            series.data.record(value, weight, bucket, max_size);
+            let max = match config.exemplars.max_per_data_point {
+                0 => 5,
+                n => n,
+            };
+            if config.exemplars.enabled && series.data.exemplars.len() < max {
+                series.data.exemplars.push(Exemplar {
+                    time_unix_nano: span.end_time_unix_nano,
+                    value: Some(exemplar::Value::AsDouble(value)),
+                    span_id: span.span_id.clone(),
+                    trace_id: span.trace_id.clone(),
+                    ..Exemplar::default()
+                });
             }
         }
-        attributes
-    }
 
+        if config.events.enabled {
+            for event in &span.events {
+                let lookup: [&[KeyValue]; 2] = [&event.attributes, resource];
+                let mut dimensions = config.dimensions(resource, scope, span, &lookup);
+                extend(&mut dimensions, &config.events.dimensions, &lookup);
+                index.series(&mut state.events, Kind::Events, dimensions, unix, || 0).data +=
+                    weight;
+            }
+        }
+    }
+}
+
+impl Index {
     fn hash(&mut self, attributes: &[KeyValue]) -> u64 {
         self.buffer.clear();
         for kv in attributes {
@@ -177,7 +226,7 @@ impl SpanMetrics {
         empty: impl FnOnce() -> T,
     ) -> &'t mut Series<T> {
         let mut key = self.hash(&attributes);
-        let limit = self.config.aggregation_cardinality_limit;
+        let limit = self.limit;
         if !table.contains_key(&key) && limit > 0 && self.series[kind as usize] >= limit {
             attributes = vec![KeyValue {
                 key: OVERFLOW.into(),
@@ -196,75 +245,44 @@ impl SpanMetrics {
         series.touched = true;
         series
     }
+}
 
-    fn record(
-        &mut self,
+impl Config {
+    /// The default dimensions of `span`, then `dimensions` looked up in `lookup` (attribute
+    /// lists searched in order), then the instrumentation scope when listed.
+    fn dimensions(
+        &self,
         resource: &[KeyValue],
         scope: Option<&InstrumentationScope>,
         span: &Span,
-        unix: u64,
-    ) {
-        let keys = &self.config.resource_metrics_key_attributes;
-        let resource_attributes: Vec<KeyValue> = if keys.is_empty() {
-            resource.to_vec()
-        } else {
-            resource.iter().filter(|kv| keys.contains(&kv.key)).cloned().collect()
-        };
-        let resource_key = self.hash(&resource_attributes);
-        let mut state = self.resources.remove(&resource_key).unwrap_or_else(|| ResourceState {
-            attributes: resource_attributes,
-            calls: Table::new(),
-            durations: Table::new(),
-            events: Table::new(),
-        });
-        let weight = sampling::incoming(&span.trace_state, &span.trace_id)
-            .threshold
-            .map_or(1.0, |t| t.adjusted_count());
-        let weight = self.round(weight);
-        let base = self.dimensions(resource, scope, span, &[&span.attributes, resource]);
-
-        let mut calls = base.clone();
-        extend(&mut calls, &self.config.calls_dimensions, &[&span.attributes, resource]);
-        self.series(&mut state.calls, Kind::Calls, calls, unix, || 0).data += weight;
-
-        if !self.config.histogram.disable {
-            let duration_ms =
-                span.end_time_unix_nano.saturating_sub(span.start_time_unix_nano) as f64 / 1e6;
-            let value =
-                if self.config.histogram.unit == "s" { duration_ms / 1000.0 } else { duration_ms };
-            let mut dimensions = base;
-            let extra = &self.config.histogram.dimensions;
-            extend(&mut dimensions, extra, &[&span.attributes, resource]);
-            let max_size = self.config.histogram.exponential.as_ref().map(|e| e.max_size);
-            let buckets = self.bounds.len() + 1;
-            let bucket = self.bounds.partition_point(|b| *b < value);
-            let empty = || Distribution::new(buckets, max_size.is_some());
-            let series = self.series(&mut state.durations, Kind::Duration, dimensions, unix, empty);
-            series.data.record(value, weight, bucket, max_size);
-            let max = match self.config.exemplars.max_per_data_point {
-                0 => 5,
-                n => n,
-            };
-            if self.config.exemplars.enabled && series.data.exemplars.len() < max {
-                series.data.exemplars.push(Exemplar {
-                    time_unix_nano: span.end_time_unix_nano,
-                    value: Some(exemplar::Value::AsDouble(value)),
-                    span_id: span.span_id.clone(),
-                    trace_id: span.trace_id.clone(),
-                    ..Exemplar::default()
-                });
+        lookup: &[&[KeyValue]],
+    ) -> Vec<KeyValue> {
+        let excluded = |name: &str| self.exclude_dimensions.iter().any(|e| e == name);
+        let mut attributes = Vec::with_capacity(4 + self.dimensions.len());
+        if !excluded("service.name") {
+            let service = resource.iter().find(|kv| kv.key == "service.name");
+            push(&mut attributes, "service.name", service.and_then(|kv| kv.value.clone()));
+        }
+        if !excluded("span.name") {
+            push(&mut attributes, "span.name", string(&span.name));
+        }
+        if !excluded("span.kind") {
+            let kind = SpanKind::try_from(span.kind).unwrap_or(SpanKind::Unspecified);
+            push(&mut attributes, "span.kind", string(kind.as_str_name()));
+        }
+        if !excluded("status.code") {
+            let code = span.status.as_ref().map_or(0, |s| s.code);
+            let code = StatusCode::try_from(code).unwrap_or(StatusCode::Unset);
+            push(&mut attributes, "status.code", string(code.as_str_name()));
+        }
+        extend(&mut attributes, &self.dimensions, lookup);
+        if let Some(scope) = scope {
+            push(&mut attributes, "span.instrumentation.scope.name", string(&scope.name));
+            if !scope.version.is_empty() {
+                push(&mut attributes, "span.instrumentation.scope.version", string(&scope.version));
             }
         }
-
-        if self.config.events.enabled {
-            for event in &span.events {
-                let lookup: [&[KeyValue]; 2] = [&event.attributes, resource];
-                let mut dimensions = self.dimensions(resource, scope, span, &lookup);
-                extend(&mut dimensions, &self.config.events.dimensions, &lookup);
-                self.series(&mut state.events, Kind::Events, dimensions, unix, || 0).data += weight;
-            }
-        }
-        self.resources.insert(resource_key, state);
+        attributes
     }
 }
 
@@ -313,7 +331,7 @@ impl Processor for SpanMetrics {
     }
 
     fn flush(&mut self, now: Instant, out: &mut Output) {
-        self.now = Some(now);
+        self.index.now = Some(now);
         let last = *self.last_flush.get_or_insert(now);
         if now.duration_since(last) < self.config.metrics_flush_interval {
             return;
@@ -323,11 +341,11 @@ impl Processor for SpanMetrics {
         let expiration = self.config.metrics_expiration;
         if !expiration.is_zero() {
             for state in self.resources.values_mut() {
-                self.series[Kind::Calls as usize] -=
+                self.index.series[Kind::Calls as usize] -=
                     series::expire(&mut state.calls, now, expiration);
-                self.series[Kind::Duration as usize] -=
+                self.index.series[Kind::Duration as usize] -=
                     series::expire(&mut state.durations, now, expiration);
-                self.series[Kind::Events as usize] -=
+                self.index.series[Kind::Events as usize] -=
                     series::expire(&mut state.events, now, expiration);
             }
             self.resources.retain(|_, r| {

@@ -92,7 +92,7 @@ impl Intake {
         headers: &http::HeaderMap,
         authenticated: Vec<(String, String)>,
     ) -> Metadata {
-        let auth = authenticated.into_iter().map(|(k, v)| (format!("auth.{k}"), v));
+        let auth = authenticated.into_iter().map(|(k, v)| (weir_core::auth::attribute_key(&k), v));
         if !self.include_metadata {
             return Metadata::new(auth);
         }

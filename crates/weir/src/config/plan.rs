@@ -101,28 +101,25 @@ pub(super) fn validate(
                 .push(format!("extensions.{id}: defined but not listed in service.extensions"));
         }
     }
-    let mut authenticators: Vec<(String, &str, bool)> = Vec::new();
+    // (the component, the option naming the extension, the extension, server side or not)
+    let mut authenticators: Vec<(String, &str, &str, bool)> = Vec::new();
     for (id, receiver) in &raw.receivers.0 {
         for name in receiver.as_dyn().authenticators() {
-            authenticators.push((format!("receivers.{id}"), name, true));
+            authenticators.push((format!("receivers.{id}"), "auth.authenticator", name, true));
         }
     }
     for (id, exporter) in &raw.exporters.0 {
         if let Some(name) = exporter.as_dyn().authenticator() {
-            authenticators.push((format!("exporters.{id}"), name, false));
+            authenticators.push((format!("exporters.{id}"), "auth.authenticator", name, false));
         }
     }
     for (id, extension) in &raw.extensions.0 {
         if let Some(name) = extension.as_dyn().chains_to() {
-            authenticators.push((format!("extensions.{id}: additional_auth"), name, false));
+            authenticators.push((format!("extensions.{id}"), "additional_auth", name, false));
         }
     }
-    for (path, name, server) in authenticators {
-        let path = if path.contains(':') {
-            format!("{path} {name:?}")
-        } else {
-            format!("{path}: auth.authenticator {name:?}")
-        };
+    for (component, option, name, server) in authenticators {
+        let path = format!("{component}: {option} {name:?}");
         let side = if server { "requests it receives" } else { "requests it sends" };
         match raw.extensions.0.iter().find(|(e, _)| e.as_str() == name) {
             None => problems.error(path, "is not defined under extensions"),
@@ -402,13 +399,13 @@ fn authenticator_cycle(extensions: &[(ComponentId, ExtensionSettings)]) -> Optio
     };
     extensions.iter().map(|(id, _)| id.as_str()).find(|start| {
         let mut at = *start;
-        (0..extensions.len()).any(|_| match next(at) {
-            Some(n) if n == *start => true,
-            Some(n) => {
-                at = n;
-                false
+        for _ in 0..extensions.len() {
+            match next(at) {
+                Some(n) if n == *start => return true,
+                Some(n) => at = n,
+                None => return false,
             }
-            None => false,
-        })
+        }
+        false
     })
 }
