@@ -38,7 +38,7 @@ fn batch(first: usize, temporality: AggregationTemporality, round: u64) -> Batch
             ..NumberDataPoint::default()
         })
         .collect();
-    Batch::Metrics(vec![ResourceMetrics {
+    Batch::from(vec![ResourceMetrics {
         resource: Some(Resource {
             attributes: vec![kv("service.name", "svc"), kv("host.name", "h")],
             ..Resource::default()

@@ -146,7 +146,7 @@ impl TraceService for Backend {
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
         let headers = request.metadata().clone().into_headers();
-        let batch = Batch::Traces(request.into_inner().resource_spans);
+        let batch = Batch::from(request.into_inner().resource_spans);
         match self.handle(batch, headers).await {
             Mode::Accept | Mode::Hang | Mode::Slow(_) => {
                 Ok(Response::new(ExportTraceServiceResponse { partial_success: None }))

@@ -14,7 +14,7 @@ use opentelemetry_sdk::{
     Resource, logs::SdkLoggerProvider, metrics::SdkMeterProvider, trace::SdkTracerProvider,
 };
 use weir_otlp::{
-    Batch,
+    Batch, Decoded,
     proto::{
         common::v1::{KeyValue as ProtoKeyValue, any_value::Value},
         metrics::v1::{metric::Data, number_data_point},
@@ -101,7 +101,8 @@ pub fn send_traces(weir: &Weir, transport: Transport) {
 pub fn check_traces(batches: &[Batch], transport: Transport) {
     let mut seen = BTreeMap::new();
     for batch in batches {
-        let Batch::Traces(resources) = batch else { continue };
+        let view = batch.view();
+        let Decoded::Traces(resources) = &*view else { continue };
         for rs in resources {
             let attributes = &rs.resource.as_ref().unwrap().attributes;
             assert_eq!(string(attributes, "service.name"), "weir-e2e");
@@ -155,7 +156,8 @@ pub fn send_metrics(weir: &Weir, transport: Transport) {
 pub fn check_metrics(batches: &[Batch], transport: Transport) {
     let mut points: BTreeMap<(String, String), (f64, u64)> = BTreeMap::new();
     for batch in batches {
-        let Batch::Metrics(resources) = batch else { continue };
+        let view = batch.view();
+        let Decoded::Metrics(resources) = &*view else { continue };
         for rm in resources {
             let attributes = &rm.resource.as_ref().unwrap().attributes;
             assert_eq!(string(attributes, "service.name"), "weir-e2e");
@@ -228,7 +230,8 @@ pub fn send_logs(weir: &Weir, transport: Transport) {
 pub fn check_logs(batches: &[Batch], transport: Transport) {
     let mut seen = BTreeMap::new();
     for batch in batches {
-        let Batch::Logs(resources) = batch else { continue };
+        let view = batch.view();
+        let Decoded::Logs(resources) = &*view else { continue };
         for rl in resources {
             let attributes = &rl.resource.as_ref().unwrap().attributes;
             assert_eq!(string(attributes, "service.name"), "weir-e2e");

@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use weir_otlp::{Batch, Signal};
 use weir_tests::{GrpcAnswer, Weir, grpc_raw, sample, wait_until};
 
@@ -64,7 +63,7 @@ service:
 async fn grpc(weir: &Weir, token: Option<&str>) -> GrpcAnswer {
     let header = token.map(|t| format!("Bearer {t}"));
     let headers: Vec<(&str, &str)> = header.iter().map(|h| ("authorization", h.as_str())).collect();
-    let body = Bytes::from(spans(5).encode_protobuf());
+    let body = spans(5).encode_protobuf();
     grpc_raw(weir.grpc(), TRACES, body, &headers).await
 }
 

@@ -35,7 +35,7 @@ fn a_full_pipeline_is_refused_with_a_retryable_status_after_the_deadline() {
         // gRPC: the client's 1 s deadline bounds the wait (weir answers 20 % early).
         let started = Instant::now();
         let path = Signal::Traces.grpc_export_path();
-        let answer = grpc_raw(grpc, path, body.clone().into(), &[("grpc-timeout", "1S")]).await;
+        let answer = grpc_raw(grpc, path, body.clone(), &[("grpc-timeout", "1S")]).await;
         let waited = started.elapsed();
         assert_eq!(answer.code, 14, "UNAVAILABLE: {answer:?}");
         assert!(answer.message.contains("pipeline is full"), "{answer:?}");

@@ -10,14 +10,14 @@ use weir_tests::{GrpcAnswer, Weir, grpc_raw, gzip_of_zeros};
 /// One span whose trace id is 15 bytes.
 fn short_trace_id() -> Vec<u8> {
     let mut batch = weir_core::testing::spans("svc", 1, 1);
-    if let weir_otlp::Batch::Traces(rs) = &mut batch {
+    if let weir_otlp::Decoded::Traces(rs) = batch.decoded_mut() {
         rs[0].scope_spans[0].spans[0].trace_id.pop();
     }
-    batch.encode_protobuf()
+    batch.encode_protobuf().to_vec()
 }
 
 fn valid_spans() -> Vec<u8> {
-    weir_core::testing::spans("svc", 3, 9).encode_protobuf()
+    weir_core::testing::spans("svc", 3, 9).encode_protobuf().to_vec()
 }
 
 /// google.rpc.Status, the body of OTLP/HTTP errors.
@@ -171,14 +171,14 @@ fn grpc_bad_input_gets_the_right_status_and_message() {
             valid.slice(..valid.len() - 7),
             None,
             3,
-            "failed to decode Protobuf message",
+            "invalid OTLP/protobuf traces request",
         ),
         (
             "random bytes",
             (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect(),
             None,
             3,
-            "failed to decode Protobuf message",
+            "invalid OTLP/protobuf traces request",
         ),
         (
             "15-byte trace id",

@@ -13,12 +13,9 @@ use opentelemetry_sdk::{
     Resource,
     metrics::{SdkMeterProvider, Temporality},
 };
-use weir_otlp::{
-    Batch,
-    proto::{
-        common::v1::any_value::Value as AnyValue,
-        metrics::v1::{AggregationTemporality, metric::Data, number_data_point::Value},
-    },
+use weir_otlp::proto::{
+    common::v1::any_value::Value as AnyValue,
+    metrics::v1::{AggregationTemporality, metric::Data, number_data_point::Value},
 };
 use weir_tests::{Weir, sample};
 
@@ -119,7 +116,9 @@ fn tenants_from_a_header_get_their_budgets_and_totals_survive_overflow() {
     let mut delta_total: HashMap<String, i64> = HashMap::new();
     let mut overflow_series = HashSet::new();
     for batch in weir.stop() {
-        let Batch::Metrics(resources) = batch else { panic!("metrics only") };
+        let weir_otlp::Decoded::Metrics(resources) = batch.into_decoded() else {
+            panic!("metrics only")
+        };
         for rm in resources {
             let service =
                 rm.resource.unwrap().attributes.into_iter().find(|kv| kv.key == "service.name");

@@ -57,7 +57,7 @@ fn a_dead_backend_bounds_memory_and_loses_nothing_accepted() {
     let weir =
         Weir::start_with(&forwarder(&backend, "      queue_size: 10\n      num_consumers: 2"));
     let addr = weir.grpc();
-    let payload = bytes::Bytes::from(weir_core::testing::spans("svc", 1000, 1).encode_protobuf());
+    let payload = weir_core::testing::spans("svc", 1000, 1).encode_protobuf();
     let baseline = rss_bytes();
     let (accepted, refused, peak) =
         (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
@@ -120,8 +120,7 @@ fn shutdown_delivers_everything_queued_to_a_live_backend() {
     let addr = weir.grpc();
     weir.runtime.block_on(async {
         for seed in 0..20 {
-            let payload =
-                bytes::Bytes::from(weir_core::testing::spans("svc", 10, seed).encode_protobuf());
+            let payload = weir_core::testing::spans("svc", 10, seed).encode_protobuf();
             assert_eq!(
                 grpc_raw(addr, Signal::Traces.grpc_export_path(), payload, &[]).await.code,
                 0

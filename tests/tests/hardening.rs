@@ -33,7 +33,7 @@ service:
 
 fn spans() -> Vec<u8> {
     let mut generator = weir::loadgen::shape::Generator::new(Default::default(), 1);
-    generator.next(Signal::Traces, 5).encode_protobuf()
+    generator.next(Signal::Traces, 5).encode_protobuf().to_vec()
 }
 
 #[test]

@@ -56,7 +56,7 @@ fn compressed_json_and_protobuf_are_accepted() {
     let bodies: Vec<(&str, &str, Vec<u8>)> = vec![
         ("application/json", "gzip", weir_tests::gzip(&example("trace.json"))),
         ("application/x-protobuf", "zstd", zstd::encode_all(&protobuf[..], 3).unwrap()),
-        ("application/x-protobuf", "identity", protobuf.clone()),
+        ("application/x-protobuf", "identity", protobuf.to_vec()),
     ];
     for (content_type, encoding, body) in bodies {
         let response = client
@@ -85,7 +85,7 @@ fn the_file_exporter_writes_batches_in_the_order_they_arrived() {
     let mut expected = Vec::new();
     for i in 0..200 {
         let mut batch = template.clone();
-        let Batch::Logs(resources) = &mut batch else { unreachable!() };
+        let weir_otlp::Decoded::Logs(resources) = batch.decoded_mut() else { unreachable!() };
         resources[0].scope_logs[0].log_records[0].time_unix_nano = i;
         let response = client
             .post(format!("http://{}/v1/logs", weir.http()))

@@ -63,7 +63,7 @@ fn every_trace_lands_whole_on_one_gateway() {
     let mut sent: HashMap<Vec<u8>, usize> = HashMap::new();
     for _ in 0..20 {
         let batch = generator.next(Signal::Traces, 500);
-        let Batch::Traces(resources) = &batch else { unreachable!() };
+        let weir_otlp::Decoded::Traces(resources) = &*batch.view() else { unreachable!() };
         for span in resources.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans) {
             *sent.entry(span.trace_id.clone()).or_default() += 1;
         }
@@ -75,7 +75,9 @@ fn every_trace_lands_whole_on_one_gateway() {
     let mut used = HashSet::new();
     for (index, gateway) in gateways.into_iter().enumerate() {
         for batch in gateway.stop() {
-            let Batch::Traces(resources) = batch else { panic!("traces") };
+            let weir_otlp::Decoded::Traces(resources) = batch.into_decoded() else {
+                panic!("traces")
+            };
             for span in resources.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans) {
                 let first = *owner.entry(span.trace_id.clone()).or_insert(index);
                 assert_eq!(first, index, "a trace's spans all on one gateway");
@@ -142,7 +144,7 @@ service:
 fn kept_traces(batches: Vec<Batch>) -> HashMap<Vec<u8>, usize> {
     let mut kept: HashMap<Vec<u8>, usize> = HashMap::new();
     for batch in batches {
-        let Batch::Traces(resources) = batch else { panic!("traces") };
+        let weir_otlp::Decoded::Traces(resources) = batch.into_decoded() else { panic!("traces") };
         for span in resources.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans) {
             *kept.entry(span.trace_id.clone()).or_default() += 1;
         }

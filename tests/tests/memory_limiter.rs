@@ -37,7 +37,9 @@ service:
 }
 
 fn request() -> ExportTraceServiceRequest {
-    let weir_otlp::Batch::Traces(resource_spans) = weir_core::testing::spans("svc", 5, 1) else {
+    let weir_otlp::Decoded::Traces(resource_spans) =
+        weir_core::testing::spans("svc", 5, 1).into_decoded()
+    else {
         unreachable!()
     };
     ExportTraceServiceRequest { resource_spans }

@@ -4,12 +4,9 @@
 
 use std::{collections::BTreeSet, path::PathBuf, process::Command};
 
-use weir_otlp::{
-    Batch,
-    proto::{
-        common::v1::any_value::Value,
-        metrics::v1::{metric::Data, number_data_point},
-    },
+use weir_otlp::proto::{
+    common::v1::any_value::Value,
+    metrics::v1::{metric::Data, number_data_point},
 };
 use weir_tests::Weir;
 
@@ -54,8 +51,8 @@ fn python_sdk_over_grpc_and_http() {
         // cumulative series: the SDK exports at flush and again at shutdown; the last wins
         let mut counter = std::collections::BTreeMap::new();
         for batch in weir.stop() {
-            match batch {
-                Batch::Traces(resources) => {
+            match batch.into_decoded() {
+                weir_otlp::Decoded::Traces(resources) => {
                     for span in resources.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans)
                     {
                         let index = int_attribute(&span.attributes, "index").expect("index");
@@ -63,7 +60,7 @@ fn python_sdk_over_grpc_and_http() {
                         assert!(spans.insert(index), "{protocol}: span {index} twice");
                     }
                 }
-                Batch::Metrics(resources) => {
+                weir_otlp::Decoded::Metrics(resources) => {
                     for metric in
                         resources.iter().flat_map(|r| &r.scope_metrics).flat_map(|s| &s.metrics)
                     {
@@ -75,7 +72,7 @@ fn python_sdk_over_grpc_and_http() {
                         }
                     }
                 }
-                Batch::Logs(resources) => {
+                weir_otlp::Decoded::Logs(resources) => {
                     for record in
                         resources.iter().flat_map(|r| &r.scope_logs).flat_map(|s| &s.log_records)
                     {

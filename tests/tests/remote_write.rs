@@ -63,7 +63,7 @@ fn metrics(count: f64) -> Batch {
         value: Some(number_data_point::Value::AsDouble(v)),
         ..NumberDataPoint::default()
     };
-    Batch::Metrics(vec![ResourceMetrics {
+    Batch::from(vec![ResourceMetrics {
         resource: Some(Resource {
             attributes: vec![
                 kv("service.name", "shop"),

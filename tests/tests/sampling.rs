@@ -10,7 +10,6 @@ use opentelemetry::{
 };
 use opentelemetry_otlp::{SpanExporter, WithExportConfig};
 use opentelemetry_sdk::{Resource, trace::SdkTracerProvider};
-use weir_otlp::Batch;
 use weir_processors::sampling::{Randomness, Threshold, ot_state};
 use weir_tests::{Weir, sample};
 
@@ -89,7 +88,9 @@ fn tail_sampling_keeps_whole_traces_with_their_thresholds() {
     .unwrap_or_else(|| weir.metrics());
     let mut traces: HashMap<Vec<u8>, Vec<(String, i32, String)>> = HashMap::new();
     for batch in weir.stop() {
-        let Batch::Traces(resources) = batch else { panic!("traces only") };
+        let weir_otlp::Decoded::Traces(resources) = batch.into_decoded() else {
+            panic!("traces only")
+        };
         for span in resources.into_iter().flat_map(|r| r.scope_spans).flat_map(|s| s.spans) {
             let code = span.status.map_or(0, |s| s.code);
             traces.entry(span.trace_id.clone()).or_default().push((

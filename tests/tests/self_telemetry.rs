@@ -48,7 +48,7 @@ fn metrics_and_health_tell_what_weir_did() {
         assert_eq!(response.status(), 200);
     }
     let mut invalid = weir_core::testing::spans("svc", 7, 9);
-    if let weir_otlp::Batch::Traces(rs) = &mut invalid {
+    if let weir_otlp::Decoded::Traces(rs) = invalid.decoded_mut() {
         rs[0].scope_spans[0].spans[3].span_id.clear();
     }
     let response = client

@@ -47,7 +47,7 @@ fn post(
     client: &reqwest::blocking::Client,
     addr: std::net::SocketAddr,
     signal: &str,
-    body: Vec<u8>,
+    body: impl Into<reqwest::blocking::Body>,
 ) {
     let response = client
         .post(format!("http://{addr}/v1/{signal}"))

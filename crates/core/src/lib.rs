@@ -36,4 +36,4 @@ pub use declare::{Component, ConfigError, Declaration, Signals, Stability};
 pub use output::{
     Capacity, Consumer, Message, Metadata, ReceiverOutput, Refused, SendError, Sizer, WhenFull,
 };
-pub use weir_otlp::{Batch, Signal};
+pub use weir_otlp::{Batch, Decoded, Signal};

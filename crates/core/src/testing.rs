@@ -94,7 +94,7 @@ pub fn spans(service: &str, n: usize, seed: u64) -> Batch {
             }
         })
         .collect();
-    Batch::Traces(vec![ResourceSpans {
+    Batch::from(vec![ResourceSpans {
         resource: Some(Resource {
             attributes: vec![kv("service.name", service)],
             ..Default::default()
@@ -118,7 +118,7 @@ pub fn logs(service: &str, n: usize) -> Batch {
             ..Default::default()
         })
         .collect();
-    Batch::Logs(vec![ResourceLogs {
+    Batch::from(vec![ResourceLogs {
         resource: Some(Resource {
             attributes: vec![kv("service.name", service)],
             ..Default::default()

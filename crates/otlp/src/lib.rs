@@ -7,6 +7,7 @@
 pub mod attributes;
 mod batch;
 pub mod exponential;
+pub mod grpc;
 pub mod json;
 pub mod regroup;
 mod split;
@@ -15,7 +16,7 @@ mod testgen;
 mod validate;
 pub mod wire;
 
-pub use batch::{Batch, Signal};
+pub use batch::{Batch, Decoded, Item, Signal};
 pub use validate::{InvalidRequest, validate};
 
 /// The generated OTLP protobuf messages and gRPC services.

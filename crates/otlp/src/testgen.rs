@@ -295,3 +295,38 @@ impl Rng {
         bytes
     }
 }
+
+/// Every item of `batch` with its resource, scope and (for points) metric, as JSON lines.
+pub(crate) fn flatten(batch: &crate::Batch) -> Vec<String> {
+    let json = crate::json::encode(batch);
+    let value: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let mut out = Vec::new();
+    let (resources, scopes, items) = match batch.signal() {
+        Signal::Traces => ("resourceSpans", "scopeSpans", "spans"),
+        Signal::Logs => ("resourceLogs", "scopeLogs", "logRecords"),
+        Signal::Metrics => ("resourceMetrics", "scopeMetrics", "metrics"),
+    };
+    let list = |v: &serde_json::Value, k: &str| v[k].as_array().cloned().unwrap_or_default();
+    for r in list(&value, resources) {
+        for s in list(&r, scopes) {
+            for item in list(&s, items) {
+                let context = format!("{} {} {}", r["resource"], s["scope"], s["schemaUrl"]);
+                if batch.signal() != Signal::Metrics {
+                    out.push(format!("{context} {item}"));
+                    continue;
+                }
+                let mut metric = item.clone();
+                let data = ["gauge", "sum", "histogram", "exponentialHistogram", "summary"]
+                    .into_iter()
+                    .find(|d| item.get(*d).is_some());
+                let Some(data) = data else { continue };
+                let points = list(&item[data], "dataPoints");
+                metric[data]["dataPoints"] = serde_json::Value::Null;
+                for point in points {
+                    out.push(format!("{context} {metric} {point}"));
+                }
+            }
+        }
+    }
+    out
+}

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::Batch;
+use crate::{Batch, Decoded};
 
 /// A request that decoded but breaks an OTLP rule; `path` names the offending field in the
 /// OTLP/JSON spelling (`resourceSpans[0].scopeSpans[1].spans[3].traceId`).
@@ -65,8 +65,10 @@ impl fmt::Display for Path<'_> {
 
 /// Checks every identifier of the batch; returns the first problem found.
 pub fn validate(batch: &Batch) -> Result<(), InvalidRequest> {
-    match batch {
-        Batch::Traces(resources) => {
+    // an encoded batch was walked when it was made, and the walk checks the same rules
+    let Some(decoded) = batch.as_decoded() else { return Ok(()) };
+    match decoded {
+        Decoded::Traces(resources) => {
             for (r, rs) in resources.iter().enumerate() {
                 for (s, ss) in rs.scope_spans.iter().enumerate() {
                     for (i, span) in ss.spans.iter().enumerate() {
@@ -85,7 +87,7 @@ pub fn validate(batch: &Batch) -> Result<(), InvalidRequest> {
                 }
             }
         }
-        Batch::Logs(resources) => {
+        Decoded::Logs(resources) => {
             for (r, rl) in resources.iter().enumerate() {
                 for (s, sl) in rl.scope_logs.iter().enumerate() {
                     for (i, record) in sl.log_records.iter().enumerate() {
@@ -97,7 +99,7 @@ pub fn validate(batch: &Batch) -> Result<(), InvalidRequest> {
                 }
             }
         }
-        Batch::Metrics(resources) => validate_metrics(resources)?,
+        Decoded::Metrics(resources) => validate_metrics(resources)?,
     }
     Ok(())
 }

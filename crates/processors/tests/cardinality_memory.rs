@@ -50,7 +50,7 @@ fn batch(first: usize) -> Batch {
             ..NumberDataPoint::default()
         })
         .collect();
-    Batch::Metrics(vec![ResourceMetrics {
+    Batch::from(vec![ResourceMetrics {
         resource: Some(Resource {
             attributes: vec![kv("service.name", "svc")],
             ..Resource::default()

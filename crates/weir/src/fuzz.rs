@@ -64,8 +64,8 @@ pub fn wire_split(data: &[u8]) {
     }
     let n = 1 + usize::from(at) % (total - 1);
     let front = whole.split_front(n);
-    assert_eq!(weir_otlp::wire::walk(signal, front.bytes()), Ok(n), "the front walks");
-    assert_eq!(weir_otlp::wire::walk(signal, whole.bytes()), Ok(total - n), "the back walks");
+    assert_eq!(weir_otlp::wire::walk(signal, &front.to_bytes()), Ok(n), "the front walks");
+    assert_eq!(weir_otlp::wire::walk(signal, &whole.to_bytes()), Ok(total - n), "the back walks");
     let (front_items, back_items) = (front.decode().item_count(), whole.decode().item_count());
     assert_eq!((front_items, back_items), (n, total - n), "the parts decode to their items");
     let mut joined = front;

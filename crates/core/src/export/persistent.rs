@@ -172,7 +172,9 @@ fn decode(payload: &[u8]) -> io::Result<(Batch, Metadata)> {
         }
         metadata = Metadata::new(pairs);
     }
-    let batch = Batch::decode_protobuf(signal, body).map_err(|e| invalid(e.to_string()))?;
+    // kept as the bytes written: walked, not decoded, and sent on as they are
+    let bytes = bytes::Bytes::copy_from_slice(body);
+    let batch = Batch::from_protobuf(signal, bytes).map_err(|e| invalid(e.to_string()))?;
     Ok((batch, metadata))
 }
 

@@ -9,7 +9,7 @@ use std::{
 
 use super::*;
 use crate::{
-    BoxFuture,
+    BoxFuture, Decoded,
     testing::{CollectingExporter, spans},
 };
 
@@ -319,15 +319,15 @@ async fn batches_over_max_request_bytes_leave_as_several_requests() {
     assert!(parts.iter().all(|p| p.encoded_len() <= total / 3));
     let names: Vec<String> = parts
         .iter()
-        .flat_map(|b| match b {
-            Batch::Traces(r) => {
+        .flat_map(|b| match &*b.view() {
+            Decoded::Traces(r) => {
                 r[0].scope_spans[0].spans.iter().map(|s| s.name.clone()).collect::<Vec<_>>()
             }
             _ => unreachable!(),
         })
         .collect();
-    let expected: Vec<String> = match spans("svc", 100, 1) {
-        Batch::Traces(r) => r[0].scope_spans[0].spans.iter().map(|s| s.name.clone()).collect(),
+    let expected: Vec<String> = match spans("svc", 100, 1).into_decoded() {
+        Decoded::Traces(r) => r[0].scope_spans[0].spans.iter().map(|s| s.name.clone()).collect(),
         _ => unreachable!(),
     };
     assert_eq!(names, expected, "in order");

@@ -1,6 +1,6 @@
 use std::sync::{Arc, Mutex};
 
-use weir_otlp::{Batch, Signal};
+use weir_otlp::{Batch, Decoded, Signal};
 
 use super::*;
 use crate::testing::spans;
@@ -11,7 +11,7 @@ struct Tag(&'static str);
 
 impl Processor for Tag {
     fn process(&mut self, mut batch: Batch, out: &mut Output) {
-        if let Batch::Traces(rs) = &mut batch {
+        if let Decoded::Traces(rs) = batch.decoded_mut() {
             rs[0].scope_spans[0].spans[0].name.push_str(self.0);
         }
         out.push(batch);
@@ -42,7 +42,7 @@ fn consumer(name: &str) -> (Consumer, mpsc::Receiver<Message>) {
 }
 
 fn first_name(batch: &Batch) -> String {
-    let Batch::Traces(rs) = batch else { panic!("traces expected") };
+    let Decoded::Traces(rs) = &*batch.view() else { panic!("traces expected") };
     rs[0].scope_spans[0].spans[0].name.clone()
 }
 

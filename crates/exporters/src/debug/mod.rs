@@ -5,7 +5,7 @@
 //! - `detailed`: also the whole batch as OTLP/JSON.
 
 use serde::Deserialize;
-use weir_core::{Batch, BoxFuture, ExportError, Exporter};
+use weir_core::{Batch, BoxFuture, Decoded, ExportError, Exporter};
 use weir_otlp::proto::{common::v1::any_value, metrics::v1::metric::Data};
 
 /// `verbosity`.
@@ -45,11 +45,8 @@ impl DebugExporter {
 
 /// The lines `basic` and `normal` write for a batch (`detailed` adds the JSON).
 pub fn describe(batch: &Batch, verbosity: Verbosity) -> Vec<String> {
-    let resources = match batch {
-        Batch::Traces(v) => v.len(),
-        Batch::Metrics(v) => v.len(),
-        Batch::Logs(v) => v.len(),
-    };
+    let view = batch.view();
+    let resources = view.resource_count();
     let mut lines = vec![format!(
         "{}: {resources} resources, {} {}",
         batch.signal(),
@@ -59,8 +56,8 @@ pub fn describe(batch: &Batch, verbosity: Verbosity) -> Vec<String> {
     if verbosity == Verbosity::Basic {
         return lines;
     }
-    match batch {
-        Batch::Traces(resources) => {
+    match &*view {
+        Decoded::Traces(resources) => {
             let spans = resources.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans);
             for span in spans {
                 lines.push(format!(
@@ -73,7 +70,7 @@ pub fn describe(batch: &Batch, verbosity: Verbosity) -> Vec<String> {
                 ));
             }
         }
-        Batch::Metrics(resources) => {
+        Decoded::Metrics(resources) => {
             let metrics = resources.iter().flat_map(|r| &r.scope_metrics).flat_map(|s| &s.metrics);
             for metric in metrics {
                 let (kind, points) = match &metric.data {
@@ -89,7 +86,7 @@ pub fn describe(batch: &Batch, verbosity: Verbosity) -> Vec<String> {
                 lines.push(format!("metric {:?} {kind} points={points}", metric.name));
             }
         }
-        Batch::Logs(resources) => {
+        Decoded::Logs(resources) => {
             let records = resources.iter().flat_map(|r| &r.scope_logs).flat_map(|s| &s.log_records);
             for record in records {
                 let body = match record.body.as_ref().and_then(|b| b.value.as_ref()) {

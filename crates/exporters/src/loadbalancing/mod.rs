@@ -25,7 +25,7 @@ use std::{
 use ring::{Ring, key_hash};
 use tokio::task::JoinHandle;
 use weir_core::{
-    Batch, BoxFuture, Consumer, ExportError, Exporter, Message, Metadata, Refused,
+    Batch, BoxFuture, Consumer, ExportError, Exporter, Message, Metadata, Refused, Signal,
     auth::ClientAuth, export, telemetry,
 };
 use weir_otlp::{
@@ -33,7 +33,7 @@ use weir_otlp::{
         common::v1::{KeyValue, any_value::Value},
         resource::v1::Resource,
     },
-    regroup::{partition, stable_key},
+    regroup::stable_key,
 };
 
 use crate::otlp;
@@ -211,50 +211,31 @@ fn split(ring: &Ring, routing: RoutingKey, batch: &Batch) -> BTreeMap<String, Ba
     let service = |r: Option<&Resource>| {
         string(attributes(r), "service.name").unwrap_or("").as_bytes().to_vec()
     };
+    let signal = batch.signal();
     // once per resource: the key its items share (its service name or its identity) and,
     // where the routing stops at the resource, its endpoint
     let of_resource = |r: Option<&Resource>| {
-        let key = match routing {
-            RoutingKey::Service | RoutingKey::TraceId => service(r),
-            RoutingKey::Resource | RoutingKey::Metric | RoutingKey::StreamId => {
+        let key = match (signal, routing) {
+            (Signal::Logs, _) | (_, RoutingKey::Service | RoutingKey::TraceId) => service(r),
+            (_, RoutingKey::Resource | RoutingKey::Metric | RoutingKey::StreamId) => {
                 stable_key(attributes(r), "")
             }
         };
         let endpoint = owner(&key);
         (key, endpoint)
     };
-    let parts: Vec<(Option<&str>, Batch)> = match batch.clone() {
-        Batch::Traces(resources) => {
-            partition(resources, of_resource, |(_, endpoint), span| match routing {
-                RoutingKey::TraceId => owner(&span.trace_id),
-                _ => *endpoint,
-            })
-            .into_iter()
-            .map(|(k, v)| (k, Batch::Traces(v)))
-            .collect()
-        }
-        Batch::Logs(resources) => {
-            let of_resource = |r: Option<&Resource>| owner(&service(r));
-            partition(resources, of_resource, |endpoint, record| match routing {
-                RoutingKey::TraceId if !record.trace_id.is_empty() => owner(&record.trace_id),
-                _ => *endpoint,
-            })
-            .into_iter()
-            .map(|(k, v)| (k, Batch::Logs(v)))
-            .collect()
-        }
-        Batch::Metrics(resources) => {
-            partition(resources, of_resource, |(key, endpoint), metric| match routing {
-                RoutingKey::Metric | RoutingKey::StreamId => {
-                    owner(&[key.as_slice(), metric.name.as_bytes()].concat())
-                }
-                _ => *endpoint,
-            })
-            .into_iter()
-            .map(|(k, v)| (k, Batch::Metrics(v)))
-            .collect()
-        }
-    };
+    // read from the items in whichever form the batch is: an encoded batch is cut on the wire
+    let parts =
+        batch.clone().partition(of_resource, |(key, endpoint), item| match (signal, routing) {
+            (Signal::Traces, RoutingKey::TraceId) => owner(item.trace_id()),
+            (Signal::Logs, RoutingKey::TraceId) if !item.trace_id().is_empty() => {
+                owner(item.trace_id())
+            }
+            (Signal::Metrics, RoutingKey::Metric | RoutingKey::StreamId) => {
+                owner(&[key.as_slice(), item.metric_name().as_bytes()].concat())
+            }
+            _ => *endpoint,
+        });
     parts.into_iter().filter_map(|(endpoint, part)| Some((endpoint?.to_owned(), part))).collect()
 }
 

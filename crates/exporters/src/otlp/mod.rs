@@ -1,8 +1,8 @@
 //! The `otlp` exporter: OTLP over gRPC (tonic), as the OTLP specification describes the
 //! client side.
 //!
-//! Requests are encoded once from the batch (no copy of the data) and sent through a codec
-//! that passes bytes through. Outcomes per the specification: success, or success with a
+//! A batch still encoded is sent as the bytes it arrived in; a decoded one is encoded once.
+//! Both go through a codec that passes bytes through. Outcomes per the specification: success, or success with a
 //! partial success (logged and counted, never retried); CANCELLED, DEADLINE_EXCEEDED, ABORTED,
 //! OUT_OF_RANGE, UNAVAILABLE and DATA_LOSS are retryable, RESOURCE_EXHAUSTED only when the
 //! server sent RetryInfo, whose delay is honoured; every other code is permanent.
@@ -12,12 +12,11 @@ mod config;
 
 use std::sync::Arc;
 
-use bytes::{Buf, BufMut, Bytes};
 pub use config::{Balancer, Config, Keepalive};
 use prost::Message;
 use tonic::{
     Code, Status,
-    codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder},
+    codec::CompressionEncoding,
     metadata::{MetadataKey, MetadataValue},
 };
 use tonic_types::StatusExt;
@@ -77,7 +76,7 @@ impl Exporter for OtlpExporter {
                 after: None,
                 message: format!("connection: {e}"),
             })?;
-            let mut request = tonic::Request::new(Bytes::from(batch.encode_protobuf()));
+            let mut request = tonic::Request::new(batch.encode_protobuf());
             request.set_timeout(self.config.timeout);
             for (key, value) in &self.metadata {
                 request.metadata_mut().insert(key.clone(), value.clone());
@@ -88,7 +87,8 @@ impl Exporter for OtlpExporter {
                 *request.metadata_mut() = tonic::metadata::MetadataMap::from_headers(headers);
             }
             let path = http::uri::PathAndQuery::from_static(signal.grpc_export_path());
-            let response = grpc.unary(request, path, RawCodec).await.map_err(classify)?;
+            let response =
+                grpc.unary(request, path, weir_otlp::grpc::RawCodec).await.map_err(classify)?;
             let response = ExportResponse::decode(response.into_inner()).map_err(|e| {
                 ExportError::Permanent { message: format!("undecodable export response: {e}") }
             })?;
@@ -122,44 +122,6 @@ fn classify(status: Status) -> ExportError {
             ExportError::Retryable { after: retry_delay, message }
         }
         _ => ExportError::Permanent { message },
-    }
-}
-
-/// Passes already-encoded protobuf bytes through tonic, both ways.
-#[derive(Debug, Clone, Copy, Default)]
-struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Bytes;
-    type Decode = Bytes;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        RawCodec
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        RawCodec
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Bytes;
-    type Error = Status;
-
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put(item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = Bytes;
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining())))
     }
 }
 

@@ -45,13 +45,13 @@ impl OtlpHttpExporter {
         Ok(OtlpHttpExporter { id: id.to_owned(), client, config: config.clone(), headers, auth })
     }
 
-    fn body(&self, batch: &Batch) -> Result<(Vec<u8>, Option<&'static str>), ExportError> {
+    fn body(&self, batch: &Batch) -> Result<(Bytes, Option<&'static str>), ExportError> {
         let encoded = match self.config.encoding {
             Encoding::Proto => batch.encode_protobuf(),
-            Encoding::Json => weir_otlp::json::encode(batch),
+            Encoding::Json => Bytes::from(weir_otlp::json::encode(batch)),
         };
         let compress = |result: std::io::Result<Vec<u8>>| {
-            result.map_err(|e| ExportError::Permanent {
+            result.map(Bytes::from).map_err(|e| ExportError::Permanent {
                 message: format!("compressing the request: {e}"),
             })
         };
@@ -103,8 +103,8 @@ impl Exporter for OtlpHttpExporter {
             if let Some(headers) = request.headers_mut() {
                 headers.extend(request_headers(&self.headers, self.auth.as_ref(), metadata));
             }
-            let request = request.body(Full::new(Bytes::from(body))).map_err(|e| {
-                ExportError::Permanent { message: format!("building the request: {e}") }
+            let request = request.body(Full::new(body)).map_err(|e| ExportError::Permanent {
+                message: format!("building the request: {e}"),
             })?;
             let response = self.client.request(request).await.map_err(|e| {
                 ExportError::Retryable { after: None, message: format!("{url}: {e}") }

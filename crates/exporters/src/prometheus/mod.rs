@@ -29,7 +29,7 @@ use std::{
 
 use naming::Kind;
 use tokio_util::sync::CancellationToken;
-use weir_core::{Batch, BoxFuture, ExportError, Exporter};
+use weir_core::{Batch, BoxFuture, Decoded, ExportError, Exporter};
 use weir_otlp::proto::{
     common::v1::{AnyValue, KeyValue},
     metrics::v1::{AggregationTemporality, metric::Data, number_data_point},
@@ -137,7 +137,8 @@ impl PrometheusExporter {
 
     /// Records a batch of metrics into the table.
     fn record(&self, batch: &Batch) {
-        let Batch::Metrics(resources) = batch else { return };
+        let view = batch.view();
+        let Decoded::Metrics(resources) = &*view else { return };
         let mut table = self.table.lock().expect("not poisoned");
         let before = table.refused;
         let now = Instant::now();

@@ -22,7 +22,7 @@ fn point(value: f64, attributes: Vec<KeyValue>) -> NumberDataPoint {
 }
 
 fn batch(metrics: Vec<Metric>) -> Batch {
-    Batch::Metrics(vec![ResourceMetrics {
+    Batch::from(vec![ResourceMetrics {
         resource: Some(Resource {
             attributes: vec![
                 kv("service.name", "api"),

@@ -37,7 +37,7 @@ use http::{Request, StatusCode, header};
 use http_body_util::Full;
 use prost::Message;
 use proto::{BucketSpan, Histogram, Label, MetricMetadata, Sample, TimeSeries, WriteRequest};
-use weir_core::{Batch, BoxFuture, ExportError, Exporter, Metadata, auth::ClientAuth};
+use weir_core::{Batch, BoxFuture, Decoded, ExportError, Exporter, Metadata, auth::ClientAuth};
 use weir_otlp::proto::{
     common::v1::AnyValue,
     metrics::v1::{
@@ -265,7 +265,8 @@ fn ms(nanos: u64) -> i64 {
 pub fn convert(config: &Config, batch: &Batch) -> Converted {
     use proto::metric_metadata::MetricType as T;
     let mut out = Converted::default();
-    let Batch::Metrics(resources) = batch else { return out };
+    let view = batch.view();
+    let Decoded::Metrics(resources) = &*view else { return out };
     let cumulative = |t: i32| t == AggregationTemporality::Cumulative as i32;
     for resource_metrics in resources {
         let attributes = resource_metrics.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]);

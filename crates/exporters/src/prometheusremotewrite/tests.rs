@@ -22,7 +22,7 @@ fn number(value: f64, time_ms: u64, attributes: Vec<KeyValue>) -> NumberDataPoin
 }
 
 fn batch(metrics: Vec<Metric>) -> Batch {
-    Batch::Metrics(vec![ResourceMetrics {
+    Batch::from(vec![ResourceMetrics {
         resource: Some(Resource {
             attributes: vec![
                 kv("service.name", "api"),

@@ -18,7 +18,7 @@ use opentelemetry_proto::tonic::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::{Batch, InvalidRequest, Signal, validate};
+use crate::{Batch, Decoded, InvalidRequest, Signal, validate};
 
 /// Why an OTLP/JSON request was refused.
 #[derive(Debug, thiserror::Error)]
@@ -75,17 +75,17 @@ fn decode_value(signal: Signal, mut value: Value) -> Result<Batch, JsonError> {
         Signal::Traces => {
             let r: TracesRequest<Vec<ResourceSpans>> =
                 serde_json::from_value(value).map_err(schema)?;
-            Batch::Traces(r.resource_spans)
+            Batch::from(r.resource_spans)
         }
         Signal::Metrics => {
             let r: MetricsRequest<Vec<ResourceMetrics>> =
                 serde_json::from_value(value).map_err(schema)?;
-            Batch::Metrics(r.resource_metrics)
+            Batch::from(r.resource_metrics)
         }
         Signal::Logs => {
             let r: LogsRequest<Vec<ResourceLogs>> =
                 serde_json::from_value(value).map_err(schema)?;
-            Batch::Logs(r.resource_logs)
+            Batch::from(r.resource_logs)
         }
     };
     validate(&batch).map_err(|source| JsonError::Invalid { signal, source })?;
@@ -110,10 +110,10 @@ pub fn decode_any(body: &[u8]) -> Result<Batch, JsonError> {
 
 /// Encodes a batch as the OTLP/JSON export request of its signal, on one line.
 pub fn encode(batch: &Batch) -> Vec<u8> {
-    let encoded = match batch {
-        Batch::Traces(v) => serde_json::to_vec(&TracesRequest { resource_spans: v }),
-        Batch::Metrics(v) => serde_json::to_vec(&MetricsRequest { resource_metrics: v }),
-        Batch::Logs(v) => serde_json::to_vec(&LogsRequest { resource_logs: v }),
+    let encoded = match &*batch.view() {
+        Decoded::Traces(v) => serde_json::to_vec(&TracesRequest { resource_spans: v }),
+        Decoded::Metrics(v) => serde_json::to_vec(&MetricsRequest { resource_metrics: v }),
+        Decoded::Logs(v) => serde_json::to_vec(&LogsRequest { resource_logs: v }),
     };
     // Serialising these types cannot fail: every map key is a string and no serializer
     // of the generated types returns an error.

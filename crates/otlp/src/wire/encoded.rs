@@ -4,14 +4,24 @@
 //! for data points, metric (the fields other than the cut list are copied to both sides).
 
 use bytes::{BufMut, Bytes, BytesMut};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use prost::Message;
 
 use super::{Field, Kind, LEN, Schema, key, length_delimited, request, skip, walk};
-use crate::{Batch, InvalidRequest, Signal};
+use crate::{Decoded, InvalidRequest, Signal};
 
-/// One signal's export request as protobuf bytes, with its item count.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One signal's export request as protobuf bytes, with its item count. The bytes are kept as
+/// the parts they arrived in, each a request of its own, so that joining requests copies
+/// nothing.
+#[derive(Debug, Clone)]
 pub struct Encoded {
     signal: Signal,
+    parts: Vec<Part>,
+    items: usize,
+}
+
+#[derive(Debug, Clone)]
+struct Part {
     bytes: Bytes,
     items: usize,
 }
@@ -20,7 +30,21 @@ impl Encoded {
     /// Checks `bytes` as a request of `signal` (see [`walk`]) and keeps them as they are.
     pub fn new(signal: Signal, bytes: Bytes) -> Result<Encoded, InvalidRequest> {
         let items = walk(signal, &bytes)?;
-        Ok(Encoded { signal, bytes, items })
+        let parts = if bytes.is_empty() { Vec::new() } else { vec![Part { bytes, items }] };
+        Ok(Encoded { signal, parts, items })
+    }
+
+    /// A request already walked (made by this module), holding `items`.
+    pub(super) fn from_parts(signal: Signal, bytes: Bytes, items: usize) -> Encoded {
+        let parts = if bytes.is_empty() { Vec::new() } else { vec![Part { bytes, items }] };
+        Encoded { signal, parts, items }
+    }
+
+    /// Encodes decoded items.
+    pub(crate) fn from_decoded(decoded: &Decoded) -> Encoded {
+        let bytes = crate::Batch::from(decoded.clone()).encode_protobuf();
+        let items = decoded.item_count();
+        Encoded { signal: decoded.signal(), parts: vec![Part { bytes, items }], items }
     }
 
     /// The signal.
@@ -33,38 +57,124 @@ impl Encoded {
         self.items
     }
 
-    /// The request's protobuf bytes.
-    pub fn bytes(&self) -> &Bytes {
-        &self.bytes
+    /// Whether there are no bytes at all (no resource).
+    pub fn is_empty(&self) -> bool {
+        self.parts.iter().all(|p| p.bytes.is_empty())
+    }
+
+    /// The length of the request in bytes.
+    pub fn len(&self) -> usize {
+        self.parts.iter().map(|p| p.bytes.len()).sum()
+    }
+
+    /// The request's protobuf bytes, in the parts they are held in (each a request).
+    pub fn chunks(&self) -> impl Iterator<Item = &Bytes> {
+        self.parts.iter().map(|p| &p.bytes)
+    }
+
+    /// The request's protobuf bytes in one buffer (copied only when held in several parts).
+    pub fn to_bytes(&self) -> Bytes {
+        match self.parts.as_slice() {
+            [] => Bytes::new(),
+            [one] => one.bytes.clone(),
+            parts => {
+                let mut joined = BytesMut::with_capacity(self.len());
+                parts.iter().for_each(|p| joined.put_slice(&p.bytes));
+                joined.freeze()
+            }
+        }
     }
 
     /// Decodes the items.
-    pub fn decode(&self) -> Batch {
-        Batch::decode_protobuf(self.signal, &self.bytes).expect("checked when kept")
+    pub fn decode(&self) -> Decoded {
+        let mut decoded = Decoded::empty(self.signal);
+        for part in &self.parts {
+            let more = Decoded::decode_protobuf(self.signal, &part.bytes);
+            decoded.extend_from(more.expect("checked when kept"));
+        }
+        decoded
     }
 
     /// Appends `other`'s items after these (same signal: the caller's to ensure).
     pub fn append(&mut self, other: Encoded) {
         debug_assert_eq!(self.signal, other.signal);
-        let mut joined = BytesMut::with_capacity(self.bytes.len() + other.bytes.len());
-        joined.put_slice(&self.bytes);
-        joined.put_slice(&other.bytes);
-        self.bytes = joined.freeze();
+        self.parts.extend(other.parts);
         self.items += other.items;
     }
 
-    /// Removes the first `n` items (`0 < n < item_count`) into a request of their own.
+    /// Removes the first `n` items (all when there are fewer) into a request of their own.
+    /// Whole parts move without a copy; a part that straddles `n` is cut on the wire.
     pub fn split_front(&mut self, n: usize) -> Encoded {
-        let (front, back) = split(request(self.signal), &self.bytes, n);
-        let front = Encoded { signal: self.signal, bytes: front.freeze(), items: n };
-        self.bytes = back.freeze();
+        if n >= self.items {
+            let parts = std::mem::take(&mut self.parts);
+            return Encoded { signal: self.signal, parts, items: std::mem::take(&mut self.items) };
+        }
+        let mut remaining = n;
+        let whole = self
+            .parts
+            .iter()
+            .take_while(|p| {
+                let fits = remaining > 0 && p.items <= remaining;
+                remaining -= if fits { p.items } else { 0 };
+                fits
+            })
+            .count();
+        let mut front: Vec<Part> = self.parts.drain(..whole).collect();
+        if remaining > 0 {
+            let straddling = &mut self.parts[0];
+            let (f, b) = split(request(self.signal), &straddling.bytes, remaining);
+            front.push(Part { bytes: f.freeze(), items: remaining });
+            straddling.bytes = b.freeze();
+            straddling.items -= remaining;
+        }
         self.items -= n;
-        front
+        Encoded { signal: self.signal, parts: front, items: n }
+    }
+
+    /// Calls `change` with the resource of every resource-level entry and writes the entries
+    /// back: the resource re-encoded first, every other field copied as it was. (A resource
+    /// written in several occurrences of its field is merged, as a decode merges it.)
+    pub fn for_each_resource(&mut self, mut change: impl FnMut(&mut Option<Resource>)) {
+        for part in &mut self.parts {
+            let mut out = BytesMut::with_capacity(part.bytes.len() + 64);
+            let mut entry = BytesMut::new();
+            let mut buf = &part.bytes[..];
+            while let Ok((number, wire_type)) = key(&mut buf) {
+                let Ok(bytes) = length_delimited(&mut buf) else { break };
+                debug_assert!(number == 1 && wire_type == LEN, "a request holds only its list");
+                let mut resource: Option<Resource> = None;
+                let mut rest = Vec::new();
+                let mut inner = bytes;
+                while !inner.is_empty() {
+                    let start = inner;
+                    let Ok((number, wire_type)) = key(&mut inner) else { break };
+                    if number == 1 && wire_type == LEN {
+                        let Ok(raw) = length_delimited(&mut inner) else { break };
+                        let merged = resource.get_or_insert_with(Resource::default);
+                        merged.merge(raw).expect("checked when kept");
+                    } else if skip(&mut inner, number, wire_type, 0).is_ok() {
+                        rest.push(&start[..start.len() - inner.len()]);
+                    } else {
+                        break;
+                    }
+                }
+                change(&mut resource);
+                entry.clear();
+                if let Some(resource) = &resource {
+                    put_varint(&mut entry, (1 << 3) | LEN);
+                    put_varint(&mut entry, resource.encoded_len() as u64);
+                    resource.encode(&mut entry).expect("room is made as needed");
+                }
+                rest.iter().for_each(|raw| entry.put_slice(raw));
+                put_field(&mut out, 1, &entry);
+            }
+            part.bytes = out.freeze();
+        }
     }
 }
 
 /// Writes a length-delimited field.
-fn put_field(out: &mut BytesMut, number: u32, bytes: &[u8]) {
+pub(super) fn put_field(out: &mut BytesMut, number: u32, bytes: &[u8]) {
     put_varint(out, (u64::from(number) << 3) | LEN);
     put_varint(out, bytes.len() as u64);
     out.put_slice(bytes);
@@ -79,7 +189,7 @@ fn put_varint(out: &mut BytesMut, mut value: u64) {
 }
 
 /// Items under a message of `schema` (the bytes were checked when kept).
-fn count(schema: &'static Schema, mut buf: &[u8]) -> usize {
+pub(super) fn count(schema: &'static Schema, mut buf: &[u8]) -> usize {
     let mut items = 0;
     while let Ok((number, wire_type)) = key(&mut buf) {
         match schema.field(number) {
@@ -141,42 +251,10 @@ fn split(schema: &'static Schema, whole: &[u8], n: usize) -> (BytesMut, BytesMut
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testgen::Rng;
-
-    /// Every item of `batch` with its resource, scope and (for points) metric, as JSON lines.
-    fn flatten(batch: &Batch) -> Vec<String> {
-        let json = crate::json::encode(batch);
-        let value: serde_json::Value = serde_json::from_slice(&json).unwrap();
-        let mut out = Vec::new();
-        let (resources, scopes, items) = match batch.signal() {
-            Signal::Traces => ("resourceSpans", "scopeSpans", "spans"),
-            Signal::Logs => ("resourceLogs", "scopeLogs", "logRecords"),
-            Signal::Metrics => ("resourceMetrics", "scopeMetrics", "metrics"),
-        };
-        let list = |v: &serde_json::Value, k: &str| v[k].as_array().cloned().unwrap_or_default();
-        for r in list(&value, resources) {
-            for s in list(&r, scopes) {
-                for item in list(&s, items) {
-                    let context = format!("{} {} {}", r["resource"], s["scope"], s["schemaUrl"]);
-                    if batch.signal() != Signal::Metrics {
-                        out.push(format!("{context} {item}"));
-                        continue;
-                    }
-                    let mut metric = item.clone();
-                    let data = ["gauge", "sum", "histogram", "exponentialHistogram", "summary"]
-                        .into_iter()
-                        .find(|d| item.get(*d).is_some());
-                    let Some(data) = data else { continue };
-                    let points = list(&item[data], "dataPoints");
-                    metric[data]["dataPoints"] = serde_json::Value::Null;
-                    for point in points {
-                        out.push(format!("{context} {metric} {point}"));
-                    }
-                }
-            }
-        }
-        out
-    }
+    use crate::{
+        Batch,
+        testgen::{Rng, flatten},
+    };
 
     #[test]
     fn split_and_append_keep_every_item_once_in_order_under_its_resource_and_scope() {
@@ -184,9 +262,13 @@ mod tests {
         let mut splits = 0;
         for round in 0..3000 {
             let signal = Signal::ALL[round % 3];
-            let bytes = Bytes::from(rng.request(signal));
-            let mut whole = Encoded::new(signal, bytes).unwrap();
-            let expected = flatten(&whole.decode());
+            // one request, or several joined (held as parts)
+            let mut whole = Encoded::new(signal, Bytes::from(rng.request(signal))).unwrap();
+            for _ in 0..rng.below(3) {
+                let more = Encoded::new(signal, Bytes::from(rng.request(signal))).unwrap();
+                whole.append(more);
+            }
+            let expected = flatten(&whole.decode().into());
             assert_eq!(expected.len(), whole.item_count(), "round {round}");
             if whole.item_count() < 2 {
                 continue;
@@ -195,16 +277,42 @@ mod tests {
             let total = whole.item_count();
             let front = whole.split_front(n);
             splits += 1;
-            assert_eq!(walk(signal, front.bytes()), Ok(n), "round {round}: the front walks");
-            assert_eq!(walk(signal, whole.bytes()), Ok(total - n), "round {round}: the back walks");
-            let mut parts = flatten(&front.decode());
-            parts.extend(flatten(&whole.decode()));
+            assert_eq!(walk(signal, &front.to_bytes()), Ok(n), "round {round}: the front walks");
+            assert_eq!(
+                walk(signal, &whole.to_bytes()),
+                Ok(total - n),
+                "round {round}: the back walks"
+            );
+            let mut parts = flatten(&front.decode().into());
+            parts.extend(flatten(&whole.decode().into()));
             assert_eq!(parts, expected, "round {round}: split at {n} of {total}");
             let mut joined = front;
             joined.append(whole);
             assert_eq!(joined.item_count(), total);
-            assert_eq!(flatten(&joined.decode()), expected, "round {round}: appended back");
+            assert_eq!(flatten(&joined.decode().into()), expected, "round {round}: appended back");
         }
         assert!(splits > 1000, "{splits}");
+    }
+
+    #[test]
+    fn a_resource_changed_on_the_wire_is_the_resource_changed_decoded() {
+        use opentelemetry_proto::tonic::common::v1::KeyValue;
+        let mut rng = Rng(0xfeed_0004);
+        let mut change = |resource: &mut Option<Resource>| {
+            let resource = resource.get_or_insert_with(Resource::default);
+            resource.attributes.push(KeyValue { key: "k8s.pod.name".into(), ..Default::default() });
+            resource.dropped_attributes_count += 1;
+        };
+        for round in 0..1000 {
+            let signal = Signal::ALL[round % 3];
+            let mut encoded = Encoded::new(signal, Bytes::from(rng.request(signal))).unwrap();
+            encoded.append(Encoded::new(signal, Bytes::from(rng.request(signal))).unwrap());
+            let mut decoded = Batch::from(encoded.decode());
+            decoded.for_each_resource(&mut change);
+            let items = encoded.item_count();
+            encoded.for_each_resource(&mut change);
+            assert_eq!(walk(signal, &encoded.to_bytes()), Ok(items), "round {round}");
+            assert_eq!(Batch::from(encoded.decode()), decoded, "round {round}");
+        }
     }
 }

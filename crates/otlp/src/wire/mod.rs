@@ -10,10 +10,12 @@
 //! requests and on random damage to them.
 
 mod encoded;
+mod partition;
 #[cfg(test)]
 mod tests;
 
 pub use encoded::Encoded;
+pub(crate) use partition::{last_bytes, partition};
 
 use crate::{InvalidRequest, Signal};
 
@@ -572,6 +574,12 @@ impl Walker {
         }
         Ok(())
     }
+}
+
+/// The items of an export request of `signal` as far as its bytes are well formed (for
+/// counting what a refused request held).
+pub fn count_items(signal: Signal, bytes: &[u8]) -> usize {
+    encoded::count(request(signal), bytes)
 }
 
 /// Walks an export request of `signal` (its protobuf bytes): refuses it as a full decode and

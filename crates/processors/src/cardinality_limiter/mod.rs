@@ -80,7 +80,7 @@ pub use config::{
 };
 use identity::Hasher;
 pub use report::SIGMA;
-use weir_core::{Batch, Output, Processor};
+use weir_core::{Batch, Decoded, Output, Processor, Signal};
 use weir_otlp::proto::metrics::v1::ResourceMetrics;
 
 /// The point attribute of overflow series (OpenTelemetry's).
@@ -341,10 +341,11 @@ impl Limiter {
 
 impl Processor for Limiter {
     fn process(&mut self, batch: Batch, out: &mut Output) {
-        let Batch::Metrics(mut resources) = batch else {
+        if batch.signal() != Signal::Metrics {
             out.push(batch);
             return;
-        };
+        }
+        let Decoded::Metrics(mut resources) = batch.into_decoded() else { unreachable!() };
         let from_metadata = self
             .shared
             .config
@@ -407,7 +408,7 @@ impl Processor for Limiter {
             resources.extend(overflow.into_resources());
         }
         if !resources.is_empty() {
-            out.push(Batch::Metrics(resources));
+            out.push(Batch::from(resources));
         }
     }
 

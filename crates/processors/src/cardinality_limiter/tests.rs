@@ -48,7 +48,7 @@ fn sum(name: &str, temporality: AggregationTemporality, points: Vec<NumberDataPo
 }
 
 fn batch_of(service: &str, metrics: Vec<Metric>) -> Batch {
-    Batch::Metrics(vec![ResourceMetrics {
+    Batch::from(vec![ResourceMetrics {
         resource: Some(Resource {
             attributes: vec![kv("service.name", service), kv("host.name", "h1")],
             ..Resource::default()
@@ -66,8 +66,8 @@ fn run_with(limiter: &mut Limiter, batch: Batch, metadata: Metadata) -> Vec<Reso
     let mut out = Output::with_metadata(metadata);
     limiter.process(batch, &mut out);
     out.drain()
-        .flat_map(|m| match m.batch {
-            Batch::Metrics(r) => r,
+        .flat_map(|m| match m.batch.into_decoded() {
+            Decoded::Metrics(r) => r,
             _ => panic!("metrics expected"),
         })
         .collect()
@@ -494,9 +494,9 @@ fn shadow_mode_changes_nothing_and_reports_what_enforce_does() {
             ],
         );
         let enforced = run(&mut enforce, batch.clone());
-        assert_ne!(Batch::Metrics(enforced), batch);
+        assert_ne!(Batch::from(enforced), batch);
         let shadowed = run(&mut shadow, batch.clone());
-        assert_eq!(Batch::Metrics(shadowed), batch, "round {round}");
+        assert_eq!(Batch::from(shadowed), batch, "round {round}");
     }
     assert_eq!(shadow.stats(), enforce.stats());
     assert!(enforce.stats().points_overflowed > 0 && enforce.stats().label_values_rewritten > 0);
@@ -580,7 +580,7 @@ fn tenants_come_from_metadata_then_resource_then_default_each_with_its_budget() 
     let batch = |tenant: Option<&str>| {
         let points = (0..30).map(|i| number(attrs(&[("id", format!("{i}"))]), 1, 1, 2)).collect();
         let mut batch = batch_of("svc", vec![sum("m", AggregationTemporality::Delta, points)]);
-        if let (Some(tenant), Batch::Metrics(r)) = (tenant, &mut batch) {
+        if let (Some(tenant), Decoded::Metrics(r)) = (tenant, batch.decoded_mut()) {
             r[0].resource.as_mut().unwrap().attributes.push(kv("tenant.id", tenant));
         }
         batch

@@ -15,7 +15,7 @@ mod tests;
 use std::{collections::HashMap, time::Duration, time::Instant};
 
 use serde::Deserialize;
-use weir_core::{Batch, Output, Processor};
+use weir_core::{Batch, Decoded, Output, Processor, Signal};
 use weir_otlp::proto::metrics::v1::{AggregationTemporality, metric::Data};
 
 use crate::cardinality_limiter::{identity, points::Point};
@@ -134,7 +134,11 @@ fn set_attributes(point: &mut Point, attributes: Vec<weir_otlp::proto::common::v
 
 impl Processor for DeltaToCumulative {
     fn process(&mut self, mut batch: Batch, out: &mut Output) {
-        let Batch::Metrics(resources) = &mut batch else {
+        if batch.signal() != Signal::Metrics {
+            out.push(batch);
+            return;
+        }
+        let Decoded::Metrics(resources) = batch.decoded_mut() else {
             out.push(batch);
             return;
         };

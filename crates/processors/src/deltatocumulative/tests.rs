@@ -8,7 +8,7 @@ use weir_otlp::attributes::kv;
 
 fn batch(series: &[(&str, i64, u64)]) -> Batch {
     let delta = AggregationTemporality::Delta as i32;
-    Batch::Metrics(vec![ResourceMetrics {
+    Batch::from(vec![ResourceMetrics {
         scope_metrics: vec![ScopeMetrics {
             metrics: vec![
                 Metric {
@@ -56,8 +56,8 @@ fn run(p: &mut DeltaToCumulative, b: Batch) -> Vec<Metric> {
     let mut out = Output::new();
     p.process(b, &mut out);
     out.drain()
-        .flat_map(|m| match m.batch {
-            Batch::Metrics(r) => r,
+        .flat_map(|m| match m.batch.into_decoded() {
+            Decoded::Metrics(r) => r,
             _ => vec![],
         })
         .flat_map(|r| r.scope_metrics)

@@ -13,7 +13,7 @@ mod tests;
 
 use serde::Deserialize;
 use weir_core::{
-    Batch, Component, ConfigError, Declaration, Output, Processor, Signals, Stability,
+    Batch, Component, ConfigError, Declaration, Decoded, Output, Processor, Signals, Stability,
     declare::{ALL_SIGNALS, BuildProcessor},
 };
 
@@ -103,21 +103,21 @@ impl GroupByAttrs {
 
 impl Processor for GroupByAttrs {
     fn process(&mut self, batch: Batch, out: &mut Output) {
-        let batch = match batch {
-            Batch::Traces(resources) => {
+        let batch = match batch.into_decoded() {
+            Decoded::Traces(resources) => {
                 let (resources, tally) = regroup::regroup(&self.keys, resources);
                 self.spans.record(tally);
-                Batch::Traces(resources)
+                Batch::from(resources)
             }
-            Batch::Logs(resources) => {
+            Decoded::Logs(resources) => {
                 let (resources, tally) = regroup::regroup(&self.keys, resources);
                 self.logs.record(tally);
-                Batch::Logs(resources)
+                Batch::from(resources)
             }
-            Batch::Metrics(resources) => {
+            Decoded::Metrics(resources) => {
                 let (resources, tally) = regroup::regroup(&self.keys, resources);
                 self.metrics.record(tally);
-                Batch::Metrics(resources)
+                Batch::from(resources)
             }
         };
         out.push(batch);

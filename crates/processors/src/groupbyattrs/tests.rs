@@ -58,7 +58,8 @@ fn spans_move_to_resources_by_their_keys_and_keep_the_rest() {
         }],
         ..ResourceSpans::default()
     }];
-    let Batch::Traces(out) = run(&mut processor(&["host.name"]), Batch::Traces(input)) else {
+    let Decoded::Traces(out) = run(&mut processor(&["host.name"]), input.into()).into_decoded()
+    else {
         panic!("traces")
     };
     assert_eq!(out.len(), 2, "{out:#?}");
@@ -96,7 +97,9 @@ fn without_keys_identical_resources_and_scopes_are_merged() {
         ..ResourceLogs::default()
     };
     let input = vec![entry("a", "x"), entry("b", "y"), entry("c", "x")];
-    let Batch::Logs(out) = run(&mut processor(&[]), Batch::Logs(input)) else { panic!("logs") };
+    let Decoded::Logs(out) = run(&mut processor(&[]), input.into()).into_decoded() else {
+        panic!("logs")
+    };
     assert_eq!(out.len(), 1, "one resource");
     let scopes: Vec<(String, Vec<String>)> = out[0]
         .scope_logs
@@ -149,7 +152,7 @@ fn metric_points_join_a_metric_of_the_same_name_and_type() {
         }],
         ..ResourceMetrics::default()
     }];
-    let Batch::Metrics(out) = run(&mut processor(&["room"]), Batch::Metrics(input)) else {
+    let Decoded::Metrics(out) = run(&mut processor(&["room"]), input.into()).into_decoded() else {
         panic!("metrics")
     };
     // (the resource's room, each metric's type and point count)

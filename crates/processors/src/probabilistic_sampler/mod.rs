@@ -21,7 +21,7 @@ mod config;
 mod tests;
 
 pub use config::{AttributeSource, Config, Mode};
-use weir_core::{Batch, Output, Processor};
+use weir_core::{Batch, Decoded, Output, Processor, Signal};
 use weir_otlp::proto::common::v1::{AnyValue, KeyValue, any_value::Value};
 
 use crate::sampling::{self, Randomness, Threshold};
@@ -173,8 +173,12 @@ impl Sampler {
 
 impl Processor for Sampler {
     fn process(&mut self, mut batch: Batch, out: &mut Output) {
-        match &mut batch {
-            Batch::Traces(resources) => {
+        if batch.signal() == Signal::Metrics {
+            out.push(batch);
+            return;
+        }
+        match batch.decoded_mut() {
+            Decoded::Traces(resources) => {
                 for resource in resources.iter_mut() {
                     for scope in &mut resource.scope_spans {
                         scope.spans.retain_mut(|span| {
@@ -206,7 +210,7 @@ impl Processor for Sampler {
                 }
                 resources.retain(|r| !r.scope_spans.is_empty());
             }
-            Batch::Logs(resources) => {
+            Decoded::Logs(resources) => {
                 for resource in resources.iter_mut() {
                     for scope in &mut resource.scope_logs {
                         scope.log_records.retain_mut(|record| {
@@ -240,7 +244,7 @@ impl Processor for Sampler {
                 }
                 resources.retain(|r| !r.scope_logs.is_empty());
             }
-            Batch::Metrics(_) => {}
+            Decoded::Metrics(_) => {}
         }
         if !batch.is_empty() {
             out.push(batch);

@@ -37,7 +37,7 @@ fn spans(ids: &[Vec<u8>], tracestate: &str) -> Batch {
             ..Span::default()
         })
         .collect();
-    Batch::Traces(vec![ResourceSpans {
+    Batch::from(vec![ResourceSpans {
         scope_spans: vec![ScopeSpans { spans, ..ScopeSpans::default() }],
         ..ResourceSpans::default()
     }])
@@ -47,8 +47,8 @@ fn kept(sampler: &mut Sampler, batch: Batch) -> Vec<Span> {
     let mut out = Output::new();
     sampler.process(batch, &mut out);
     out.drain()
-        .flat_map(|m| match m.batch {
-            Batch::Traces(r) => r,
+        .flat_map(|m| match m.batch.into_decoded() {
+            Decoded::Traces(r) => r,
             _ => panic!("traces"),
         })
         .flat_map(|r| r.scope_spans)
@@ -150,7 +150,7 @@ fn inconsistent_thresholds_are_erased_and_priority_forces_decisions() {
     assert_eq!(out[0].trace_state, "ot=th:0");
     let mut s = sampler(Mode::Proportional, 0.0);
     let mut batch = spans(&trace_ids(10, 1), "");
-    if let Batch::Traces(r) = &mut batch {
+    if let Decoded::Traces(r) = batch.decoded_mut() {
         for (i, span) in r[0].scope_spans[0].spans.iter_mut().enumerate() {
             span.attributes.push(KeyValue {
                 key: PRIORITY.into(),
@@ -173,7 +173,7 @@ fn inconsistent_thresholds_are_erased_and_priority_forces_decisions() {
 }
 
 fn logs(records: Vec<LogRecord>) -> Batch {
-    Batch::Logs(vec![ResourceLogs {
+    Batch::from(vec![ResourceLogs {
         scope_logs: vec![ScopeLogs { log_records: records, ..ScopeLogs::default() }],
         ..ResourceLogs::default()
     }])
@@ -183,8 +183,8 @@ fn kept_logs(sampler: &mut Sampler, batch: Batch) -> Vec<LogRecord> {
     let mut out = Output::new();
     sampler.process(batch, &mut out);
     out.drain()
-        .flat_map(|m| match m.batch {
-            Batch::Logs(r) => r,
+        .flat_map(|m| match m.batch.into_decoded() {
+            Decoded::Logs(r) => r,
             _ => panic!("logs"),
         })
         .flat_map(|r| r.scope_logs)

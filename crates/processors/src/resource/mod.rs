@@ -105,11 +105,7 @@ impl ResourceProcessor {
 
 impl Processor for ResourceProcessor {
     fn process(&mut self, mut batch: Batch, out: &mut Output) {
-        match &mut batch {
-            Batch::Traces(r) => r.iter_mut().for_each(|r| self.apply(&mut r.resource)),
-            Batch::Metrics(r) => r.iter_mut().for_each(|r| self.apply(&mut r.resource)),
-            Batch::Logs(r) => r.iter_mut().for_each(|r| self.apply(&mut r.resource)),
-        }
+        batch.for_each_resource(|resource| self.apply(resource));
         out.push(batch);
     }
 }
@@ -134,7 +130,7 @@ impl weir_core::declare::BuildProcessor for Config {
 
 #[cfg(test)]
 mod tests {
-    use weir_core::testing::spans;
+    use weir_core::{Decoded, testing::spans};
 
     use super::*;
 
@@ -152,7 +148,9 @@ mod tests {
         let mut processor = ResourceProcessor::new(&config);
         let mut out = Output::new();
         processor.process(spans("svc", 1, 1), &mut out);
-        let Some(Batch::Traces(r)) = out.drain().next().map(|m| m.batch) else { panic!() };
+        let Some(Decoded::Traces(r)) = out.drain().next().map(|m| m.batch.into_decoded()) else {
+            panic!()
+        };
         let attributes = &r[0].resource.as_ref().unwrap().attributes;
         let keys: Vec<&str> = attributes.iter().map(|kv| kv.key.as_str()).collect();
         assert!(

@@ -33,14 +33,15 @@ pub use config::{
     Period, Selector, Settings, Slo, SnapshotConfig, Source, TimeWindow, parse_duration,
 };
 use serde::{Deserialize, Serialize};
-use weir_core::{Batch, Output, Persist, Processor};
+use weir_core::{Batch, Decoded, Output, Persist, Processor};
 use weir_otlp::proto::{
     common::v1::InstrumentationScope,
+    logs::v1::ResourceLogs,
     metrics::v1::{
         AggregationTemporality, ResourceMetrics, ScopeMetrics, metric::Data, number_data_point,
     },
     resource::v1::Resource,
-    trace::v1::status::StatusCode,
+    trace::v1::{ResourceSpans, status::StatusCode},
 };
 pub use window::{Counts, Windows};
 
@@ -241,8 +242,7 @@ impl SloConnector {
         entry.windows.add(t, good, total, weighted);
     }
 
-    fn spans(&mut self, batch: &Batch, now: u64) {
-        let Batch::Traces(resources) = batch else { return };
+    fn spans(&mut self, resources: &[ResourceSpans], now: u64) {
         for resource_spans in resources {
             let resource = resource_spans.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]);
             for span in resource_spans.scope_spans.iter().flat_map(|s| &s.spans) {
@@ -275,8 +275,7 @@ impl SloConnector {
         }
     }
 
-    fn logs(&mut self, batch: &Batch, now: u64) {
-        let Batch::Logs(resources) = batch else { return };
+    fn logs(&mut self, resources: &[ResourceLogs], now: u64) {
         for resource_logs in resources {
             let resource = resource_logs.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]);
             for record in resource_logs.scope_logs.iter().flat_map(|s| &s.log_records) {
@@ -312,8 +311,7 @@ impl SloConnector {
         }
     }
 
-    fn metrics(&mut self, batch: &Batch, now: u64) {
-        let Batch::Metrics(resources) = batch else { return };
+    fn metrics(&mut self, resources: &[ResourceMetrics], now: u64) {
         for resource_metrics in resources {
             let resource =
                 resource_metrics.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]);
@@ -501,7 +499,7 @@ impl SloConnector {
             });
         }
         if !resources.is_empty() {
-            out.push_message(Batch::Metrics(resources).into());
+            out.push_message(Batch::from(resources).into());
         }
     }
 }
@@ -524,10 +522,10 @@ impl SloConnector {
 impl Processor for SloConnector {
     fn process(&mut self, batch: Batch, out: &mut Output) {
         let now = out.unix_nanos();
-        match &batch {
-            Batch::Traces(_) => self.spans(&batch, now),
-            Batch::Logs(_) => self.logs(&batch, now),
-            Batch::Metrics(_) => self.metrics(&batch, now),
+        match &batch.into_decoded() {
+            Decoded::Traces(resources) => self.spans(resources, now),
+            Decoded::Logs(resources) => self.logs(resources, now),
+            Decoded::Metrics(resources) => self.metrics(resources, now),
         }
     }
 

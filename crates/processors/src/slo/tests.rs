@@ -122,7 +122,7 @@ fn span(
 }
 
 fn traces(service: &str, spans: Vec<Span>) -> Batch {
-    Batch::Traces(vec![ResourceSpans {
+    Batch::from(vec![ResourceSpans {
         resource: Some(Resource {
             attributes: vec![kv("service.name", service)],
             ..Resource::default()
@@ -141,8 +141,8 @@ fn config(yaml: &str) -> Config {
 /// Gauge values of metric `name` in what the connector emitted, by `slo.window` (or "").
 fn gauges(out: &mut Output, name: &str) -> Vec<(String, f64, bool)> {
     out.drain()
-        .flat_map(|m| match m.batch {
-            Batch::Metrics(r) => r,
+        .flat_map(|m| match m.batch.into_decoded() {
+            Decoded::Metrics(r) => r,
             _ => vec![],
         })
         .flat_map(|r| r.scope_metrics)
@@ -197,7 +197,7 @@ fn a_latency_sli_from_spans_and_from_a_histogram_agree() {
     assert!((sli[0].1 - 0.99).abs() < 1e-12, "{sli:?}");
 
     let histogram = |bounds: &[f64], counts: &[u64]| {
-        Batch::Metrics(vec![ResourceMetrics {
+        Batch::from(vec![ResourceMetrics {
             resource: Some(Resource {
                 attributes: vec![kv("service.name", "checkout")],
                 ..Resource::default()
@@ -371,7 +371,7 @@ fn log_records_are_events_too_and_a_group_costs_69_kb() {
             ..LogRecord::default()
         })
         .collect();
-    let batch = Batch::Logs(vec![ResourceLogs {
+    let batch = Batch::from(vec![ResourceLogs {
         resource: Some(Resource {
             attributes: vec![kv("service.name", "worker")],
             ..Resource::default()

@@ -66,7 +66,7 @@ impl SpanMetrics {
         }
         self.last_flush_unix = unix;
         if !resources.is_empty() {
-            out.push_message(Batch::Metrics(resources).into());
+            out.push_message(Batch::from(resources).into());
         }
     }
 }

@@ -31,7 +31,7 @@ pub use config::{
     HistogramConfig,
 };
 use series::{Distribution, Series, Table};
-use weir_core::{Batch, Output, Processor};
+use weir_core::{Batch, Decoded, Output, Processor};
 use weir_otlp::proto::{
     common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value::Value},
     metrics::v1::{Exemplar, exemplar},
@@ -315,7 +315,7 @@ fn extend(attributes: &mut Vec<KeyValue>, dimensions: &[Dimension], lookup: &[&[
 
 impl Processor for SpanMetrics {
     fn process(&mut self, batch: Batch, out: &mut Output) {
-        let Batch::Traces(resources) = batch else { return };
+        let Decoded::Traces(resources) = batch.into_decoded() else { return };
         let unix = out.unix_nanos();
         for resource_spans in &resources {
             let resource = resource_spans.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]);

@@ -64,7 +64,7 @@ fn spans(n: usize, seed: u64, tracestate: &str) -> (Batch, Vec<Truth>) {
             schema_url: String::new(),
         });
     }
-    (Batch::Traces(resources), truth)
+    (Batch::from(resources), truth)
 }
 
 fn run(config: &Config, batches: Vec<Batch>) -> Vec<ResourceMetrics> {
@@ -77,8 +77,8 @@ fn run(config: &Config, batches: Vec<Batch>) -> Vec<ResourceMetrics> {
     }
     connector.flush(start + Duration::from_secs(16), &mut out);
     out.drain()
-        .flat_map(|m| match m.batch {
-            Batch::Metrics(r) => r,
+        .flat_map(|m| match m.batch.into_decoded() {
+            Decoded::Metrics(r) => r,
             _ => panic!("metrics"),
         })
         .collect()
@@ -223,8 +223,8 @@ fn delta_temporality_resets_and_exponential_histograms_keep_counts() {
     connector.flush(start + Duration::from_secs(16), &mut out);
     let first: Vec<ResourceMetrics> = out
         .drain()
-        .flat_map(|m| match m.batch {
-            Batch::Metrics(r) => r,
+        .flat_map(|m| match m.batch.into_decoded() {
+            Decoded::Metrics(r) => r,
             _ => vec![],
         })
         .collect();
@@ -258,7 +258,7 @@ fn listed_instrumentation_scopes_become_dimensions() {
         spans: vec![span(name)],
         ..ScopeSpans::default()
     };
-    let batch = Batch::Traces(vec![ResourceSpans {
+    let batch = Batch::from(vec![ResourceSpans {
         resource: Some(Resource {
             attributes: vec![kv("service.name", "shop")],
             ..Default::default()
@@ -324,7 +324,7 @@ fn calls_histogram_and_event_dimensions_apply_to_their_metric_only() {
         attributes: vec![kv("exception.type", kind)],
         ..Event::default()
     };
-    let batch = Batch::Traces(vec![ResourceSpans {
+    let batch = Batch::from(vec![ResourceSpans {
         resource: Some(Resource {
             attributes: vec![kv("service.name", "shop"), kv("k8s.pod.name", "p1")],
             ..Default::default()
@@ -383,7 +383,7 @@ events:
 
 #[test]
 fn events_are_off_by_default_and_their_dimensions_are_checked() {
-    let batch = Batch::Traces(vec![ResourceSpans {
+    let batch = Batch::from(vec![ResourceSpans {
         scope_spans: vec![ScopeSpans {
             spans: vec![Span { events: vec![Default::default()], ..Span::default() }],
             ..ScopeSpans::default()

@@ -41,8 +41,8 @@ pub use config::{
 use policy::{Policy, TraceView, Vote};
 use prost::Message as _;
 use weir_core::{
-    Batch, Component, ConfigError, Declaration, Output, Processor, Signal, Signals, Stability,
-    declare::BuildProcessor,
+    Batch, Component, ConfigError, Declaration, Decoded, Output, Processor, Signal, Signals,
+    Stability, declare::BuildProcessor,
 };
 use weir_otlp::{
     proto::trace::v1::{ResourceSpans, Span},
@@ -436,7 +436,7 @@ impl TailSampler {
 
     fn emit(&mut self, out: &mut Output) {
         if !self.pending.is_empty() {
-            out.push_message(Batch::Traces(std::mem::take(&mut self.pending)).into());
+            out.push_message(Batch::from(std::mem::take(&mut self.pending)).into());
         }
         self.counters.traces_in_memory.set(self.traces.len() as f64);
         self.counters.buffered_bytes.set(self.buffered_bytes as f64);
@@ -464,10 +464,11 @@ fn span_count(fragment: &ResourceSpans) -> u64 {
 
 impl Processor for TailSampler {
     fn process(&mut self, batch: Batch, out: &mut Output) {
-        let Batch::Traces(resources) = batch else {
+        if batch.signal() != Signal::Traces {
             out.push(batch);
             return;
-        };
+        }
+        let Decoded::Traces(resources) = batch.into_decoded() else { unreachable!("traces") };
         let mut late = Vec::new();
         let mut unsampleable = Vec::new();
         let by_trace = partition(
@@ -488,7 +489,7 @@ impl Processor for TailSampler {
         }
         late.append(&mut unsampleable);
         if !late.is_empty() {
-            out.push(Batch::Traces(late));
+            out.push(Batch::from(late));
         }
         self.emit(out);
     }

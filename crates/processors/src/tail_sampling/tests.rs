@@ -72,7 +72,7 @@ fn trace(
 }
 
 fn batch(spans: Vec<Span>) -> Batch {
-    Batch::Traces(vec![ResourceSpans {
+    Batch::from(vec![ResourceSpans {
         resource: Some(Resource {
             attributes: vec![KeyValue {
                 key: "service.name".into(),
@@ -88,8 +88,8 @@ fn batch(spans: Vec<Span>) -> Batch {
 
 fn spans_of(out: &mut Output) -> Vec<Span> {
     out.drain()
-        .flat_map(|m| match m.batch {
-            Batch::Traces(r) => r,
+        .flat_map(|m| match m.batch.into_decoded() {
+            Decoded::Traces(r) => r,
             _ => panic!("traces"),
         })
         .flat_map(|r| r.scope_spans)

@@ -1,22 +1,24 @@
 //! OTLP/gRPC: the three export services on one tonic server.
 
-use std::{sync::Arc, time::Duration, time::Instant};
+use std::{
+    sync::Arc,
+    task::{Context, Poll},
+    time::{Duration, Instant},
+};
+
+use bytes::Bytes;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::{
-    Request, Response, Status, codec::CompressionEncoding, service::interceptor::InterceptedService,
+    Request, Response, Status,
+    codec::{CompressionEncoding, EnabledCompressionEncodings},
+    codegen::{Body, BoxFuture, StdError},
+    server::{NamedService, UnaryService},
+    service::interceptor::InterceptedService,
 };
 use tonic_types::StatusExt;
-use weir_otlp::{
-    Batch, ExportLogsServiceRequest, ExportLogsServiceResponse, ExportMetricsServiceRequest,
-    ExportMetricsServiceResponse, ExportTraceServiceRequest, ExportTraceServiceResponse, Signal,
-    proto::collector::{
-        logs::v1::logs_service_server::{LogsService, LogsServiceServer},
-        metrics::v1::metrics_service_server::{MetricsService, MetricsServiceServer},
-        trace::v1::trace_service_server::{TraceService, TraceServiceServer},
-    },
-};
+use weir_otlp::{Batch, Signal, grpc::RawCodec};
 
 use weir_core::Metadata;
 
@@ -89,45 +91,85 @@ fn deadline<T>(request: &Request<T>) -> Option<Instant> {
     Instant::now().checked_add(timeout.saturating_sub(margin))
 }
 
-#[tonic::async_trait]
-impl TraceService for Service {
-    async fn export(
-        &self,
-        request: Request<ExportTraceServiceRequest>,
-    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let deadline = deadline(&request);
-        let metadata = self.metadata(&request);
-        let batch = Batch::Traces(request.into_inner().resource_spans);
-        self.accept(batch, metadata, deadline).await?;
-        Ok(Response::new(ExportTraceServiceResponse { partial_success: None }))
+/// One signal's OTLP export service. The request's bytes are taken from tonic as they came
+/// (decompressed, within the size limit) and walked, not decoded; the response is the empty
+/// export response, whose encoding is the same for every signal.
+#[derive(Clone)]
+struct ExportServer<const SIGNAL: usize> {
+    service: Service,
+    max_message_size: usize,
+}
+
+impl<const SIGNAL: usize> ExportServer<SIGNAL> {
+    const SIGNAL: Signal = Signal::ALL[SIGNAL];
+}
+
+impl<const SIGNAL: usize> NamedService for ExportServer<SIGNAL> {
+    const NAME: &'static str = SERVICE_NAMES[SIGNAL];
+}
+
+/// The gRPC service names of the export services, in [`Signal::ALL`]'s order.
+const SERVICE_NAMES: [&str; 3] = [
+    "opentelemetry.proto.collector.trace.v1.TraceService",
+    "opentelemetry.proto.collector.metrics.v1.MetricsService",
+    "opentelemetry.proto.collector.logs.v1.LogsService",
+];
+
+impl<const SIGNAL: usize, B> tower::Service<http::Request<B>> for ExportServer<SIGNAL>
+where
+    B: Body + Send + 'static,
+    B::Error: Into<StdError> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let signal = Self::SIGNAL;
+        if request.uri().path() != signal.grpc_export_path() {
+            return Box::pin(async { Ok(Status::unimplemented("").into_http()) });
+        }
+        let mut accept = EnabledCompressionEncodings::default();
+        for encoding in
+            [CompressionEncoding::Gzip, CompressionEncoding::Zstd, CompressionEncoding::Deflate]
+        {
+            accept.enable(encoding);
+        }
+        let mut grpc = tonic::server::Grpc::new(RawCodec)
+            .apply_compression_config(accept, EnabledCompressionEncodings::default())
+            .apply_max_message_size_config(Some(self.max_message_size), None);
+        let export = Export { service: self.service.clone(), signal };
+        Box::pin(async move { Ok(grpc.unary(export, request).await) })
     }
 }
 
-#[tonic::async_trait]
-impl MetricsService for Service {
-    async fn export(
-        &self,
-        request: Request<ExportMetricsServiceRequest>,
-    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        let deadline = deadline(&request);
-        let metadata = self.metadata(&request);
-        let batch = Batch::Metrics(request.into_inner().resource_metrics);
-        self.accept(batch, metadata, deadline).await?;
-        Ok(Response::new(ExportMetricsServiceResponse { partial_success: None }))
-    }
+/// One export call: the request's bytes in, the empty export response out.
+struct Export {
+    service: Service,
+    signal: Signal,
 }
 
-#[tonic::async_trait]
-impl LogsService for Service {
-    async fn export(
-        &self,
-        request: Request<ExportLogsServiceRequest>,
-    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        let deadline = deadline(&request);
-        let metadata = self.metadata(&request);
-        let batch = Batch::Logs(request.into_inner().resource_logs);
-        self.accept(batch, metadata, deadline).await?;
-        Ok(Response::new(ExportLogsServiceResponse { partial_success: None }))
+impl UnaryService<Bytes> for Export {
+    type Response = Bytes;
+    type Future = BoxFuture<Response<Bytes>, Status>;
+
+    fn call(&mut self, request: Request<Bytes>) -> Self::Future {
+        let (service, signal) = (self.service.clone(), self.signal);
+        Box::pin(async move {
+            let deadline = deadline(&request);
+            let metadata = service.metadata(&request);
+            let bytes = request.into_inner();
+            let batch = Batch::from_protobuf(signal, bytes.clone()).map_err(|e| {
+                service.0.refused(signal, &bytes);
+                Status::invalid_argument(format!("invalid OTLP/protobuf {signal} request: {e}"))
+            })?;
+            service.accept(batch, metadata, deadline).await?;
+            Ok(Response::new(Bytes::new()))
+        })
     }
 }
 
@@ -152,28 +194,22 @@ pub(crate) async fn serve(
         move |request| service.authenticate(request)
     };
     let traces = accepts(Signal::Traces).then(|| {
-        let server = TraceServiceServer::new(service.clone())
-            .accept_compressed(CompressionEncoding::Gzip)
-            .accept_compressed(CompressionEncoding::Zstd)
-            .accept_compressed(CompressionEncoding::Deflate)
-            .max_decoding_message_size(max_message_size);
-        InterceptedService::new(server, check.clone())
+        InterceptedService::new(
+            ExportServer::<0> { service: service.clone(), max_message_size },
+            check.clone(),
+        )
     });
     let metrics = accepts(Signal::Metrics).then(|| {
-        let server = MetricsServiceServer::new(service.clone())
-            .accept_compressed(CompressionEncoding::Gzip)
-            .accept_compressed(CompressionEncoding::Zstd)
-            .accept_compressed(CompressionEncoding::Deflate)
-            .max_decoding_message_size(max_message_size);
-        InterceptedService::new(server, check.clone())
+        InterceptedService::new(
+            ExportServer::<1> { service: service.clone(), max_message_size },
+            check.clone(),
+        )
     });
     let logs = accepts(Signal::Logs).then(|| {
-        let server = LogsServiceServer::new(service.clone())
-            .accept_compressed(CompressionEncoding::Gzip)
-            .accept_compressed(CompressionEncoding::Zstd)
-            .accept_compressed(CompressionEncoding::Deflate)
-            .max_decoding_message_size(max_message_size);
-        InterceptedService::new(server, check.clone())
+        InterceptedService::new(
+            ExportServer::<2> { service: service.clone(), max_message_size },
+            check.clone(),
+        )
     });
     let mut server = tonic::transport::Server::builder()
         .http2_keepalive_interval(nonzero(keepalive.time))

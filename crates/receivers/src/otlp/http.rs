@@ -271,8 +271,10 @@ async fn decode(
         other => invalid(other.to_string()),
     })?;
     match format {
-        Format::Protobuf => Batch::decode_protobuf(signal, &bytes)
-            .map_err(|e| invalid(format!("invalid OTLP/protobuf {signal} request: {e}"))),
+        Format::Protobuf => Batch::from_protobuf(signal, bytes.clone()).map_err(|e| {
+            shared.intake.refused(signal, &bytes);
+            invalid(format!("invalid OTLP/protobuf {signal} request: {e}"))
+        }),
         Format::Json => weir_otlp::json::decode(signal, &bytes).map_err(|e| invalid(e.to_string())),
     }
 }
@@ -287,13 +289,23 @@ enum BodyError {
 /// reads the 413 answer instead of a broken connection.
 async fn read_body(body: Body, limit: usize) -> Result<Bytes, BodyError> {
     let mut body = body;
+    // a body that arrives in one frame is kept as it is; more frames are joined
+    let mut first: Option<Bytes> = None;
     let mut buffer = bytes::BytesMut::new();
     let mut discarded = 0usize;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| BodyError::Read(e.to_string()))?;
         let Ok(data) = frame.into_data() else { continue };
-        if discarded == 0 && buffer.len() + data.len() <= limit {
-            buffer.extend_from_slice(&data);
+        let held = first.as_ref().map_or(0, Bytes::len) + buffer.len();
+        if discarded == 0 && held + data.len() <= limit {
+            if first.is_none() && buffer.is_empty() {
+                first = Some(data);
+            } else {
+                if let Some(first) = first.take() {
+                    buffer.extend_from_slice(&first);
+                }
+                buffer.extend_from_slice(&data);
+            }
             continue;
         }
         discarded = discarded.saturating_add(data.len()).max(1);
@@ -304,7 +316,7 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, BodyError> {
     if discarded > 0 {
         return Err(BodyError::TooLarge);
     }
-    Ok(buffer.freeze())
+    Ok(first.unwrap_or_else(|| buffer.freeze()))
 }
 
 /// How much of an oversized body is read and thrown away before answering.

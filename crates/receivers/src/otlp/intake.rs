@@ -115,6 +115,12 @@ impl Intake {
         self.accepts[signal as usize]
     }
 
+    /// Counts the items of a request refused before it became a batch (it did not walk).
+    pub(crate) fn refused(&self, signal: Signal, bytes: &[u8]) {
+        let items = weir_otlp::wire::count_items(signal, bytes) as u64;
+        self.counters[signal as usize].1.increment(items);
+    }
+
     /// Checks `batch` and hands it to every pipeline of its signal, waiting at most until
     /// `deadline` (the client's, capped at [`DEFAULT_WAIT`]).
     pub(crate) async fn accept(

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Request, Response};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use weir_otlp::{Batch, Signal};
+use weir_otlp::Signal;
 use weir_receivers::decompress::{self, Encoding};
 
 /// A running sink.
@@ -60,19 +60,19 @@ fn signal_of(path: &str) -> Option<Signal> {
     }
 }
 
-/// Items in one request body (gRPC frames or an HTTP body); 0 when it does not decode.
+/// Items in one request body (gRPC frames or an HTTP body), counted on the wire (the sink
+/// must cost little next to weir: a decode would cost it more than weir's whole forwarding);
+/// 0 when it does not decompress.
 fn count(signal: Signal, body: &[u8], grpc: bool, encoding: Option<&str>) -> u64 {
     let decode = |bytes: &[u8], compressed: bool| -> u64 {
-        let bytes = if compressed {
-            let Ok(encoding) = Encoding::parse(encoding) else { return 0 };
-            match decompress::decompress(encoding, Bytes::copy_from_slice(bytes), 64 << 20) {
-                Ok(bytes) => bytes,
-                Err(_) => return 0,
-            }
-        } else {
-            Bytes::copy_from_slice(bytes)
-        };
-        Batch::decode_protobuf(signal, &bytes).map_or(0, |b| b.item_count() as u64)
+        if !compressed {
+            return weir_otlp::wire::count_items(signal, bytes) as u64;
+        }
+        let Ok(encoding) = Encoding::parse(encoding) else { return 0 };
+        match decompress::decompress(encoding, Bytes::copy_from_slice(bytes), 64 << 20) {
+            Ok(bytes) => weir_otlp::wire::count_items(signal, &bytes) as u64,
+            Err(_) => 0,
+        }
     };
     if !grpc {
         return decode(body, encoding.is_some());

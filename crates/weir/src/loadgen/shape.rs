@@ -170,7 +170,7 @@ impl Generator {
         let scope =
             Some(InstrumentationScope { name: "weir.loadgen".into(), ..Default::default() });
         match signal {
-            Signal::Traces => Batch::Traces(vec![ResourceSpans {
+            Signal::Traces => Batch::from(vec![ResourceSpans {
                 resource,
                 scope_spans: vec![ScopeSpans {
                     scope,
@@ -179,7 +179,7 @@ impl Generator {
                 }],
                 schema_url: String::new(),
             }]),
-            Signal::Metrics => Batch::Metrics(vec![ResourceMetrics {
+            Signal::Metrics => Batch::from(vec![ResourceMetrics {
                 resource,
                 scope_metrics: vec![ScopeMetrics {
                     scope,
@@ -188,7 +188,7 @@ impl Generator {
                 }],
                 schema_url: String::new(),
             }]),
-            Signal::Logs => Batch::Logs(vec![ResourceLogs {
+            Signal::Logs => Batch::from(vec![ResourceLogs {
                 resource,
                 scope_logs: vec![ScopeLogs {
                     scope,

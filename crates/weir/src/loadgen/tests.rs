@@ -1,7 +1,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use weir_otlp::{
-    Batch, Signal,
+    Batch, Decoded, Signal,
     proto::{
         common::v1::any_value::Value, metrics::v1::metric::Data, trace::v1::status::StatusCode,
     },
@@ -10,7 +10,7 @@ use weir_otlp::{
 use super::shape::{Generator, Shape};
 
 fn spans(batch: &Batch) -> Vec<weir_otlp::proto::trace::v1::Span> {
-    let Batch::Traces(rs) = batch else { panic!("traces") };
+    let Decoded::Traces(rs) = &*batch.view() else { panic!("traces") };
     rs.iter().flat_map(|r| &r.scope_spans).flat_map(|s| s.spans.clone()).collect()
 }
 
@@ -57,7 +57,8 @@ fn the_error_ratio_holds_within_a_binomial_bound() {
 }
 
 fn series(batch: &Batch) -> Vec<String> {
-    let Batch::Metrics(rm) = batch else { panic!("metrics") };
+    let view = batch.view();
+    let Decoded::Metrics(rm) = &*view else { panic!("metrics") };
     let mut out = Vec::new();
     for metric in rm.iter().flat_map(|r| &r.scope_metrics).flat_map(|s| &s.metrics) {
         let Some(Data::Sum(sum)) = &metric.data else { panic!("counter") };

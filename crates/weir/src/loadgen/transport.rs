@@ -13,7 +13,7 @@ use super::{Args, Compression, Encoding, Protocol};
 pub(crate) fn body(args: &Args, batch: &Batch) -> Bytes {
     let encoded = match (args.protocol, args.encoding) {
         (Protocol::Http, Encoding::Json) => weir_otlp::json::encode(batch),
-        _ => batch.encode_protobuf(),
+        _ => batch.encode_protobuf().to_vec(),
     };
     let compressed = match args.compression {
         Compression::None => encoded,
