@@ -70,8 +70,15 @@ impl Backend {
     /// [`Backend::start`] with a gRPC message limit of `max_message_bytes` (tonic's default
     /// is 4 MiB, as grpc-go's): larger requests get OUT_OF_RANGE.
     pub async fn start_limited(mode: Mode, max_message_bytes: usize) -> Backend {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        Backend::start_on(mode, max_message_bytes, any).await
+    }
+
+    /// [`Backend::start_limited`] with its gRPC transport on `grpc` (a backend that comes
+    /// up where weir has been sending all along).
+    pub async fn start_on(mode: Mode, max_message_bytes: usize, grpc: SocketAddr) -> Backend {
         let state = Arc::new(Mutex::new(State_ { mode: Some(mode), ..State_::default() }));
-        let grpc_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let grpc_listener = tokio::net::TcpListener::bind(grpc).await.unwrap();
         let http_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let backend = Backend {
             state,

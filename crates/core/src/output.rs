@@ -198,9 +198,12 @@ impl Consumer {
 
     /// Enqueues `message` following the consumer's policy: waits for room (`Block`) or
     /// refuses when full (`DropNewest`).
-    pub async fn send(&self, message: Message) -> Result<(), Refused> {
+    pub async fn send(&self, mut message: Message) -> Result<(), Refused> {
         let taken = match &self.capacity {
             Some(capacity) => {
+                // an export queue holds batches for as long as a backend is away: each holds
+                // its own bytes only, not the receive buffers they were views into
+                message.batch.compact();
                 let (units, bytes) = capacity.measure(&message.batch);
                 let permit = match self.when_full {
                     WhenFull::Block => capacity.units.acquire_many(units).await.ok(),

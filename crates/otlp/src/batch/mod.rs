@@ -325,6 +325,14 @@ impl Batch {
         }
     }
 
+    /// Makes an encoded batch hold exactly its own bytes, in one buffer (see
+    /// [`Encoded::compact`]); a decoded batch is left as it is.
+    pub fn compact(&mut self) {
+        if let Repr::Encoded(encoded) = &mut self.0 {
+            encoded.compact();
+        }
+    }
+
     /// Appends the items of `other`, which must be of the same signal; returns `other`
     /// unchanged when it is not. Two encoded batches join without a copy; a decoded batch
     /// joins an encoded one encoded, so that what was forwarded as bytes stays bytes.

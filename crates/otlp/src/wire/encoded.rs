@@ -85,6 +85,19 @@ impl Encoded {
         }
     }
 
+    /// Copies the parts into one buffer of exactly their size. Parts are views into the
+    /// buffers they were received or cut in, which can be larger than the parts: a batch held
+    /// for long (in an export queue) should hold only its own bytes, and sending one buffer on
+    /// every attempt copies nothing more.
+    pub fn compact(&mut self) {
+        let bytes = match self.parts.as_slice() {
+            [] => return,
+            [one] => Bytes::copy_from_slice(&one.bytes),
+            _ => self.to_bytes(),
+        };
+        self.parts = vec![Part { bytes, items: self.items }];
+    }
+
     /// Decodes the items.
     pub fn decode(&self) -> Decoded {
         let mut decoded = Decoded::empty(self.signal);

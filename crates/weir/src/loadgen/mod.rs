@@ -3,8 +3,8 @@
 //! Requests are built before the clock starts (a ring of `--prebuilt` distinct requests per
 //! worker, encoded and compressed once), so sending costs little more than the transport.
 //! Open loop (`--rate N`): each worker sends on a fixed schedule and measures latency from the
-//! *scheduled* send time, so a slow server shows up as latency rather than as fewer requests
-//! (no coordinated omission). Closed loop (`--rate 0`): each worker sends as fast as answers
+//! *scheduled* send time when it runs behind (from its wake-up when it was on time), so a slow
+//! server shows up as latency rather than as fewer requests (no coordinated omission). Closed loop (`--rate 0`): each worker sends as fast as answers
 //! come back.
 
 pub mod shape;
@@ -310,9 +310,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
                 if scheduled >= deadline {
                     break;
                 }
-                if scheduled > Instant::now() {
-                    tokio::time::sleep_until(scheduled.into()).await;
-                }
+                // the request is built before its time comes: building it is not the server's
                 let (body, items) = match &ring {
                     Some(ring) => ring[(sent % ring.len() as u64) as usize].clone(),
                     None => {
@@ -320,6 +318,15 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
                         let items = batch.item_count() as u64;
                         (transport::body(&args, &batch), items)
                     }
+                };
+                // Latency counts from the scheduled time when the worker is behind (waiting on
+                // the server delayed it: coordinated omission), and from the wake-up when it
+                // slept: the timer's lateness (up to its 1 ms tick) is not the server's.
+                let from = if scheduled > Instant::now() {
+                    tokio::time::sleep_until(scheduled.into()).await;
+                    Instant::now()
+                } else {
+                    scheduled
                 };
                 sent += 1;
                 match client.send(body).await {
@@ -329,7 +336,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
                     }
                     Err(status) => *result.errors.entry(status).or_default() += 1,
                 }
-                result.latencies.push(scheduled.elapsed().as_micros() as u64);
+                result.latencies.push(from.elapsed().as_micros() as u64);
             }
             result
         }));
