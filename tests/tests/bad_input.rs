@@ -38,12 +38,65 @@ struct Case {
     message: &'static str,
 }
 
+/// Traces through a `forward` connector to the `file` exporter: the pipeline the receiver
+/// feeds reads no items, so requests stay encoded after the wire walk (with
+/// [`weir_tests::FILE_CONFIG`] the receiver decodes them at once: both paths must refuse the
+/// same requests the same way).
+const ENCODED_PATH: &str = "
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:0
+      http:
+        endpoint: 127.0.0.1:0
+connectors:
+  forward:
+exporters:
+  file:
+    path: {output}
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [forward]
+    traces/out:
+      receivers: [forward]
+      exporters: [file]
+";
+
 #[test]
 fn http_bad_input_gets_the_right_status_and_message() {
-    let weir = Weir::start_with(&weir_tests::FILE_CONFIG.replace(
-        "        endpoint: 127.0.0.1:0\nexporters",
-        "        endpoint: 127.0.0.1:0\n        max_request_body_size: 2097152\nexporters",
-    ));
+    http_bad_input(weir_tests::FILE_CONFIG);
+}
+
+#[test]
+fn http_bad_input_kept_encoded_gets_the_same_answers() {
+    http_bad_input(ENCODED_PATH);
+}
+
+#[test]
+fn grpc_bad_input_gets_the_right_status_and_message() {
+    grpc_bad_input(weir_tests::FILE_CONFIG, false);
+}
+
+#[test]
+fn grpc_bad_input_kept_encoded_gets_the_same_answers() {
+    grpc_bad_input(ENCODED_PATH, true);
+}
+
+fn http_bad_input(template: &str) {
+    let weir = Weir::start_with(
+        &template
+            .replace(
+                "        endpoint: 127.0.0.1:0\nconnectors",
+                "        endpoint: 127.0.0.1:0\n        max_request_body_size: 2097152\nconnectors",
+            )
+            .replace(
+                "        endpoint: 127.0.0.1:0\nexporters",
+                "        endpoint: 127.0.0.1:0\n        max_request_body_size: 2097152\nexporters",
+            ),
+    );
     let client = reqwest::blocking::Client::new();
     let url = format!("http://{}/v1/traces", weir.http());
     let valid = valid_spans();
@@ -154,9 +207,10 @@ fn http_bad_input_gets_the_right_status_and_message() {
     assert_eq!(spans, 8 * 3, "exactly the valid requests were exported");
 }
 
-#[test]
-fn grpc_bad_input_gets_the_right_status_and_message() {
-    let weir = Weir::start();
+/// `walked`: the receiver keeps requests encoded, and the walk names where a truncated
+/// request stops.
+fn grpc_bad_input(template: &str, walked: bool) {
+    let weir = Weir::start_with(template);
     let addr = weir.grpc();
     let path = Signal::Traces.grpc_export_path();
     let valid = Bytes::from(valid_spans());
@@ -201,6 +255,9 @@ fn grpc_bad_input_gets_the_right_status_and_message() {
         let answer = send(payload, encoding);
         assert_eq!(answer.code, code, "{name}: {answer:?}");
         assert!(answer.message.contains(message), "{name}: {answer:?}");
+        if walked && name == "truncated protobuf" {
+            assert!(answer.message.contains("resourceSpans"), "{name}: {answer:?}");
+        }
         assert_eq!(send(valid.clone(), None).code, 0, "a valid request after {name}");
     }
     let written = weir.stop();

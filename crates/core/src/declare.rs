@@ -259,6 +259,11 @@ macro_rules! kind {
 pub trait BuildProcessor {
     /// A new instance for component `id`.
     fn build(&self, id: &str) -> Box<dyn crate::Processor>;
+
+    /// Whether it reads the items (spans, data points, log records) rather than passing them
+    /// on as they came. Where every pipeline a receiver feeds reads them, the receiver decodes
+    /// requests at once; otherwise it keeps them encoded after a validating walk.
+    fn reads_items(&self) -> bool;
 }
 
 /// Builds an exporter from validated settings, and tells the topology how its queue
@@ -276,6 +281,11 @@ pub trait BuildExporter {
 
     /// The extension that authenticates its requests, if any.
     fn authenticator(&self) -> Option<&str>;
+
+    /// Whether it reads the items (spans, data points, log records) rather than passing them
+    /// on as they came. Where every pipeline a receiver feeds reads them, the receiver decodes
+    /// requests at once; otherwise it keeps them encoded after a validating walk.
+    fn reads_items(&self) -> bool;
 }
 
 /// Builds a receiver from validated settings (binding its sockets; it accepts when run).

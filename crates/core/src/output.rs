@@ -271,6 +271,7 @@ pub struct ReceiverOutput {
     logs: Vec<Consumer>,
     limiters: Vec<(Signal, Arc<MemoryLimiter>)>,
     durable: Vec<Signal>,
+    decoding: Vec<Signal>,
 }
 
 impl ReceiverOutput {
@@ -294,6 +295,18 @@ impl ReceiverOutput {
     /// downstream (some pipeline of that signal reaches an exporter with `storage`).
     pub fn set_durable(&mut self, signal: Signal) {
         self.durable.push(signal);
+    }
+
+    /// Says that every pipeline taking `signal` from this receiver reads the items: the
+    /// receiver should decode requests at once rather than walk them and leave them encoded.
+    pub fn set_decoding(&mut self, signal: Signal) {
+        self.decoding.push(signal);
+    }
+
+    /// Whether requests of `signal` are best decoded on receipt (see
+    /// [`ReceiverOutput::set_decoding`]).
+    pub fn decodes(&self, signal: Signal) -> bool {
+        self.decoding.contains(&signal)
     }
 
     /// Whether some pipeline takes `signal` from this receiver.

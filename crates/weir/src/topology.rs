@@ -246,7 +246,14 @@ async fn receivers(
     let mut built = Vec::new();
     for (id, config) in &plan.receivers {
         let mut output = ReceiverOutput::new();
-        for pipeline in plan.pipelines.iter().filter(|p| p.receivers.contains(id)) {
+        let fed: Vec<_> = plan.pipelines.iter().filter(|p| p.receivers.contains(id)).collect();
+        for signal in Signal::ALL {
+            let mut of_signal = fed.iter().filter(|p| p.signal == signal).peekable();
+            if of_signal.peek().is_some() && of_signal.all(|p| reads_items(plan, p)) {
+                output.set_decoding(signal);
+            }
+        }
+        for pipeline in fed {
             output.add(pipeline.signal, inputs.consumer(&pipeline.id));
             let persistent = pipeline.exporters.iter().any(|e| {
                 let queue = |c: &weir_exporters::ExporterSettings| c.as_dyn().queue();
@@ -265,6 +272,17 @@ async fn receivers(
         built.push((id.to_string(), receiver, output));
     }
     Ok(built)
+}
+
+/// Whether something in `pipeline` reads the items: one of its processors, or one of the
+/// exporters or connectors it ends in.
+fn reads_items(plan: &Plan, pipeline: &crate::config::PipelinePlan) -> bool {
+    let processors = pipeline.processors.iter().filter_map(|id| plan.processor(id));
+    let ends = pipeline.exporters.iter().map(|id| match plan.connector(id) {
+        Some(connector) => connector.as_dyn().reads_items(),
+        None => plan.exporters.iter().any(|(x, c)| x == id && c.as_dyn().reads_items()),
+    });
+    processors.map(|p| p.as_dyn().reads_items()).chain(ends).any(|reads| reads)
 }
 
 /// Pipelines, each with its own processor instances, taking their input receivers.

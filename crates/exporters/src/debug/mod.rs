@@ -138,6 +138,10 @@ impl weir_core::Component for Config {
 }
 
 impl weir_core::declare::BuildExporter for Config {
+    fn reads_items(&self) -> bool {
+        true
+    }
+
     fn build<'a>(
         &'a self,
         id: &'a str,

@@ -108,6 +108,10 @@ weir_core::checked_component!(
 );
 
 impl weir_core::declare::BuildExporter for Config {
+    fn reads_items(&self) -> bool {
+        true
+    }
+
     fn build<'a>(
         &'a self,
         _id: &'a str,

@@ -39,6 +39,10 @@ impl weir_core::Component for Config {
 }
 
 impl weir_core::declare::BuildExporter for Config {
+    fn reads_items(&self) -> bool {
+        false
+    }
+
     fn build<'a>(
         &'a self,
         _id: &'a str,

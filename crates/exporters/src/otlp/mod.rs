@@ -137,6 +137,10 @@ weir_core::checked_component!(
 );
 
 impl weir_core::declare::BuildExporter for Config {
+    fn reads_items(&self) -> bool {
+        false
+    }
+
     fn build<'a>(
         &'a self,
         id: &'a str,

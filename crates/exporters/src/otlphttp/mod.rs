@@ -194,6 +194,10 @@ weir_core::checked_component!(
 );
 
 impl weir_core::declare::BuildExporter for Config {
+    fn reads_items(&self) -> bool {
+        self.encoding == Encoding::Json
+    }
+
     fn build<'a>(
         &'a self,
         id: &'a str,

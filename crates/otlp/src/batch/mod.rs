@@ -281,8 +281,12 @@ impl Batch {
 
     /// The items, decoded now if they were not (and kept decoded), to read or change.
     pub fn decoded_mut(&mut self) -> &mut Decoded {
-        if let Repr::Encoded(encoded) = &self.0 {
-            self.0 = Repr::Decoded(encoded.decode());
+        if let Repr::Encoded(_) = &self.0 {
+            let empty = Repr::Decoded(Decoded::empty(self.signal()));
+            let Repr::Encoded(encoded) = std::mem::replace(&mut self.0, empty) else {
+                unreachable!("checked above")
+            };
+            self.0 = Repr::Decoded(encoded.into_decoded());
         }
         match &mut self.0 {
             Repr::Decoded(decoded) => decoded,
@@ -293,16 +297,16 @@ impl Batch {
     /// The items, decoded.
     pub fn into_decoded(self) -> Decoded {
         match self.0 {
-            Repr::Encoded(encoded) => encoded.decode(),
+            Repr::Encoded(encoded) => encoded.into_decoded(),
             Repr::Decoded(decoded) => decoded,
         }
     }
 
-    /// The items to read: borrowed when decoded, decoded for the occasion (and not kept)
-    /// when encoded.
+    /// The items to read, without changing the batch's form: an encoded batch decodes them
+    /// once, shared by its clones (consumers side by side read one decode).
     pub fn view(&self) -> Cow<'_, Decoded> {
         match &self.0 {
-            Repr::Encoded(encoded) => Cow::Owned(encoded.decode()),
+            Repr::Encoded(encoded) => Cow::Borrowed(encoded.decoded()),
             Repr::Decoded(decoded) => Cow::Borrowed(decoded),
         }
     }

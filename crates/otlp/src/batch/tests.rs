@@ -198,3 +198,21 @@ fn encoded_and_decoded_batches_carry_the_same_items_through_join_cut_and_partiti
         }
     }
 }
+
+#[test]
+fn clones_of_an_encoded_batch_share_one_decode_and_a_change_forgets_it() {
+    let request = Batch::from(vec![resource("a", &[("s", &["1", "2"])])]).encode_protobuf();
+    let batch = Batch::from_protobuf(Signal::Traces, request).unwrap();
+    let other = batch.clone();
+    assert!(std::ptr::eq(&*batch.view(), &*other.view()), "one decode for both");
+    let mut changed = other.clone();
+    changed
+        .for_each_resource(|r| r.get_or_insert_with(Default::default).dropped_attributes_count = 7);
+    assert!(changed.is_encoded());
+    let view = changed.view();
+    let Decoded::Traces(resources) = &*view else { panic!("traces") };
+    assert_eq!(resources[0].resource.as_ref().unwrap().dropped_attributes_count, 7);
+    assert!(!std::ptr::eq(&*view, &*batch.view()), "the change is decoded afresh");
+    let Decoded::Traces(before) = batch.into_decoded() else { panic!("traces") };
+    assert_eq!(before[0].resource.as_ref().unwrap().dropped_attributes_count, 0);
+}

@@ -3,6 +3,8 @@
 //! items by walking the wire. A part keeps each item under copies of its resource, scope and,
 //! for data points, metric (the fields other than the cut list are copied to both sides).
 
+use std::sync::{Arc, OnceLock};
+
 use bytes::{BufMut, Bytes, BytesMut};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
@@ -12,12 +14,15 @@ use crate::{Decoded, InvalidRequest, Signal};
 
 /// One signal's export request as protobuf bytes, with its item count. The bytes are kept as
 /// the parts they arrived in, each a request of its own, so that joining requests copies
-/// nothing.
+/// nothing. Clones share the bytes and the items decoded from them: of several consumers
+/// that read the items of one request (connectors side by side), the first decodes them and
+/// the others read the same. A change of the bytes forgets the decoded items.
 #[derive(Debug, Clone)]
 pub struct Encoded {
     signal: Signal,
     parts: Vec<Part>,
     items: usize,
+    decoded: Arc<OnceLock<Decoded>>,
 }
 
 #[derive(Debug, Clone)]
@@ -31,20 +36,21 @@ impl Encoded {
     pub fn new(signal: Signal, bytes: Bytes) -> Result<Encoded, InvalidRequest> {
         let items = walk(signal, &bytes)?;
         let parts = if bytes.is_empty() { Vec::new() } else { vec![Part { bytes, items }] };
-        Ok(Encoded { signal, parts, items })
+        Ok(Encoded { signal, parts, items, decoded: Arc::default() })
     }
 
     /// A request already walked (made by this module), holding `items`.
     pub(super) fn from_parts(signal: Signal, bytes: Bytes, items: usize) -> Encoded {
         let parts = if bytes.is_empty() { Vec::new() } else { vec![Part { bytes, items }] };
-        Encoded { signal, parts, items }
+        Encoded { signal, parts, items, decoded: Arc::default() }
     }
 
     /// Encodes decoded items.
     pub(crate) fn from_decoded(decoded: &Decoded) -> Encoded {
         let bytes = crate::Batch::from(decoded.clone()).encode_protobuf();
         let items = decoded.item_count();
-        Encoded { signal: decoded.signal(), parts: vec![Part { bytes, items }], items }
+        let parts = vec![Part { bytes, items }];
+        Encoded { signal: decoded.signal(), parts, items, decoded: Arc::default() }
     }
 
     /// The signal.
@@ -96,6 +102,22 @@ impl Encoded {
             _ => self.to_bytes(),
         };
         self.parts = vec![Part { bytes, items: self.items }];
+        self.decoded = Arc::default();
+    }
+
+    /// The items, decoded on first use and shared with every clone.
+    pub fn decoded(&self) -> &Decoded {
+        self.decoded.get_or_init(|| self.decode())
+    }
+
+    /// The items, decoded: taken from the shared decode when no clone holds it any more,
+    /// copied from it when one does, decoded now when nothing has decoded them.
+    pub fn into_decoded(mut self) -> Decoded {
+        let cached = match Arc::try_unwrap(std::mem::take(&mut self.decoded)) {
+            Ok(cell) => cell.into_inner(),
+            Err(shared) => shared.get().cloned(),
+        };
+        cached.unwrap_or_else(|| self.decode())
     }
 
     /// Decodes the items.
@@ -113,14 +135,17 @@ impl Encoded {
         debug_assert_eq!(self.signal, other.signal);
         self.parts.extend(other.parts);
         self.items += other.items;
+        self.decoded = Arc::default();
     }
 
     /// Removes the first `n` items (all when there are fewer) into a request of their own.
     /// Whole parts move without a copy; a part that straddles `n` is cut on the wire.
     pub fn split_front(&mut self, n: usize) -> Encoded {
+        let decoded = std::mem::take(&mut self.decoded);
         if n >= self.items {
             let parts = std::mem::take(&mut self.parts);
-            return Encoded { signal: self.signal, parts, items: std::mem::take(&mut self.items) };
+            let items = std::mem::take(&mut self.items);
+            return Encoded { signal: self.signal, parts, items, decoded };
         }
         let mut remaining = n;
         let whole = self
@@ -141,13 +166,14 @@ impl Encoded {
             straddling.items -= remaining;
         }
         self.items -= n;
-        Encoded { signal: self.signal, parts: front, items: n }
+        Encoded { signal: self.signal, parts: front, items: n, decoded: Arc::default() }
     }
 
     /// Calls `change` with the resource of every resource-level entry and writes the entries
     /// back: the resource re-encoded first, every other field copied as it was. (A resource
     /// written in several occurrences of its field is merged, as a decode merges it.)
     pub fn for_each_resource(&mut self, mut change: impl FnMut(&mut Option<Resource>)) {
+        self.decoded = Arc::default();
         for part in &mut self.parts {
             let mut out = BytesMut::with_capacity(part.bytes.len() + 64);
             let mut entry = BytesMut::new();

@@ -162,6 +162,10 @@ weir_core::checked_component!(
 );
 
 impl weir_core::declare::BuildProcessor for Config {
+    fn reads_items(&self) -> bool {
+        false
+    }
+
     fn build(&self, id: &str) -> Box<dyn weir_core::Processor> {
         Box::new(Batcher::new(id, self))
     }

@@ -39,6 +39,10 @@ impl weir_core::Component for Config {
 }
 
 impl weir_core::declare::BuildProcessor for Config {
+    fn reads_items(&self) -> bool {
+        false
+    }
+
     fn build(&self, id: &str) -> Box<dyn weir_core::Processor> {
         let _ = id;
         Box::new(Forward)

@@ -52,6 +52,10 @@ impl Component for Config {
 }
 
 impl BuildProcessor for Config {
+    fn reads_items(&self) -> bool {
+        true
+    }
+
     fn build(&self, id: &str) -> Box<dyn Processor> {
         Box::new(GroupByAttrs::new(self, id))
     }

@@ -366,6 +366,10 @@ weir_core::checked_component!(
 );
 
 impl weir_core::declare::BuildProcessor for Config {
+    fn reads_items(&self) -> bool {
+        true
+    }
+
     fn build(&self, id: &str) -> Box<dyn weir_core::Processor> {
         Box::new(Sampler::new(self, id))
     }

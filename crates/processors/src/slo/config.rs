@@ -424,6 +424,10 @@ impl weir_core::Component for Settings {
 }
 
 impl weir_core::declare::BuildProcessor for Settings {
+    fn reads_items(&self) -> bool {
+        true
+    }
+
     fn build(&self, id: &str) -> Box<dyn weir_core::Processor> {
         Box::new(super::SloConnector::open(self, id))
     }

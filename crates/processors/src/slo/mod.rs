@@ -522,7 +522,7 @@ impl SloConnector {
 impl Processor for SloConnector {
     fn process(&mut self, batch: Batch, out: &mut Output) {
         let now = out.unix_nanos();
-        match &batch.into_decoded() {
+        match &*batch.view() {
             Decoded::Traces(resources) => self.spans(resources, now),
             Decoded::Logs(resources) => self.logs(resources, now),
             Decoded::Metrics(resources) => self.metrics(resources, now),

@@ -315,9 +315,10 @@ fn extend(attributes: &mut Vec<KeyValue>, dimensions: &[Dimension], lookup: &[&[
 
 impl Processor for SpanMetrics {
     fn process(&mut self, batch: Batch, out: &mut Output) {
-        let Decoded::Traces(resources) = batch.into_decoded() else { return };
+        let view = batch.view();
+        let Decoded::Traces(resources) = &*view else { return };
         let unix = out.unix_nanos();
-        for resource_spans in &resources {
+        for resource_spans in resources {
             let resource = resource_spans.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]);
             for scope_spans in &resource_spans.scope_spans {
                 let scope = scope_spans.scope.as_ref().filter(|scope| {
@@ -374,6 +375,10 @@ weir_core::checked_component!(
 );
 
 impl weir_core::declare::BuildProcessor for Config {
+    fn reads_items(&self) -> bool {
+        true
+    }
+
     fn build(&self, id: &str) -> Box<dyn weir_core::Processor> {
         let _ = id;
         Box::new(SpanMetrics::new(self))

@@ -177,6 +177,10 @@ impl Component for Settings {
 }
 
 impl BuildProcessor for Settings {
+    fn reads_items(&self) -> bool {
+        true
+    }
+
     fn build(&self, id: &str) -> Box<dyn Processor> {
         Box::new(TailSampler::new(self, id))
     }

@@ -162,11 +162,8 @@ impl UnaryService<Bytes> for Export {
         Box::pin(async move {
             let deadline = deadline(&request);
             let metadata = service.metadata(&request);
-            let bytes = request.into_inner();
-            let batch = Batch::from_protobuf(signal, bytes.clone()).map_err(|e| {
-                service.0.refused(signal, &bytes);
-                Status::invalid_argument(format!("invalid OTLP/protobuf {signal} request: {e}"))
-            })?;
+            let batch = service.0.protobuf(signal, request.into_inner());
+            let batch = batch.map_err(Status::invalid_argument)?;
             service.accept(batch, metadata, deadline).await?;
             Ok(Response::new(Bytes::new()))
         })

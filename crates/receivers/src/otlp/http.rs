@@ -271,10 +271,7 @@ async fn decode(
         other => invalid(other.to_string()),
     })?;
     match format {
-        Format::Protobuf => Batch::from_protobuf(signal, bytes.clone()).map_err(|e| {
-            shared.intake.refused(signal, &bytes);
-            invalid(format!("invalid OTLP/protobuf {signal} request: {e}"))
-        }),
+        Format::Protobuf => shared.intake.protobuf(signal, bytes).map_err(invalid),
         Format::Json => weir_otlp::json::decode(signal, &bytes).map_err(|e| invalid(e.to_string())),
     }
 }

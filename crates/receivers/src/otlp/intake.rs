@@ -6,6 +6,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use bytes::Bytes;
 use weir_core::{
     Message, Metadata, ReceiverOutput, SendError, Signal, auth::ServerAuth, telemetry,
 };
@@ -33,6 +34,7 @@ pub(crate) struct Intake {
     /// (a client that never speaks) must not keep the pipelines open.
     output: std::sync::RwLock<Option<Arc<ReceiverOutput>>>,
     accepts: [bool; 3],
+    decodes: [bool; 3],
     counters: [(metrics::Counter, metrics::Counter); 3],
     include_metadata: bool,
     auth: Option<Arc<dyn ServerAuth>>,
@@ -60,10 +62,12 @@ impl Intake {
         let unauthenticated = metrics::counter!(telemetry::RECEIVER_UNAUTHENTICATED,
             telemetry::RECEIVER => receiver.to_owned(), telemetry::TRANSPORT => transport);
         let accepts = Signal::ALL.map(|signal| output.accepts(signal));
+        let decodes = Signal::ALL.map(|signal| output.decodes(signal));
         Intake {
             receiver: receiver.to_owned(),
             output: std::sync::RwLock::new(Some(Arc::new(output))),
             accepts,
+            decodes,
             counters,
             include_metadata,
             auth,
@@ -115,8 +119,24 @@ impl Intake {
         self.accepts[signal as usize]
     }
 
-    /// Counts the items of a request refused before it became a batch (it did not walk).
-    pub(crate) fn refused(&self, signal: Signal, bytes: &[u8]) {
+    /// Makes a batch of a protobuf request: decoded at once when every pipeline fed reads
+    /// the items (then [`Intake::accept`] validates them), else kept encoded after the
+    /// validating walk, which refuses what a decode and validation would (the items of a
+    /// refused request are counted).
+    pub(crate) fn protobuf(&self, signal: Signal, bytes: Bytes) -> Result<Batch, String> {
+        let batch = if self.decodes[signal as usize] {
+            Batch::decode_protobuf(signal, &bytes).map_err(|e| e.to_string())
+        } else {
+            Batch::from_protobuf(signal, bytes.clone()).map_err(|e| e.to_string())
+        };
+        batch.map_err(|e| {
+            self.refused(signal, &bytes);
+            format!("invalid OTLP/protobuf {signal} request: {e}")
+        })
+    }
+
+    /// Counts the items of a request refused before it became a batch.
+    fn refused(&self, signal: Signal, bytes: &[u8]) {
         let items = weir_otlp::wire::count_items(signal, bytes) as u64;
         self.counters[signal as usize].1.increment(items);
     }
