@@ -9,12 +9,13 @@ use tonic::{
 };
 
 /// Passes already-encoded protobuf bytes through tonic. Decoding takes the message out of
-/// tonic's receive buffer without a copy.
+/// tonic's receive buffer without a copy; encoding writes a message's pieces (see
+/// [`crate::Batch::encode_protobuf_chunks`]) into tonic's buffer one after the other.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RawCodec;
 
 impl Codec for RawCodec {
-    type Encode = Bytes;
+    type Encode = Vec<Bytes>;
     type Decode = Bytes;
     type Encoder = RawCodec;
     type Decoder = RawCodec;
@@ -29,11 +30,12 @@ impl Codec for RawCodec {
 }
 
 impl Encoder for RawCodec {
-    type Item = Bytes;
+    type Item = Vec<Bytes>;
     type Error = Status;
 
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put(item);
+    fn encode(&mut self, item: Vec<Bytes>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.reserve(item.iter().map(Bytes::len).sum());
+        item.into_iter().for_each(|chunk| dst.put(chunk));
         Ok(())
     }
 }

@@ -76,7 +76,7 @@ impl Exporter for OtlpExporter {
                 after: None,
                 message: format!("connection: {e}"),
             })?;
-            let mut request = tonic::Request::new(batch.encode_protobuf());
+            let mut request = tonic::Request::new(batch.encode_protobuf_chunks());
             request.set_timeout(self.config.timeout);
             for (key, value) in &self.metadata {
                 request.metadata_mut().insert(key.clone(), value.clone());

@@ -415,6 +415,15 @@ impl Batch {
         }
     }
 
+    /// [`Batch::encode_protobuf`]'s output in the pieces it is held in (their concatenation
+    /// is the request), for a writer that copies them into its own buffer anyway.
+    pub fn encode_protobuf_chunks(&self) -> Vec<Bytes> {
+        match &self.0 {
+            Repr::Encoded(e) => e.chunks().cloned().collect(),
+            Repr::Decoded(_) => vec![self.encode_protobuf()],
+        }
+    }
+
     /// The size in bytes of [`Batch::encode_protobuf`]'s output.
     pub fn encoded_len(&self) -> usize {
         match &self.0 {

@@ -91,17 +91,14 @@ impl Encoded {
         }
     }
 
-    /// Copies the parts into one buffer of exactly their size. Parts are views into the
-    /// buffers they were received or cut in, which can be larger than the parts: a batch held
-    /// for long (in an export queue) should hold only its own bytes, and sending one buffer on
-    /// every attempt copies nothing more.
+    /// Copies each part into a buffer of exactly its size. Parts are views into the buffers
+    /// they were received or cut in, which can be larger than the parts: a batch held for long
+    /// (in an export queue) should hold only its own bytes. The parts stay apart, so that
+    /// cutting the batch later still moves whole parts without copying them.
     pub fn compact(&mut self) {
-        let bytes = match self.parts.as_slice() {
-            [] => return,
-            [one] => Bytes::copy_from_slice(&one.bytes),
-            _ => self.to_bytes(),
-        };
-        self.parts = vec![Part { bytes, items: self.items }];
+        for part in &mut self.parts {
+            part.bytes = Bytes::copy_from_slice(&part.bytes);
+        }
         self.decoded = Arc::default();
     }
 

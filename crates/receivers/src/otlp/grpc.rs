@@ -154,8 +154,8 @@ struct Export {
 }
 
 impl UnaryService<Bytes> for Export {
-    type Response = Bytes;
-    type Future = BoxFuture<Response<Bytes>, Status>;
+    type Response = Vec<Bytes>;
+    type Future = BoxFuture<Response<Vec<Bytes>>, Status>;
 
     fn call(&mut self, request: Request<Bytes>) -> Self::Future {
         let (service, signal) = (self.service.clone(), self.signal);
@@ -165,7 +165,7 @@ impl UnaryService<Bytes> for Export {
             let batch = service.0.protobuf(signal, request.into_inner());
             let batch = batch.map_err(Status::invalid_argument)?;
             service.accept(batch, metadata, deadline).await?;
-            Ok(Response::new(Bytes::new()))
+            Ok(Response::new(Vec::new()))
         })
     }
 }
