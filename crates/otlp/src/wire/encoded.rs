@@ -9,7 +9,11 @@ use bytes::{BufMut, Bytes, BytesMut};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 
-use super::{Field, Kind, LEN, Schema, key, length_delimited, request, skip, walk};
+use super::{
+    Field, Kind, LEN, Schema, key, length_delimited,
+    partition::{RESOURCE, RESOURCES, fields, merged_resource},
+    request, skip, walk,
+};
 use crate::{Decoded, InvalidRequest, Signal};
 
 /// One signal's export request as protobuf bytes, with its item count. The bytes are kept as
@@ -174,26 +178,10 @@ impl Encoded {
         for part in &mut self.parts {
             let mut out = BytesMut::with_capacity(part.bytes.len() + 64);
             let mut entry = BytesMut::new();
-            let mut buf = &part.bytes[..];
-            while let Ok((number, wire_type)) = key(&mut buf) {
-                let Ok(bytes) = length_delimited(&mut buf) else { break };
-                debug_assert!(number == 1 && wire_type == LEN, "a request holds only its list");
-                let mut resource: Option<Resource> = None;
-                let mut rest = Vec::new();
-                let mut inner = bytes;
-                while !inner.is_empty() {
-                    let start = inner;
-                    let Ok((number, wire_type)) = key(&mut inner) else { break };
-                    if number == 1 && wire_type == LEN {
-                        let Ok(raw) = length_delimited(&mut inner) else { break };
-                        let merged = resource.get_or_insert_with(Resource::default);
-                        merged.merge(raw).expect("checked when kept");
-                    } else if skip(&mut inner, number, wire_type, 0).is_ok() {
-                        rest.push(&start[..start.len() - inner.len()]);
-                    } else {
-                        break;
-                    }
-                }
+            // fields other than the list are dropped, as a decode drops them
+            for resource_entry in fields(&part.bytes, RESOURCES).1 {
+                let (rest, bodies) = fields(resource_entry, RESOURCE);
+                let mut resource = merged_resource(bodies);
                 change(&mut resource);
                 entry.clear();
                 if let Some(resource) = &resource {
@@ -202,7 +190,7 @@ impl Encoded {
                     resource.encode(&mut entry).expect("room is made as needed");
                 }
                 rest.iter().for_each(|raw| entry.put_slice(raw));
-                put_field(&mut out, 1, &entry);
+                put_field(&mut out, RESOURCES, &entry);
             }
             part.bytes = out.freeze();
         }
@@ -349,6 +337,28 @@ mod tests {
             encoded.for_each_resource(&mut change);
             assert_eq!(walk(signal, &encoded.to_bytes()), Ok(items), "round {round}");
             assert_eq!(Batch::from(encoded.decode()), decoded, "round {round}");
+        }
+    }
+
+    #[test]
+    fn fields_unknown_to_the_request_are_skipped_whole_not_misread() {
+        let mut rng = Rng(0xfeed_0006);
+        for round in 0..60 {
+            let signal = Signal::ALL[round % 3];
+            // an unknown varint field (number 9, value 1) between two requests' lists: the
+            // walk skips it, as a decode does
+            let mut bytes = rng.request(signal);
+            bytes.extend_from_slice(&[9 << 3, 1]);
+            bytes.extend_from_slice(&rng.request(signal));
+            let encoded = Encoded::new(signal, Bytes::from(bytes)).unwrap();
+            let expected = flatten(&encoded.decode().into());
+            let mut changed = encoded.clone();
+            changed.for_each_resource(|_| {});
+            assert_eq!(flatten(&changed.decode().into()), expected, "round {round}");
+            let parts = crate::wire::partition(&encoded, |_| (), |_, _| 0u8);
+            let items: Vec<String> =
+                parts.values().flat_map(|part| flatten(&part.decode().into())).collect();
+            assert_eq!(items, expected, "round {round}");
         }
     }
 }

@@ -14,43 +14,41 @@ use super::{
     key, length_delimited, request, skip,
 };
 
-/// In every resource-level and scope-level entry, the list one level down is field 2.
-const LIST: u32 = 2;
-/// And the resource is field 1 of a resource-level entry.
-const RESOURCE: u32 = 1;
+/// A request's resource list, and in every resource-level and scope-level entry the list one
+/// level down.
+pub(super) const LIST: u32 = 2;
+/// The request's own list is field 1; so is the resource of a resource-level entry.
+pub(super) const RESOURCES: u32 = 1;
+pub(super) const RESOURCE: u32 = 1;
 
-/// The fields of one entry: those other than the list (as written, key included), and the
-/// bodies of the list's occurrences.
-fn entry(mut buf: &[u8]) -> (Vec<&[u8]>, Vec<&[u8]>) {
-    let (mut head, mut list) = (Vec::new(), Vec::new());
+/// A message's fields split in two: every field but `number`, as written (key included), and
+/// the bodies of the length-delimited occurrences of `number`. Unknown fields of any wire type
+/// are skipped over whole, as a decode skips them.
+pub(super) fn fields(mut buf: &[u8], number: u32) -> (Vec<&[u8]>, Vec<&[u8]>) {
+    let (mut others, mut bodies) = (Vec::new(), Vec::new());
     while !buf.is_empty() {
         let start = buf;
-        let Ok((number, wire_type)) = key(&mut buf) else { break };
-        if number == LIST && wire_type == LEN {
+        let Ok((n, wire_type)) = key(&mut buf) else { break };
+        if n == number && wire_type == LEN {
             let Ok(body) = length_delimited(&mut buf) else { break };
-            list.push(body);
-        } else if skip(&mut buf, number, wire_type, 0).is_ok() {
-            head.push(&start[..start.len() - buf.len()]);
+            bodies.push(body);
+        } else if skip(&mut buf, n, wire_type, 0).is_ok() {
+            others.push(&start[..start.len() - buf.len()]);
         } else {
             break;
         }
     }
-    (head, list)
+    (others, bodies)
 }
 
-/// The resource of a resource-level entry's head, decoded (occurrences merged, as a decode
-/// merges them).
-fn resource(head: &[&[u8]]) -> Option<Resource> {
-    let mut resource: Option<Resource> = None;
-    for mut field in head.iter().copied() {
-        if let Ok((RESOURCE, LEN)) = key(&mut field)
-            && let Ok(body) = length_delimited(&mut field)
-        {
-            let merged = resource.get_or_insert_with(Resource::default);
-            merged.merge(body).expect("checked when kept");
-        }
-    }
-    resource
+/// A resource decoded from the bodies of its field's occurrences in a resource-level entry
+/// (merged, as a decode merges them).
+pub(super) fn merged_resource(bodies: Vec<&[u8]>) -> Option<Resource> {
+    bodies.into_iter().fold(None, |merged, body| {
+        let mut merged: Resource = merged.unwrap_or_default();
+        merged.merge(body).expect("checked when kept");
+        Some(merged)
+    })
 }
 
 /// Writes an entry made of `head` fields and already-written list occurrences as field
@@ -78,21 +76,20 @@ pub(crate) fn partition<P, K: Ord>(
     mut key_of: impl FnMut(&P, &[u8]) -> K,
 ) -> BTreeMap<K, Encoded> {
     let signal = encoded.signal();
-    let (resource_schema, _) = inner(request(signal), 1);
+    let (resource_schema, _) = inner(request(signal), RESOURCES);
     let (scope_schema, _) = inner(resource_schema, LIST);
     let (item_schema, is_item) = inner(scope_schema, LIST);
     // per part: the request written so far and its items
     let mut parts: BTreeMap<K, (BytesMut, usize)> = BTreeMap::new();
     for chunk in encoded.chunks() {
-        let mut buf = &chunk[..];
-        while let Ok((_, _)) = key(&mut buf) {
-            let Ok(resource_entry) = length_delimited(&mut buf) else { break };
-            let (resource_head, scopes) = entry(resource_entry);
-            let shared = of_resource(resource(&resource_head).as_ref());
+        for resource_entry in fields(chunk, RESOURCES).1 {
+            let (resource_head, scopes) = fields(resource_entry, LIST);
+            let resource = merged_resource(fields(resource_entry, RESOURCE).1);
+            let shared = of_resource(resource.as_ref());
             // per part: this resource's scope entries, written
             let mut scoped: BTreeMap<K, (BytesMut, usize)> = BTreeMap::new();
             for scope_entry in scopes {
-                let (scope_head, items) = entry(scope_entry);
+                let (scope_head, items) = fields(scope_entry, LIST);
                 let mut here: BTreeMap<K, (BytesMut, usize)> = BTreeMap::new();
                 for item in items {
                     let held = if is_item { 1 } else { count(item_schema, item) };
@@ -108,7 +105,7 @@ pub(crate) fn partition<P, K: Ord>(
             }
             for (k, (list, n)) in scoped {
                 let (out, total) = parts.entry(k).or_default();
-                put_entry(out, 1, &resource_head, &list);
+                put_entry(out, RESOURCES, &resource_head, &list);
                 *total += n;
             }
         }
