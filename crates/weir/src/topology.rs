@@ -255,10 +255,8 @@ async fn receivers(
         }
         for pipeline in fed {
             output.add(pipeline.signal, inputs.consumer(&pipeline.id));
-            let persistent = pipeline.exporters.iter().any(|e| {
-                let queue = |c: &weir_exporters::ExporterSettings| c.as_dyn().queue();
-                plan.exporters.iter().any(|(x, c)| x == e && queue(c).queue.storage.is_some())
-            });
+            let mut exporters = pipeline.exporters.iter().filter_map(|e| plan.exporter(e));
+            let persistent = exporters.any(|e| e.as_dyn().queue().queue.storage.is_some());
             if persistent {
                 output.set_durable(pipeline.signal);
             }
@@ -280,7 +278,7 @@ fn reads_items(plan: &Plan, pipeline: &crate::config::PipelinePlan) -> bool {
     let processors = pipeline.processors.iter().filter_map(|id| plan.processor(id));
     let ends = pipeline.exporters.iter().map(|id| match plan.connector(id) {
         Some(connector) => connector.as_dyn().reads_items(),
-        None => plan.exporters.iter().any(|(x, c)| x == id && c.as_dyn().reads_items()),
+        None => plan.exporter(id).is_some_and(|e| e.as_dyn().reads_items()),
     });
     processors.map(|p| p.as_dyn().reads_items()).chain(ends).any(|reads| reads)
 }

@@ -204,12 +204,16 @@ impl Decoded {
         }
     }
 
-    fn encode(&self, buf: &mut Vec<u8>) {
+    /// The export request's protobuf bytes (field 1 of every export request is the repeated
+    /// resource list, so no request needs to be built).
+    pub(crate) fn encode(&self) -> Bytes {
+        let mut buf = Vec::with_capacity(self.encoded_len());
         match self {
-            Decoded::Traces(v) => v.iter().for_each(|r| message::encode(1, r, buf)),
-            Decoded::Metrics(v) => v.iter().for_each(|r| message::encode(1, r, buf)),
-            Decoded::Logs(v) => v.iter().for_each(|r| message::encode(1, r, buf)),
+            Decoded::Traces(v) => v.iter().for_each(|r| message::encode(1, r, &mut buf)),
+            Decoded::Metrics(v) => v.iter().for_each(|r| message::encode(1, r, &mut buf)),
+            Decoded::Logs(v) => v.iter().for_each(|r| message::encode(1, r, &mut buf)),
         }
+        buf.into()
     }
 
     fn encoded_len(&self) -> usize {
@@ -407,11 +411,7 @@ impl Batch {
     pub fn encode_protobuf(&self) -> Bytes {
         match &self.0 {
             Repr::Encoded(e) => e.to_bytes(),
-            Repr::Decoded(d) => {
-                let mut buf = Vec::with_capacity(d.encoded_len());
-                d.encode(&mut buf);
-                buf.into()
-            }
+            Repr::Decoded(d) => d.encode(),
         }
     }
 
@@ -420,7 +420,7 @@ impl Batch {
     pub fn encode_protobuf_chunks(&self) -> Vec<Bytes> {
         match &self.0 {
             Repr::Encoded(e) => e.chunks().cloned().collect(),
-            Repr::Decoded(_) => vec![self.encode_protobuf()],
+            Repr::Decoded(d) => vec![d.encode()],
         }
     }
 

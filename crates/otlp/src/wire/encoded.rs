@@ -51,7 +51,7 @@ impl Encoded {
 
     /// Encodes decoded items.
     pub(crate) fn from_decoded(decoded: &Decoded) -> Encoded {
-        let bytes = crate::Batch::from(decoded.clone()).encode_protobuf();
+        let bytes = decoded.encode();
         let items = decoded.item_count();
         let parts = vec![Part { bytes, items }];
         Encoded { signal: decoded.signal(), parts, items, decoded: Arc::default() }

@@ -98,10 +98,22 @@ fn deadline<T>(request: &Request<T>) -> Option<Instant> {
 struct ExportServer<const SIGNAL: usize> {
     service: Service,
     max_message_size: usize,
+    /// The request encodings accepted: gzip, zstd and deflate.
+    accept: EnabledCompressionEncodings,
 }
 
 impl<const SIGNAL: usize> ExportServer<SIGNAL> {
     const SIGNAL: Signal = Signal::ALL[SIGNAL];
+
+    fn new(service: Service, max_message_size: usize) -> Self {
+        let mut accept = EnabledCompressionEncodings::default();
+        for encoding in
+            [CompressionEncoding::Gzip, CompressionEncoding::Zstd, CompressionEncoding::Deflate]
+        {
+            accept.enable(encoding);
+        }
+        ExportServer { service, max_message_size, accept }
+    }
 }
 
 impl<const SIGNAL: usize> NamedService for ExportServer<SIGNAL> {
@@ -133,14 +145,8 @@ where
         if request.uri().path() != signal.grpc_export_path() {
             return Box::pin(async { Ok(Status::unimplemented("").into_http()) });
         }
-        let mut accept = EnabledCompressionEncodings::default();
-        for encoding in
-            [CompressionEncoding::Gzip, CompressionEncoding::Zstd, CompressionEncoding::Deflate]
-        {
-            accept.enable(encoding);
-        }
         let mut grpc = tonic::server::Grpc::new(RawCodec)
-            .apply_compression_config(accept, EnabledCompressionEncodings::default())
+            .apply_compression_config(self.accept, EnabledCompressionEncodings::default())
             .apply_max_message_size_config(Some(self.max_message_size), None);
         let export = Export { service: self.service.clone(), signal };
         Box::pin(async move { Ok(grpc.unary(export, request).await) })
@@ -192,19 +198,19 @@ pub(crate) async fn serve(
     };
     let traces = accepts(Signal::Traces).then(|| {
         InterceptedService::new(
-            ExportServer::<0> { service: service.clone(), max_message_size },
+            ExportServer::<0>::new(service.clone(), max_message_size),
             check.clone(),
         )
     });
     let metrics = accepts(Signal::Metrics).then(|| {
         InterceptedService::new(
-            ExportServer::<1> { service: service.clone(), max_message_size },
+            ExportServer::<1>::new(service.clone(), max_message_size),
             check.clone(),
         )
     });
     let logs = accepts(Signal::Logs).then(|| {
         InterceptedService::new(
-            ExportServer::<2> { service: service.clone(), max_message_size },
+            ExportServer::<2>::new(service.clone(), max_message_size),
             check.clone(),
         )
     });

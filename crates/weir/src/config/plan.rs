@@ -54,6 +54,11 @@ impl Plan {
         self.processors.iter().find(|(i, _)| i == id).map(|(_, p)| p)
     }
 
+    /// The settings of exporter `id`, when `id` is an exporter.
+    pub fn exporter(&self, id: &ComponentId) -> Option<&ExporterSettings> {
+        self.exporters.iter().find(|(i, _)| i == id).map(|(_, e)| e)
+    }
+
     /// The configuration of connector `id`, when `id` is a connector.
     pub fn connector(&self, id: &ComponentId) -> Option<&ConnectorSettings> {
         self.connectors.iter().find(|(i, _)| i == id).map(|(_, c)| c)
