@@ -1,0 +1,854 @@
+//! Paths: `span.attributes["http.route"]`, `resource.attributes["a"]["b"]`, `log.body.string`,
+//! resolved once against a context into a [`Field`] and its keys, then read and written on a
+//! [`Record`].
+
+use std::borrow::Cow;
+
+use weir_otlp::proto::common::v1::{AnyValue, KeyValue, KeyValueList, any_value};
+
+use crate::{
+    Context, Error, EvalError,
+    program::Expr,
+    record::{Item, Point, Record},
+    syntax::{KeyAst, PathAst},
+    value::{Value, hex, unhex},
+};
+
+/// A resolved path.
+#[derive(Debug, Clone)]
+pub(crate) struct Path {
+    pub(crate) field: Field,
+    pub(crate) keys: Vec<Key>,
+    /// Whether a key is computed (then keys are evaluated before use).
+    dynamic: bool,
+    /// As written, for messages.
+    pub(crate) text: String,
+    /// The context the path belongs to.
+    pub(crate) owner: Context,
+}
+
+/// One index.
+#[derive(Debug, Clone)]
+pub(crate) enum Key {
+    Str(String),
+    Int(i64),
+    Expr(Expr),
+}
+
+/// An index, evaluated.
+#[derive(Debug, Clone)]
+enum KeyRef<'k> {
+    Str(Cow<'k, str>),
+    Int(i64),
+}
+
+/// Every field a path can name, by the context it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Field {
+    Cache,
+    ResourceAttributes,
+    ResourceDropped,
+    ScopeName,
+    ScopeVersion,
+    ScopeAttributes,
+    ScopeDropped,
+    SpanTraceId(IdForm),
+    SpanSpanId(IdForm),
+    SpanParentSpanId(IdForm),
+    SpanTraceState,
+    SpanName,
+    SpanKind,
+    SpanKindString,
+    SpanStart(TimeForm),
+    SpanEnd(TimeForm),
+    SpanAttributes,
+    SpanDroppedAttributes,
+    SpanDroppedEvents,
+    SpanDroppedLinks,
+    SpanStatusCode,
+    SpanStatusMessage,
+    SpanFlags,
+    EventName,
+    EventTime(TimeForm),
+    EventAttributes,
+    EventDropped,
+    MetricName,
+    MetricDescription,
+    MetricUnit,
+    MetricType,
+    MetricTemporality,
+    MetricMonotonic,
+    PointAttributes,
+    PointStart(TimeForm),
+    PointTime(TimeForm),
+    PointValueInt,
+    PointValueDouble,
+    PointFlags,
+    PointCount,
+    PointSum,
+    PointBucketCounts,
+    PointExplicitBounds,
+    PointScale,
+    PointZeroCount,
+    LogTime(TimeForm),
+    LogObservedTime(TimeForm),
+    LogSeverityNumber,
+    LogSeverityText,
+    LogBody,
+    LogBodyString,
+    LogAttributes,
+    LogDropped,
+    LogFlags,
+    LogTraceId(IdForm),
+    LogSpanId(IdForm),
+    LogEventName,
+}
+
+/// An id as bytes or as its hex string (`.string`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IdForm {
+    Bytes,
+    Hex,
+}
+
+/// A timestamp as `*_unix_nano` (an int) or as a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TimeForm {
+    Nanos,
+    Time,
+}
+
+/// The fields of each context by their names after the context.
+fn field(context: Context, names: &[&str]) -> Option<Field> {
+    use Field::*;
+    use IdForm::*;
+    use TimeForm::*;
+    if names == ["cache"] && context != Context::Resource && context != Context::Scope {
+        return Some(Cache);
+    }
+    Some(match (context, names) {
+        (Context::Resource, ["attributes"]) => ResourceAttributes,
+        (Context::Resource, ["dropped_attributes_count"]) => ResourceDropped,
+        (Context::Resource, ["cache"]) | (Context::Scope, ["cache"]) => Cache,
+        (Context::Scope, ["name"]) => ScopeName,
+        (Context::Scope, ["version"]) => ScopeVersion,
+        (Context::Scope, ["attributes"]) => ScopeAttributes,
+        (Context::Scope, ["dropped_attributes_count"]) => ScopeDropped,
+        (Context::Span, ["trace_id"]) => SpanTraceId(Bytes),
+        (Context::Span, ["trace_id", "string"]) => SpanTraceId(Hex),
+        (Context::Span, ["span_id"]) => SpanSpanId(Bytes),
+        (Context::Span, ["span_id", "string"]) => SpanSpanId(Hex),
+        (Context::Span, ["parent_span_id"]) => SpanParentSpanId(Bytes),
+        (Context::Span, ["parent_span_id", "string"]) => SpanParentSpanId(Hex),
+        (Context::Span, ["trace_state"]) => SpanTraceState,
+        (Context::Span, ["name"]) => SpanName,
+        (Context::Span, ["kind"]) => SpanKind,
+        (Context::Span, ["kind", "string"]) => SpanKindString,
+        (Context::Span, ["start_time_unix_nano"]) => SpanStart(Nanos),
+        (Context::Span, ["start_time"]) => SpanStart(Time),
+        (Context::Span, ["end_time_unix_nano"]) => SpanEnd(Nanos),
+        (Context::Span, ["end_time"]) => SpanEnd(Time),
+        (Context::Span, ["attributes"]) => SpanAttributes,
+        (Context::Span, ["dropped_attributes_count"]) => SpanDroppedAttributes,
+        (Context::Span, ["dropped_events_count"]) => SpanDroppedEvents,
+        (Context::Span, ["dropped_links_count"]) => SpanDroppedLinks,
+        (Context::Span, ["status", "code"]) => SpanStatusCode,
+        (Context::Span, ["status", "message"]) => SpanStatusMessage,
+        (Context::Span, ["flags"]) => SpanFlags,
+        (Context::SpanEvent, ["name"]) => EventName,
+        (Context::SpanEvent, ["time_unix_nano"]) => EventTime(Nanos),
+        (Context::SpanEvent, ["time"]) => EventTime(Time),
+        (Context::SpanEvent, ["attributes"]) => EventAttributes,
+        (Context::SpanEvent, ["dropped_attributes_count"]) => EventDropped,
+        (Context::Metric, ["name"]) => MetricName,
+        (Context::Metric, ["description"]) => MetricDescription,
+        (Context::Metric, ["unit"]) => MetricUnit,
+        (Context::Metric, ["type"]) => MetricType,
+        (Context::Metric, ["aggregation_temporality"]) => MetricTemporality,
+        (Context::Metric, ["is_monotonic"]) => MetricMonotonic,
+        (Context::DataPoint, ["attributes"]) => PointAttributes,
+        (Context::DataPoint, ["start_time_unix_nano"]) => PointStart(Nanos),
+        (Context::DataPoint, ["start_time"]) => PointStart(Time),
+        (Context::DataPoint, ["time_unix_nano"]) => PointTime(Nanos),
+        (Context::DataPoint, ["time"]) => PointTime(Time),
+        (Context::DataPoint, ["value_int"]) => PointValueInt,
+        (Context::DataPoint, ["value_double"]) => PointValueDouble,
+        (Context::DataPoint, ["flags"]) => PointFlags,
+        (Context::DataPoint, ["count"]) => PointCount,
+        (Context::DataPoint, ["sum"]) => PointSum,
+        (Context::DataPoint, ["bucket_counts"]) => PointBucketCounts,
+        (Context::DataPoint, ["explicit_bounds"]) => PointExplicitBounds,
+        (Context::DataPoint, ["scale"]) => PointScale,
+        (Context::DataPoint, ["zero_count"]) => PointZeroCount,
+        (Context::Log, ["time_unix_nano"]) => LogTime(Nanos),
+        (Context::Log, ["time"]) => LogTime(Time),
+        (Context::Log, ["observed_time_unix_nano"]) => LogObservedTime(Nanos),
+        (Context::Log, ["observed_time"]) => LogObservedTime(Time),
+        (Context::Log, ["severity_number"]) => LogSeverityNumber,
+        (Context::Log, ["severity_text"]) => LogSeverityText,
+        (Context::Log, ["body"]) => LogBody,
+        (Context::Log, ["body", "string"]) => LogBodyString,
+        (Context::Log, ["attributes"]) => LogAttributes,
+        (Context::Log, ["dropped_attributes_count"]) => LogDropped,
+        (Context::Log, ["flags"]) => LogFlags,
+        (Context::Log, ["trace_id"]) => LogTraceId(Bytes),
+        (Context::Log, ["trace_id", "string"]) => LogTraceId(Hex),
+        (Context::Log, ["span_id"]) => LogSpanId(Bytes),
+        (Context::Log, ["span_id", "string"]) => LogSpanId(Hex),
+        (Context::Log, ["event_name"]) => LogEventName,
+        _ => return None,
+    })
+}
+
+impl Field {
+    /// Whether it holds a map that keys index into.
+    fn is_map(self) -> bool {
+        use Field::*;
+        matches!(
+            self,
+            Cache
+                | ResourceAttributes
+                | ScopeAttributes
+                | SpanAttributes
+                | EventAttributes
+                | PointAttributes
+                | LogAttributes
+                | LogBody
+        )
+    }
+}
+
+/// Resolves a path written in `context` (`None`: the context is inferred, so the path must
+/// start with one). Keys that are expressions are compiled with `compile`.
+pub(crate) fn resolve(
+    ast: &PathAst,
+    context: Option<Context>,
+    compile: &mut dyn FnMut(&crate::syntax::Expr) -> Result<Expr, Error>,
+) -> Result<Path, Error> {
+    let names: Vec<&str> = ast.names.iter().map(String::as_str).collect();
+    let text = describe(ast);
+    let unknown = |why: String| Error::at(ast.column, why);
+    let prefixed = Context::from_prefix(names[0]).filter(|_| names.len() > 1);
+    let (owner, rest) = match (prefixed, context) {
+        (Some(named), Some(current)) if current.reaches(named) => (named, &names[1..]),
+        (Some(named), Some(current)) => {
+            return Err(unknown(format!(
+                "path {text} names the {named} context, which the {current} context cannot reach"
+            )));
+        }
+        (Some(named), None) => (named, &names[1..]),
+        (None, Some(current)) => (current, &names[..]),
+        (None, None) => {
+            return Err(unknown(format!(
+                "path {text} must start with its context (resource, scope, span, spanevent, \
+                 metric, datapoint or log) when the statement does not give one"
+            )));
+        }
+    };
+    let field = field(owner, rest)
+        .ok_or_else(|| unknown(format!("unknown path {text} in the {owner} context")))?;
+    if !ast.keys.is_empty() && !field.is_map() {
+        return Err(unknown(format!("path {text} cannot be indexed")));
+    }
+    let mut keys = Vec::new();
+    let mut dynamic = false;
+    for key in &ast.keys {
+        keys.push(match key {
+            KeyAst::Str(s) => Key::Str(s.clone()),
+            KeyAst::Int(i) => Key::Int(*i),
+            KeyAst::Expr(e) => {
+                dynamic = true;
+                Key::Expr(compile(e)?)
+            }
+        });
+    }
+    Ok(Path { field, keys, dynamic, text, owner })
+}
+
+fn describe(ast: &PathAst) -> String {
+    let mut text = ast.names.join(".");
+    for key in &ast.keys {
+        match key {
+            KeyAst::Str(s) => text.push_str(&format!("[\"{s}\"]")),
+            KeyAst::Int(i) => text.push_str(&format!("[{i}]")),
+            KeyAst::Expr(_) => text.push_str("[...]"),
+        }
+    }
+    text
+}
+
+fn wrong(path: &Path, value: &Value<'_>, wanted: &str) -> EvalError {
+    EvalError(format!("{} takes {wanted}, got {}", path.text, value.type_name()))
+}
+
+fn not_here(path: &Path) -> EvalError {
+    EvalError(format!("path {} is not available on this item", path.text))
+}
+
+impl Path {
+    fn keys<'k>(&'k self, record: &Record<'_>) -> Result<Vec<KeyRef<'k>>, EvalError> {
+        let mut keys = Vec::with_capacity(self.keys.len());
+        for key in &self.keys {
+            keys.push(match key {
+                Key::Str(s) => KeyRef::Str(Cow::Borrowed(s)),
+                Key::Int(i) => KeyRef::Int(*i),
+                Key::Expr(e) => match e.eval(record)? {
+                    Value::Str(s) => KeyRef::Str(Cow::Owned(s.into_owned())),
+                    Value::Int(i) => KeyRef::Int(i),
+                    other => {
+                        return Err(EvalError(format!(
+                            "{}: a key must be a string or an int, got {}",
+                            self.text,
+                            other.type_name()
+                        )));
+                    }
+                },
+            });
+        }
+        Ok(keys)
+    }
+
+    /// Reads the path.
+    pub(crate) fn get<'a>(&self, record: &'a Record<'_>) -> Result<Value<'a>, EvalError> {
+        let base = self.base(record)?;
+        if self.keys.is_empty() {
+            return Ok(base);
+        }
+        if !self.dynamic {
+            let keys = self.keys.iter().map(|k| match k {
+                Key::Str(s) => KeyRef::Str(Cow::Borrowed(s.as_str())),
+                Key::Int(i) => KeyRef::Int(*i),
+                Key::Expr(_) => unreachable!("static keys"),
+            });
+            return index(base, keys, &self.text);
+        }
+        let keys = self.keys(record)?;
+        let value = index(base, keys.into_iter(), &self.text)?;
+        Ok(value)
+    }
+
+    fn base<'a>(&self, r: &'a Record<'_>) -> Result<Value<'a>, EvalError> {
+        use Field::*;
+        let str = |s: &'a str| Value::Str(Cow::Borrowed(s));
+        let map = |m: &'a [KeyValue]| Value::Map(Cow::Borrowed(m));
+        let time = |nanos: u64, form: TimeForm| match form {
+            TimeForm::Nanos => Value::Int(nanos as i64),
+            TimeForm::Time => Value::Time(nanos as i64),
+        };
+        let id = |bytes: &'a [u8], form: IdForm| match form {
+            IdForm::Bytes => Value::Bytes(Cow::Borrowed(bytes)),
+            IdForm::Hex => Value::Str(Cow::Owned(hex(bytes))),
+        };
+        let scope = r.scope.as_deref();
+        Ok(match (self.field, &r.item) {
+            (Cache, _) => map(r.cache),
+            (ResourceAttributes, _) => map(&r.resource.attributes),
+            (ResourceDropped, _) => Value::Int(r.resource.dropped_attributes_count as i64),
+            (ScopeName, _) => str(&scope.ok_or_else(|| not_here(self))?.name),
+            (ScopeVersion, _) => str(&scope.ok_or_else(|| not_here(self))?.version),
+            (ScopeAttributes, _) => map(&scope.ok_or_else(|| not_here(self))?.attributes),
+            (ScopeDropped, _) => {
+                Value::Int(scope.ok_or_else(|| not_here(self))?.dropped_attributes_count as i64)
+            }
+            (SpanTraceId(f), Item::Span(s) | Item::Event(s, _)) => id(&s.trace_id, f),
+            (SpanSpanId(f), Item::Span(s) | Item::Event(s, _)) => id(&s.span_id, f),
+            (SpanParentSpanId(f), Item::Span(s) | Item::Event(s, _)) => id(&s.parent_span_id, f),
+            (SpanTraceState, Item::Span(s) | Item::Event(s, _)) => str(&s.trace_state),
+            (SpanName, Item::Span(s) | Item::Event(s, _)) => str(&s.name),
+            (SpanKind, Item::Span(s) | Item::Event(s, _)) => Value::Int(s.kind as i64),
+            (SpanKindString, Item::Span(s) | Item::Event(s, _)) => {
+                str(crate::enums::kind_string(s.kind as i64))
+            }
+            (SpanStart(f), Item::Span(s) | Item::Event(s, _)) => time(s.start_time_unix_nano, f),
+            (SpanEnd(f), Item::Span(s) | Item::Event(s, _)) => time(s.end_time_unix_nano, f),
+            (SpanAttributes, Item::Span(s) | Item::Event(s, _)) => map(&s.attributes),
+            (SpanDroppedAttributes, Item::Span(s) | Item::Event(s, _)) => {
+                Value::Int(s.dropped_attributes_count as i64)
+            }
+            (SpanDroppedEvents, Item::Span(s) | Item::Event(s, _)) => {
+                Value::Int(s.dropped_events_count as i64)
+            }
+            (SpanDroppedLinks, Item::Span(s) | Item::Event(s, _)) => {
+                Value::Int(s.dropped_links_count as i64)
+            }
+            (SpanStatusCode, Item::Span(s) | Item::Event(s, _)) => {
+                Value::Int(s.status.as_ref().map_or(0, |st| st.code as i64))
+            }
+            (SpanStatusMessage, Item::Span(s) | Item::Event(s, _)) => {
+                str(s.status.as_ref().map_or("", |st| st.message.as_str()))
+            }
+            (SpanFlags, Item::Span(s) | Item::Event(s, _)) => Value::Int(s.flags as i64),
+            (EventName, Item::Event(_, e)) => str(&e.name),
+            (EventTime(f), Item::Event(_, e)) => time(e.time_unix_nano, f),
+            (EventAttributes, Item::Event(_, e)) => map(&e.attributes),
+            (EventDropped, Item::Event(_, e)) => Value::Int(e.dropped_attributes_count as i64),
+            (MetricName, Item::Metric(m) | Item::Point(m, ..)) => str(&m.name),
+            (MetricDescription, Item::Metric(m) | Item::Point(m, ..)) => str(&m.description),
+            (MetricUnit, Item::Metric(m) | Item::Point(m, ..)) => str(&m.unit),
+            (MetricType, Item::Metric(m)) => {
+                Value::Int(crate::record::Shape::of(m.data.as_ref()).kind)
+            }
+            (MetricType, Item::Point(_, shape, _)) => Value::Int(shape.kind),
+            (MetricTemporality, Item::Metric(m)) => {
+                Value::Int(crate::record::Shape::of(m.data.as_ref()).temporality)
+            }
+            (MetricTemporality, Item::Point(_, shape, _)) => Value::Int(shape.temporality),
+            (MetricMonotonic, Item::Metric(m)) => {
+                Value::Bool(crate::record::Shape::of(m.data.as_ref()).monotonic)
+            }
+            (MetricMonotonic, Item::Point(_, shape, _)) => Value::Bool(shape.monotonic),
+            (field, Item::Point(_, _, point)) => point_get(self, field, point)?,
+            (LogTime(f), Item::Log(l)) => time(l.time_unix_nano, f),
+            (LogObservedTime(f), Item::Log(l)) => time(l.observed_time_unix_nano, f),
+            (LogSeverityNumber, Item::Log(l)) => Value::Int(l.severity_number as i64),
+            (LogSeverityText, Item::Log(l)) => str(&l.severity_text),
+            (LogBody, Item::Log(l)) => Value::of(l.body.as_ref()),
+            (LogBodyString, Item::Log(l)) => match Value::of(l.body.as_ref()) {
+                Value::Nil => str(""),
+                Value::Str(s) => Value::Str(s),
+                other => Value::Str(Cow::Owned(other.to_text().unwrap_or_default())),
+            },
+            (LogAttributes, Item::Log(l)) => map(&l.attributes),
+            (LogDropped, Item::Log(l)) => Value::Int(l.dropped_attributes_count as i64),
+            (LogFlags, Item::Log(l)) => Value::Int(l.flags as i64),
+            (LogTraceId(f), Item::Log(l)) => id(&l.trace_id, f),
+            (LogSpanId(f), Item::Log(l)) => id(&l.span_id, f),
+            (LogEventName, Item::Log(l)) => str(&l.event_name),
+            _ => return Err(not_here(self)),
+        })
+    }
+
+    /// Writes the path; `nil` writes nothing.
+    pub(crate) fn set(&self, record: &mut Record<'_>, value: Value<'_>) -> Result<(), EvalError> {
+        if value == Value::Nil {
+            return Ok(());
+        }
+        if !self.keys.is_empty() {
+            let keys: Vec<KeyRef<'static>> = self
+                .keys(record)?
+                .into_iter()
+                .map(|k| match k {
+                    KeyRef::Str(s) => KeyRef::Str(Cow::Owned(s.into_owned())),
+                    KeyRef::Int(i) => KeyRef::Int(i),
+                })
+                .collect();
+            let slot = self.slot(record, &keys)?;
+            *slot = value.into_any().unwrap_or_default();
+            return Ok(());
+        }
+        if self.field.is_map() && self.field != Field::LogBody {
+            let Value::Map(entries) = value else { return Err(wrong(self, &value, "a map")) };
+            *self.map_mut(record)?.ok_or_else(|| not_here(self))? = entries.into_owned();
+            return Ok(());
+        }
+        self.set_scalar(record, value)
+    }
+
+    /// The map the path names (a map attribute, the attributes, a kvlist body, the cache), for
+    /// editors that change maps in place; `None` when it is absent or not a map.
+    pub(crate) fn map_mut<'a>(
+        &self,
+        record: &'a mut Record<'_>,
+    ) -> Result<Option<&'a mut Vec<KeyValue>>, EvalError> {
+        if self.keys.is_empty() {
+            return Ok(match self.field {
+                Field::LogBody => match &mut record.item {
+                    Item::Log(l) => kvlist(l.body.as_mut()),
+                    _ => None,
+                },
+                _ => Some(self.attributes_mut(record)?),
+            });
+        }
+        let keys: Vec<KeyRef<'static>> = self
+            .keys(record)?
+            .into_iter()
+            .map(|k| match k {
+                KeyRef::Str(s) => KeyRef::Str(Cow::Owned(s.into_owned())),
+                KeyRef::Int(i) => KeyRef::Int(i),
+            })
+            .collect();
+        let base = self.attributes_or_body(record)?;
+        let Some(slot) = find_mut(base, &keys) else { return Ok(None) };
+        Ok(kvlist(slot.as_mut()))
+    }
+
+    fn attributes_or_body<'a>(&self, record: &'a mut Record<'_>) -> Result<Base<'a>, EvalError> {
+        if self.field == Field::LogBody {
+            return match &mut record.item {
+                Item::Log(l) => Ok(Base::Any(&mut l.body)),
+                _ => Err(not_here(self)),
+            };
+        }
+        Ok(Base::Map(self.attributes_mut(record)?))
+    }
+
+    fn attributes_mut<'a>(
+        &self,
+        r: &'a mut Record<'_>,
+    ) -> Result<&'a mut Vec<KeyValue>, EvalError> {
+        use Field::*;
+        Ok(match (self.field, &mut r.item) {
+            (Cache, _) => r.cache,
+            (ResourceAttributes, _) => &mut r.resource.attributes,
+            (ScopeAttributes, _) => {
+                &mut r.scope.as_deref_mut().ok_or_else(|| not_here(self))?.attributes
+            }
+            (SpanAttributes, Item::Span(s) | Item::Event(s, _)) => &mut s.attributes,
+            (EventAttributes, Item::Event(_, e)) => &mut e.attributes,
+            (PointAttributes, Item::Point(_, _, p)) => match p {
+                Point::Number(p) => &mut p.attributes,
+                Point::Histogram(p) => &mut p.attributes,
+                Point::Exponential(p) => &mut p.attributes,
+                Point::Summary(p) => &mut p.attributes,
+            },
+            (LogAttributes, Item::Log(l)) => &mut l.attributes,
+            _ => return Err(not_here(self)),
+        })
+    }
+
+    /// The value slot at the path's keys, creating maps on the way.
+    fn slot<'a>(
+        &self,
+        record: &'a mut Record<'_>,
+        keys: &[KeyRef<'_>],
+    ) -> Result<&'a mut AnyValue, EvalError> {
+        let text = self.text.clone();
+        let base = self.attributes_or_body(record)?;
+        let mut slot: &mut AnyValue = match (base, &keys[0]) {
+            (Base::Map(map), KeyRef::Str(k)) => entry(map, k).get_or_insert_default(),
+            (Base::Any(any), _) => any_slot(any.get_or_insert_default(), &keys[0], &text)?,
+            (Base::Map(_), KeyRef::Int(_)) => {
+                return Err(EvalError(format!("{text}: a map is indexed by strings")));
+            }
+        };
+        for key in &keys[1..] {
+            slot = any_slot(slot, key, &text)?;
+        }
+        Ok(slot)
+    }
+
+    fn set_scalar(&self, r: &mut Record<'_>, value: Value<'_>) -> Result<(), EvalError> {
+        use Field::*;
+        let as_int = |v: &Value<'_>| match v {
+            Value::Int(i) => Ok(*i),
+            other => Err(wrong(self, other, "an int")),
+        };
+        let as_string = |v: Value<'_>| match v {
+            Value::Str(s) => Ok(s.into_owned()),
+            other => Err(wrong(self, &other, "a string")),
+        };
+        let as_time = |v: &Value<'_>, form: TimeForm| match (v, form) {
+            (Value::Int(i), TimeForm::Nanos) | (Value::Time(i), TimeForm::Time) => Ok(*i as u64),
+            (other, TimeForm::Nanos) => Err(wrong(self, other, "an int")),
+            (other, TimeForm::Time) => Err(wrong(self, other, "a time")),
+        };
+        let as_id = |v: Value<'_>, form: IdForm, len: usize| {
+            let bytes = match (v, form) {
+                (Value::Bytes(b), IdForm::Bytes) => b.into_owned(),
+                (Value::Str(s), IdForm::Hex) => unhex(&s).unwrap_or_default(),
+                (other, _) => return Err(wrong(self, &other, "an id")),
+            };
+            if bytes.len() == len {
+                Ok(bytes)
+            } else {
+                Err(EvalError(format!("{} takes {len} bytes", self.text)))
+            }
+        };
+        let scope = r.scope.as_deref_mut();
+        match (self.field, &mut r.item) {
+            (ResourceDropped, _) => r.resource.dropped_attributes_count = as_int(&value)? as u32,
+            (ScopeName, _) => scope.ok_or_else(|| not_here(self))?.name = as_string(value)?,
+            (ScopeVersion, _) => scope.ok_or_else(|| not_here(self))?.version = as_string(value)?,
+            (ScopeDropped, _) => {
+                scope.ok_or_else(|| not_here(self))?.dropped_attributes_count =
+                    as_int(&value)? as u32
+            }
+            (SpanTraceId(f), Item::Span(s)) => s.trace_id = as_id(value, f, 16)?,
+            (SpanSpanId(f), Item::Span(s)) => s.span_id = as_id(value, f, 8)?,
+            (SpanParentSpanId(f), Item::Span(s)) => s.parent_span_id = as_id(value, f, 8)?,
+            (SpanTraceState, Item::Span(s)) => s.trace_state = as_string(value)?,
+            (SpanName, Item::Span(s) | Item::Event(s, _)) => s.name = as_string(value)?,
+            (SpanKind, Item::Span(s)) => s.kind = as_int(&value)? as i32,
+            (SpanStart(f), Item::Span(s)) => s.start_time_unix_nano = as_time(&value, f)?,
+            (SpanEnd(f), Item::Span(s)) => s.end_time_unix_nano = as_time(&value, f)?,
+            (SpanDroppedAttributes, Item::Span(s)) => {
+                s.dropped_attributes_count = as_int(&value)? as u32
+            }
+            (SpanStatusCode, Item::Span(s) | Item::Event(s, _)) => {
+                s.status.get_or_insert_default().code = as_int(&value)? as i32
+            }
+            (SpanStatusMessage, Item::Span(s) | Item::Event(s, _)) => {
+                s.status.get_or_insert_default().message = as_string(value)?
+            }
+            (EventName, Item::Event(_, e)) => e.name = as_string(value)?,
+            (EventTime(f), Item::Event(_, e)) => e.time_unix_nano = as_time(&value, f)?,
+            (MetricName, Item::Metric(m) | Item::Point(m, ..)) => m.name = as_string(value)?,
+            (MetricDescription, Item::Metric(m) | Item::Point(m, ..)) => {
+                m.description = as_string(value)?
+            }
+            (MetricUnit, Item::Metric(m) | Item::Point(m, ..)) => m.unit = as_string(value)?,
+            (MetricTemporality, Item::Metric(m)) => set_temporality(m, as_int(&value)?),
+            (MetricMonotonic, Item::Metric(m)) => {
+                let Value::Bool(b) = value else { return Err(wrong(self, &value, "a bool")) };
+                if let Some(weir_otlp::proto::metrics::v1::metric::Data::Sum(s)) = &mut m.data {
+                    s.is_monotonic = b;
+                }
+            }
+            (field, Item::Point(_, _, point)) => point_set(self, field, point, value)?,
+            (LogTime(f), Item::Log(l)) => l.time_unix_nano = as_time(&value, f)?,
+            (LogObservedTime(f), Item::Log(l)) => l.observed_time_unix_nano = as_time(&value, f)?,
+            (LogSeverityNumber, Item::Log(l)) => l.severity_number = as_int(&value)? as i32,
+            (LogSeverityText, Item::Log(l)) => l.severity_text = as_string(value)?,
+            (LogBody, Item::Log(l)) => l.body = value.into_any(),
+            (LogBodyString, Item::Log(l)) => {
+                l.body = Value::Str(Cow::Owned(as_string(value)?)).into_any()
+            }
+            (LogDropped, Item::Log(l)) => l.dropped_attributes_count = as_int(&value)? as u32,
+            (LogFlags, Item::Log(l)) => l.flags = as_int(&value)? as u32,
+            (LogTraceId(f), Item::Log(l)) => l.trace_id = as_id(value, f, 16)?,
+            (LogSpanId(f), Item::Log(l)) => l.span_id = as_id(value, f, 8)?,
+            (LogEventName, Item::Log(l)) => l.event_name = as_string(value)?,
+            _ => return Err(EvalError(format!("path {} cannot be set", self.text))),
+        }
+        Ok(())
+    }
+}
+
+fn set_temporality(metric: &mut weir_otlp::proto::metrics::v1::Metric, temporality: i64) {
+    use weir_otlp::proto::metrics::v1::metric::Data;
+    let t = temporality as i32;
+    match &mut metric.data {
+        Some(Data::Sum(s)) => s.aggregation_temporality = t,
+        Some(Data::Histogram(h)) => h.aggregation_temporality = t,
+        Some(Data::ExponentialHistogram(h)) => h.aggregation_temporality = t,
+        _ => {}
+    }
+}
+
+fn point_get<'a>(path: &Path, field: Field, point: &'a Point<'_>) -> Result<Value<'a>, EvalError> {
+    use Field::*;
+    use weir_otlp::proto::metrics::v1::number_data_point::Value as N;
+    let time = |nanos: u64, form: TimeForm| match form {
+        TimeForm::Nanos => Value::Int(nanos as i64),
+        TimeForm::Time => Value::Time(nanos as i64),
+    };
+    let ints = |v: &[u64]| {
+        let values = v.iter().map(|&i| Value::Int(i as i64).into_any().expect("int")).collect();
+        Value::List(Cow::Owned(values))
+    };
+    let floats = |v: &[f64]| {
+        let values = v.iter().map(|&d| Value::Double(d).into_any().expect("float")).collect();
+        Value::List(Cow::Owned(values))
+    };
+    Ok(match (field, point) {
+        (PointAttributes, Point::Number(p)) => Value::Map(Cow::Borrowed(&p.attributes)),
+        (PointAttributes, Point::Histogram(p)) => Value::Map(Cow::Borrowed(&p.attributes)),
+        (PointAttributes, Point::Exponential(p)) => Value::Map(Cow::Borrowed(&p.attributes)),
+        (PointAttributes, Point::Summary(p)) => Value::Map(Cow::Borrowed(&p.attributes)),
+        (PointStart(f), Point::Number(p)) => time(p.start_time_unix_nano, f),
+        (PointStart(f), Point::Histogram(p)) => time(p.start_time_unix_nano, f),
+        (PointStart(f), Point::Exponential(p)) => time(p.start_time_unix_nano, f),
+        (PointStart(f), Point::Summary(p)) => time(p.start_time_unix_nano, f),
+        (PointTime(f), Point::Number(p)) => time(p.time_unix_nano, f),
+        (PointTime(f), Point::Histogram(p)) => time(p.time_unix_nano, f),
+        (PointTime(f), Point::Exponential(p)) => time(p.time_unix_nano, f),
+        (PointTime(f), Point::Summary(p)) => time(p.time_unix_nano, f),
+        (PointValueInt, Point::Number(p)) => match p.value {
+            Some(N::AsInt(i)) => Value::Int(i),
+            _ => Value::Int(0),
+        },
+        (PointValueDouble, Point::Number(p)) => match p.value {
+            Some(N::AsDouble(d)) => Value::Double(d),
+            _ => Value::Double(0.0),
+        },
+        (PointFlags, Point::Number(p)) => Value::Int(p.flags as i64),
+        (PointFlags, Point::Histogram(p)) => Value::Int(p.flags as i64),
+        (PointFlags, Point::Exponential(p)) => Value::Int(p.flags as i64),
+        (PointFlags, Point::Summary(p)) => Value::Int(p.flags as i64),
+        (PointCount, Point::Histogram(p)) => Value::Int(p.count as i64),
+        (PointCount, Point::Exponential(p)) => Value::Int(p.count as i64),
+        (PointCount, Point::Summary(p)) => Value::Int(p.count as i64),
+        (PointSum, Point::Histogram(p)) => Value::Double(p.sum.unwrap_or(0.0)),
+        (PointSum, Point::Exponential(p)) => Value::Double(p.sum.unwrap_or(0.0)),
+        (PointSum, Point::Summary(p)) => Value::Double(p.sum),
+        (PointBucketCounts, Point::Histogram(p)) => ints(&p.bucket_counts),
+        (PointExplicitBounds, Point::Histogram(p)) => floats(&p.explicit_bounds),
+        (PointScale, Point::Exponential(p)) => Value::Int(p.scale as i64),
+        (PointZeroCount, Point::Exponential(p)) => Value::Int(p.zero_count as i64),
+        _ => return Err(not_here(path)),
+    })
+}
+
+fn point_set(
+    path: &Path,
+    field: Field,
+    point: &mut Point<'_>,
+    value: Value<'_>,
+) -> Result<(), EvalError> {
+    use Field::*;
+    use weir_otlp::proto::metrics::v1::number_data_point::Value as N;
+    let nanos = |v: &Value<'_>, form: TimeForm| match (v, form) {
+        (Value::Int(i), TimeForm::Nanos) | (Value::Time(i), TimeForm::Time) => Ok(*i as u64),
+        (other, _) => Err(wrong(path, other, "a time")),
+    };
+    match (field, point, &value) {
+        (PointStart(f), Point::Number(p), v) => p.start_time_unix_nano = nanos(v, f)?,
+        (PointStart(f), Point::Histogram(p), v) => p.start_time_unix_nano = nanos(v, f)?,
+        (PointStart(f), Point::Exponential(p), v) => p.start_time_unix_nano = nanos(v, f)?,
+        (PointStart(f), Point::Summary(p), v) => p.start_time_unix_nano = nanos(v, f)?,
+        (PointTime(f), Point::Number(p), v) => p.time_unix_nano = nanos(v, f)?,
+        (PointTime(f), Point::Histogram(p), v) => p.time_unix_nano = nanos(v, f)?,
+        (PointTime(f), Point::Exponential(p), v) => p.time_unix_nano = nanos(v, f)?,
+        (PointTime(f), Point::Summary(p), v) => p.time_unix_nano = nanos(v, f)?,
+        (PointValueInt, Point::Number(p), Value::Int(i)) => p.value = Some(N::AsInt(*i)),
+        (PointValueDouble, Point::Number(p), Value::Double(d)) => p.value = Some(N::AsDouble(*d)),
+        (PointFlags, Point::Number(p), Value::Int(i)) => p.flags = *i as u32,
+        (PointCount, Point::Histogram(p), Value::Int(i)) => p.count = *i as u64,
+        (PointSum, Point::Histogram(p), Value::Double(d)) => p.sum = Some(*d),
+        (PointCount, Point::Summary(p), Value::Int(i)) => p.count = *i as u64,
+        (PointSum, Point::Summary(p), Value::Double(d)) => p.sum = *d,
+        _ => {
+            return Err(EvalError(format!(
+                "path {} cannot be set to {} on this point",
+                path.text,
+                value.type_name()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Where keys start: a map of attributes, or a value (a log body).
+enum Base<'a> {
+    Map(&'a mut Vec<KeyValue>),
+    Any(&'a mut Option<AnyValue>),
+}
+
+/// The entries of a kvlist value.
+fn kvlist(any: Option<&mut AnyValue>) -> Option<&mut Vec<KeyValue>> {
+    match any?.value.as_mut()? {
+        any_value::Value::KvlistValue(kv) => Some(&mut kv.values),
+        _ => None,
+    }
+}
+
+/// The slot of `key` in `map`, added (empty) when absent.
+fn entry<'a>(map: &'a mut Vec<KeyValue>, key: &str) -> &'a mut Option<AnyValue> {
+    let i = match map.iter().position(|kv| kv.key == key) {
+        Some(i) => i,
+        None => {
+            map.push(KeyValue { key: key.to_owned(), ..KeyValue::default() });
+            map.len() - 1
+        }
+    };
+    &mut map[i].value
+}
+
+/// One step down from a value: a map entry (making an empty value a map) or a list element.
+fn any_slot<'a>(
+    slot: &'a mut AnyValue,
+    key: &KeyRef<'_>,
+    text: &str,
+) -> Result<&'a mut AnyValue, EvalError> {
+    use any_value::Value as V;
+    if slot.value.is_none() && matches!(key, KeyRef::Str(_)) {
+        slot.value = Some(V::KvlistValue(KeyValueList::default()));
+    }
+    match (slot.value.as_mut(), key) {
+        (Some(V::KvlistValue(kv)), KeyRef::Str(k)) => {
+            Ok(entry(&mut kv.values, k).get_or_insert_default())
+        }
+        (Some(V::ArrayValue(list)), KeyRef::Int(i)) => {
+            let len = list.values.len();
+            let element = usize::try_from(*i).ok().and_then(|i| list.values.get_mut(i));
+            element
+                .ok_or_else(|| EvalError(format!("{text}: index {i} out of range (length {len})")))
+        }
+        (_, KeyRef::Int(_)) => Err(EvalError(format!("{text}: only a list is indexed by an int"))),
+        (_, KeyRef::Str(_)) => Err(EvalError(format!("{text}: only a map is indexed by a string"))),
+    }
+}
+
+/// The slot at `keys` below `base`, without creating anything.
+fn find_mut<'a>(base: Base<'a>, keys: &[KeyRef<'_>]) -> Option<&'a mut Option<AnyValue>> {
+    use any_value::Value as V;
+    let mut slot = match (base, &keys[0]) {
+        (Base::Map(map), KeyRef::Str(k)) => &mut map.iter_mut().find(|kv| kv.key == *k)?.value,
+        (Base::Any(any), KeyRef::Str(k)) => match any.as_mut()?.value.as_mut()? {
+            V::KvlistValue(kv) => &mut kv.values.iter_mut().find(|e| e.key == *k)?.value,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    for key in &keys[1..] {
+        let KeyRef::Str(k) = key else { return None };
+        slot = match slot.as_mut()?.value.as_mut()? {
+            V::KvlistValue(kv) => &mut kv.values.iter_mut().find(|e| e.key == *k)?.value,
+            _ => return None,
+        };
+    }
+    Some(slot)
+}
+
+/// Indexes what a converter returned by `keys` (`ParseJSON(body)["a"]`).
+pub(crate) fn index_value<'a>(
+    value: Value<'a>,
+    keys: &[Key],
+    record: &Record<'_>,
+    text: &str,
+) -> Result<Value<'a>, EvalError> {
+    let mut evaluated = Vec::with_capacity(keys.len());
+    for key in keys {
+        evaluated.push(match key {
+            Key::Str(s) => KeyRef::Str(Cow::Owned(s.clone())),
+            Key::Int(i) => KeyRef::Int(*i),
+            Key::Expr(e) => match e.eval(record)? {
+                Value::Str(s) => KeyRef::Str(Cow::Owned(s.into_owned())),
+                Value::Int(i) => KeyRef::Int(i),
+                other => {
+                    return Err(EvalError(format!(
+                        "{text}: a key must be a string or an int, got {}",
+                        other.type_name()
+                    )));
+                }
+            },
+        });
+    }
+    index(value, evaluated.into_iter(), text)
+}
+
+/// Indexes a value by keys: maps by strings, lists by ints; indexing nil gives nil.
+fn index<'a, 'k>(
+    mut value: Value<'a>,
+    keys: impl Iterator<Item = KeyRef<'k>>,
+    text: &str,
+) -> Result<Value<'a>, EvalError> {
+    for key in keys {
+        value = match (value, key) {
+            (Value::Nil, _) => return Ok(Value::Nil),
+            (Value::Map(Cow::Borrowed(map)), KeyRef::Str(k)) => {
+                Value::of(map.iter().find(|kv| kv.key == *k).and_then(|kv| kv.value.as_ref()))
+            }
+            (Value::Map(Cow::Owned(map)), KeyRef::Str(k)) => {
+                Value::of(map.iter().find(|kv| kv.key == *k).and_then(|kv| kv.value.as_ref()))
+                    .into_owned()
+            }
+            (Value::List(list), KeyRef::Int(i)) => {
+                let len = list.len();
+                let out_of_range =
+                    || EvalError(format!("{text}: index {i} out of range (length {len})"));
+                let i = usize::try_from(i).map_err(|_| out_of_range())?;
+                match list {
+                    Cow::Borrowed(l) => Value::of(Some(l.get(i).ok_or_else(out_of_range)?)),
+                    Cow::Owned(l) => {
+                        Value::of(Some(l.get(i).ok_or_else(out_of_range)?)).into_owned()
+                    }
+                }
+            }
+            (other, _) => {
+                return Err(EvalError(format!("{text}: cannot index a {}", other.type_name())));
+            }
+        };
+    }
+    Ok(value)
+}
