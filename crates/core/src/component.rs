@@ -74,7 +74,14 @@ impl Output {
     /// acknowledgements.
     pub fn push(&mut self, batch: Batch) {
         let (metadata, ack) = (self.metadata.clone(), self.ack.clone());
-        self.messages.push(Message { batch, metadata, ack });
+        self.messages.push(Message { batch, metadata, ack, route: None });
+    }
+
+    /// Emits a batch, with the current request's metadata and acknowledgements, to the
+    /// pipelines of `route` only (a connector's output, which feeds pipelines by their ids).
+    pub fn push_routed(&mut self, batch: Batch, route: crate::Route) {
+        let (metadata, ack) = (self.metadata.clone(), self.ack.clone());
+        self.messages.push(Message { batch, metadata, ack, route: Some(route) });
     }
 
     /// Emits a batch with metadata of its own (none, for a batch merged from many requests).

@@ -264,6 +264,13 @@ pub trait BuildProcessor {
     /// on as they came. Where every pipeline a receiver feeds reads them, the receiver decodes
     /// requests at once; otherwise it keeps them encoded after a validating walk.
     fn reads_items(&self) -> bool;
+
+    /// The pipelines a connector sends to by name (the `routing` connector's `pipelines` and
+    /// `default_pipelines`), each with the option path naming it: each must be a pipeline that
+    /// lists the connector as a receiver.
+    fn routes(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }
 
 /// Builds an exporter from validated settings, and tells the topology how its queue

@@ -34,6 +34,7 @@ pub use component::{
 };
 pub use declare::{Component, ConfigError, Declaration, Signals, Stability};
 pub use output::{
-    Capacity, Consumer, Message, Metadata, ReceiverOutput, Refused, SendError, Sizer, WhenFull,
+    Capacity, Consumer, Message, Metadata, ReceiverOutput, Refused, Route, SendError, Sizer,
+    WhenFull,
 };
 pub use weir_otlp::{Batch, Decoded, Signal};

@@ -65,11 +65,17 @@ pub struct Message {
     pub metadata: Metadata,
     /// Receivers waiting for this batch to be kept durably (see [`crate::Ack`]).
     pub ack: Ack,
+    /// The pipelines it goes to, when a connector routes it (the `routing` connector); `None`:
+    /// every consumer. Cleared once the fan-out has followed it.
+    pub route: Option<Route>,
 }
+
+/// The ids of the pipelines a routed batch goes to.
+pub type Route = Arc<[String]>;
 
 impl From<Batch> for Message {
     fn from(batch: Batch) -> Message {
-        Message { batch, metadata: Metadata::default(), ack: Ack::default() }
+        Message { batch, metadata: Metadata::default(), ack: Ack::default(), route: None }
     }
 }
 

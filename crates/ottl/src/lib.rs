@@ -22,7 +22,7 @@ mod tests;
 
 use std::fmt;
 
-pub use program::{Condition, Statement, condition, statement};
+pub use program::{Condition, Getter, Statement, condition, getter, statement};
 pub use record::{Record, Visit, visit_resource, walk};
 pub use value::Value;
 pub use weir_otlp::Signal;
@@ -159,12 +159,14 @@ impl Error {
 pub struct EvalError(pub String);
 
 /// What a component does when a statement or condition fails on an item (`error_mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ErrorMode {
-    /// The failure is returned and the whole payload dropped (the Collector's default).
-    #[default]
+    /// The failure is returned and the whole payload dropped.
     Propagate,
-    /// The failure is logged and processing goes on with the next statement.
+    /// The failure is logged and processing goes on with the next statement; a failing
+    /// condition counts as false. The Collector's default since its 2025 releases.
+    #[default]
     Ignore,
     /// As `ignore`, without logging.
     Silent,

@@ -190,6 +190,35 @@ pub fn condition(text: &str, context: Option<Context>, signal: Signal) -> Result
     Ok(Condition { expr, context, text: text.to_owned() })
 }
 
+/// A compiled value expression (`attributes["env"]`), read on items.
+#[derive(Debug, Clone)]
+pub struct Getter {
+    expr: Expr,
+    context: Context,
+}
+
+impl Getter {
+    /// The context it reads in.
+    pub fn context(&self) -> Context {
+        self.context
+    }
+
+    /// Its value on `record`.
+    pub fn get<'a>(&'a self, record: &'a Record<'_>) -> Result<Value<'a>, EvalError> {
+        self.expr.eval(record)
+    }
+}
+
+/// Compiles `text` as a value expression of a `signal` pipeline, in `context` or, when
+/// `None`, in the context its paths name.
+pub fn getter(text: &str, context: Option<Context>, signal: Signal) -> Result<Getter, Error> {
+    let ast = syntax::value(text)?;
+    let mut compiler = Compiler::new(context, signal);
+    let expr = compiler.expr(&ast)?;
+    let context = compiler.settle(None, 1)?;
+    Ok(Getter { expr, context })
+}
+
 /// The checker's state while compiling one statement or condition.
 pub(crate) struct Compiler {
     context: Option<Context>,

@@ -26,6 +26,13 @@ pub struct Record<'r> {
     pub(crate) cache: &'r mut Vec<KeyValue>,
 }
 
+impl Record<'_> {
+    /// The item's resource.
+    pub fn resource(&self) -> &Resource {
+        self.resource
+    }
+}
+
 /// The item below the scope.
 pub(crate) enum Item<'r> {
     None,

@@ -273,6 +273,14 @@ pub(crate) fn statement(text: &str) -> Result<StatementAst, Error> {
     Ok(StatementAst { editor, condition })
 }
 
+/// Parses a value expression on its own (a path, a literal, a converter call).
+pub(crate) fn value(text: &str) -> Result<Expr, Error> {
+    let mut p = Parser { tokens: lex(text)?, at: 0 };
+    let value = p.value()?;
+    p.expect_end()?;
+    Ok(value)
+}
+
 /// Parses a condition (a boolean expression on its own).
 pub(crate) fn condition(text: &str) -> Result<BoolAst, Error> {
     let mut p = Parser { tokens: lex(text)?, at: 0 };

@@ -2,19 +2,28 @@
 //! each is tested with plain `#[test]`s. [`ProcessorSettings`] and [`ConnectorSettings`] are the
 //! closed sets of each kind.
 
+pub mod attributes;
 pub mod batch;
 pub mod cardinality_limiter;
+pub mod count;
+pub mod cumulativetodelta;
 pub mod deltatocumulative;
+pub mod filter;
 pub mod forward;
 pub mod groupbyattrs;
+pub mod match_properties;
 pub mod memory_limiter;
+pub mod metricstransform;
+mod ottl;
 pub mod probabilistic_sampler;
 pub mod resource;
+pub mod routing;
 pub mod sampling;
 pub mod slo;
 pub mod spanmetrics;
 pub mod tail_sampling;
 mod telemetry;
+pub mod transform;
 
 weir_core::kind! {
     /// A validated processor, by type.
@@ -31,10 +40,20 @@ weir_core::kind! {
         TailSampling(tail_sampling::Settings),
         /// `deltatocumulative`: delta sums and histograms to cumulative.
         DeltaToCumulative(deltatocumulative::Config),
+        /// `cumulativetodelta`: cumulative sums and histograms to delta.
+        CumulativeToDelta(cumulativetodelta::Settings),
+        /// `metricstransform`: renames, relabels, scales and aggregates metrics.
+        MetricsTransform(metricstransform::Settings),
         /// `resource`: inserts, updates, upserts or deletes resource attributes.
         Resource(resource::Config),
         /// `groupbyattrs`: moves record attributes to the resource, merging by resource.
         GroupByAttrs(groupbyattrs::Config),
+        /// `transform`: changes telemetry with OTTL statements.
+        Transform(transform::Settings),
+        /// `filter`: drops telemetry matching OTTL conditions or include/exclude properties.
+        Filter(filter::Settings),
+        /// `attributes`: inserts, updates, deletes, hashes, extracts or converts attributes.
+        Attributes(attributes::Settings),
     }
 }
 
@@ -47,5 +66,9 @@ weir_core::kind! {
         SpanMetrics(spanmetrics::Config),
         /// `slo`: service-level objectives from spans, logs or metrics, as metrics.
         Slo(slo::Settings),
+        /// `routing`: routes telemetry to pipelines by OTTL conditions or request metadata.
+        Routing(routing::Settings),
+        /// `count`: counts spans, span events, metrics, data points and log records as metrics.
+        Count(count::Settings),
     }
 }

@@ -36,6 +36,10 @@ pub(crate) const SAMPLING_NO_RANDOMNESS: &str = "weir_sampling_no_randomness_tot
 pub(crate) const DELTATOCUMULATIVE_DROPPED_POINTS: &str =
     "weir_deltatocumulative_dropped_points_total";
 
+// cumulativetodelta, by reason (max_streams, out_of_order, buckets_changed)
+pub(crate) const CUMULATIVETODELTA_DROPPED_POINTS: &str =
+    "weir_cumulativetodelta_dropped_points_total";
+
 // slo
 pub(crate) const SLO_LATE_EVENTS: &str = "weir_slo_late_events_total";
 pub(crate) const SLO_REJECTED_POINTS: &str = "weir_slo_rejected_points_total";
@@ -61,3 +65,17 @@ pub(crate) const GROUPBYATTRS_METRICS: [&str; 3] = [
     "otelcol_processor_groupbyattrs_num_non_grouped_metrics",
     "otelcol_processor_groupbyattrs_metric_groups",
 ];
+
+// transform, filter, routing, count: OTTL failures on items (per processor and signal), and
+// items dropped because a failure under `error_mode: propagate` dropped their payload
+pub(crate) const OTTL_ERRORS: &str = "weir_processor_ottl_errors_total";
+pub(crate) const OTTL_DROPPED_ITEMS: &str = "weir_processor_ottl_dropped_items_total";
+
+// filter (the Collector's `otelcol_processor_filter_*.filtered`), per processor
+pub(crate) const FILTER_SPANS_FILTERED: &str = "otelcol_processor_filter_spans_filtered_total";
+pub(crate) const FILTER_DATAPOINTS_FILTERED: &str =
+    "otelcol_processor_filter_datapoints_filtered_total";
+pub(crate) const FILTER_LOGS_FILTERED: &str = "otelcol_processor_filter_logs_filtered_total";
+
+// routing: items no route took and no default pipeline received
+pub(crate) const ROUTING_UNROUTED_ITEMS: &str = "weir_connector_routing_unrouted_items_total";

@@ -174,11 +174,15 @@ impl Fanout {
     /// Hands one batch to every consumer, waiting while a consumer's input is full: a full
     /// export queue blocks the pipeline, which in turn fills the pipeline input and makes
     /// receivers refuse with a retryable status.
-    async fn emit(&self, message: Message) {
+    async fn emit(&self, mut message: Message) {
         if message.batch.is_empty() {
             return;
         }
-        let Some((last, rest)) = self.consumers.split_last() else {
+        // a routed batch goes to the pipelines of its route only, and no further as routed
+        let route = message.route.take();
+        let routed = |c: &&Consumer| route.as_ref().is_none_or(|r| r.contains(&c.name));
+        let consumers: Vec<&Consumer> = self.consumers.iter().filter(routed).collect();
+        let Some((last, rest)) = consumers.split_last() else {
             return;
         };
         for consumer in rest {

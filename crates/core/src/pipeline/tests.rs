@@ -134,7 +134,7 @@ async fn request_metadata_follows_its_batch_but_not_what_is_flushed_later() {
     let task = tokio::spawn(pipeline.run());
     let metadata = Metadata::new([("X-Scope-OrgID".to_owned(), "acme".to_owned())]);
     input_tx
-        .send(Message { batch: spans("svc", 1, 1), metadata, ack: Default::default() })
+        .send(Message { batch: spans("svc", 1, 1), metadata, ack: Default::default(), route: None })
         .await
         .unwrap();
     let message = ra.recv().await.unwrap();
@@ -148,7 +148,7 @@ async fn request_metadata_follows_its_batch_but_not_what_is_flushed_later() {
     let held = tokio::spawn(pipeline.run());
     let metadata = Metadata::new([("x-scope-orgid".to_owned(), "acme".to_owned())]);
     input_tx
-        .send(Message { batch: spans("svc", 1, 1), metadata, ack: Default::default() })
+        .send(Message { batch: spans("svc", 1, 1), metadata, ack: Default::default(), route: None })
         .await
         .unwrap();
     drop(input_tx);

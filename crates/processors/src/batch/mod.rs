@@ -69,7 +69,7 @@ impl Batcher {
                 suppressed,
                 "batch: too many metadata_keys combinations; batches of new ones pass unbatched");
         }
-        out.push_message(Message { batch, metadata, ack: out.ack().clone() });
+        out.push_message(Message { batch, metadata, ack: out.ack().clone(), route: None });
     }
 }
 
@@ -82,12 +82,12 @@ impl Shard {
             let metadata = metadata.clone();
             if max == 0 || self.pending_items <= max {
                 let batch = self.pending.take().expect("checked above");
-                out.push_message(Message { batch, metadata, ack: self.acks.take() });
+                out.push_message(Message { batch, metadata, ack: self.acks.take(), route: None });
                 self.pending_items = 0;
             } else {
                 // which requests the front holds is not tracked: it carries them all
                 let batch = pending.split_front(max);
-                out.push_message(Message { batch, metadata, ack: self.acks.clone() });
+                out.push_message(Message { batch, metadata, ack: self.acks.clone(), route: None });
                 self.pending_items -= max;
             }
         }

@@ -162,7 +162,10 @@ impl Intake {
             refused.increment(items);
             return Err(Refusal::Unavailable("the receiver is shutting down".into()));
         };
-        match output.send(Message { batch, metadata, ack: Default::default() }, deadline).await {
+        match output
+            .send(Message { batch, metadata, ack: Default::default(), route: None }, deadline)
+            .await
+        {
             Ok(()) => {
                 accepted.increment(items);
                 Ok(())

@@ -312,6 +312,15 @@ fn push_unique(list: &mut Vec<ComponentId>, name: &str, path: &str, problems: &m
 /// A connector must end some pipeline and start another that it can feed.
 fn check_connectors(raw: &RawConfig, pipelines: &[PipelinePlan], problems: &mut Problems) {
     for (id, connector) in &raw.connectors.0 {
+        for (path, pipeline) in connector.as_dyn().routes() {
+            let fed = pipelines.iter().any(|p| p.id == pipeline && p.receivers.contains(id));
+            if !fed {
+                problems.error(
+                    format!("connectors.{}.{path}", id.as_str()),
+                    format!("pipeline {pipeline:?} does not list {:?} as a receiver", id.as_str()),
+                );
+            }
+        }
         for pipeline in pipelines {
             let at = format!("service.pipelines.{}", pipeline.id);
             if let Some(i) = pipeline.exporters.iter().position(|e| e == id) {
