@@ -585,3 +585,23 @@ fn log_body_and_severity_paths() {
     assert_eq!(record.body, Some(any(json!("/r"))));
     assert_eq!(log_attributes(&data)["body"], json!("request failed: INFO here"));
 }
+
+#[test]
+fn merge_histogram_buckets_follows_the_reference_examples() {
+    use crate::funcs::{MergeBuckets, merge_buckets};
+    let (mut bounds, mut counts) = (vec![0.1, 0.5, 1.0], vec![5, 8, 3, 1]);
+    merge_buckets(&mut bounds, &mut counts, MergeBuckets::RemoveBound(0.5));
+    assert_eq!((bounds, counts), (vec![0.1, 1.0], vec![5, 11, 1]));
+    let mut bounds = vec![0.1, 0.2, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+    let mut counts = vec![80, 4, 6, 120, 3, 2, 40, 10, 1];
+    merge_buckets(&mut bounds, &mut counts, MergeBuckets::Limit(5));
+    assert_eq!((bounds, counts), (vec![0.2, 1.0, 5.0, 30.0], vec![84, 126, 5, 50, 1]));
+    let (mut bounds, mut counts) = (vec![0.1], vec![1, 2]);
+    merge_buckets(&mut bounds, &mut counts, MergeBuckets::RemoveBound(0.7));
+    assert_eq!((bounds, counts), (vec![0.1], vec![1, 2]), "a bound not found changes nothing");
+    let limit = statement("merge_histogram_buckets(5, method = \"limit_buckets\")", None, Signal::Metrics);
+    assert_eq!(limit.unwrap().context(), Context::Metric, "a metric function names its context");
+    assert!(statement("merge_histogram_buckets(2.5, method = \"limit_buckets\")", None, Signal::Metrics).is_err());
+    let bound = statement("merge_histogram_buckets(0.5) where metric.name == \"h\"", None, Signal::Metrics).unwrap();
+    assert_eq!(bound.context(), Context::Metric);
+}

@@ -65,6 +65,87 @@ fn validate_reports_every_error_and_fails() {
     );
 }
 
+/// Mistakes in OTTL statements and conditions are reported with the option path, the column
+/// and the text, and `weir run` refuses to start.
+#[test]
+fn bad_ottl_stops_weir_before_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.yaml");
+    std::fs::write(
+        &path,
+        r#"
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:0
+processors:
+  transform:
+    trace_statements:
+      - set(span.attributes["a"], Lower(span.name))
+      - context: span
+        statements: ['set(attributes["b"], "x") where name ==']
+  filter:
+    log_conditions: ['IsMatch(log.body, "(")']
+connectors:
+  routing:
+    table:
+      - condition: span.kindd == 2
+        pipelines: [traces/nowhere]
+exporters:
+  nop:
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [transform]
+      exporters: [nop]
+    logs:
+      receivers: [otlp]
+      processors: [filter]
+      exporters: [nop]
+"#,
+    )
+    .unwrap();
+    let mut run = weir().arg("run").arg("-c").arg(&path).stderr(Stdio::piped()).spawn().unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = run.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            run.kill().unwrap();
+            panic!("weir started with broken statements");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(1));
+    let mut stderr = String::new();
+    run.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    for expected in [
+        r#"processors.transform.trace_statements: mixes statements and groups"#,
+        r#"processors.filter.log_conditions[0]: column 19: IsMatch: invalid regular expression "(""#,
+        r#"connectors.routing.table[0].condition: column 1: unknown path span.kindd"#,
+    ] {
+        assert!(stderr.contains(expected), "missing {expected:?} in {stderr}");
+    }
+    std::fs::write(
+        &path,
+        std::fs::read_to_string(&path).unwrap().replace(
+            "      - context: span\n        statements: ['set(attributes[\"b\"], \"x\") where name ==']\n",
+            "",
+        ),
+    )
+    .unwrap();
+    let output = weir().arg("validate").arg("-c").arg(&path).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr.contains(r#"processors.transform.trace_statements[0]: column 27: unknown converter Lower"#),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn components_lists_every_type() {
     let output = weir().arg("components").output().unwrap();

@@ -86,6 +86,17 @@ pub(crate) enum Editor {
     Append(Path, Option<Expr>, Option<Expr>),
     ConvertGaugeToSum(i32, bool),
     ConvertSumToGauge,
+    /// `merge_histogram_buckets`: a bound to remove, or (`limit_buckets`) a bucket count.
+    MergeHistogramBuckets(MergeBuckets),
+}
+
+/// How `merge_histogram_buckets` merges.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum MergeBuckets {
+    /// `remove_explicit_bound`: the bucket ending at the bound joins the next.
+    RemoveBound(f64),
+    /// `limit_buckets`: adjacent buckets grouped, low to high, to at most this many.
+    Limit(usize),
 }
 
 /// `merge_maps`' strategy.
@@ -133,6 +144,7 @@ pub(crate) fn bind(call: &CallAst, compiler: &mut Compiler) -> Result<Editor, Er
         "append" => &[req("target"), opt("value"), opt("values")],
         "convert_gauge_to_sum" => &[req("aggregation_temporality"), req("is_monotonic")],
         "convert_sum_to_gauge" => &[],
+        "merge_histogram_buckets" => &[req("target_value"), opt("method")],
         _ => {
             return Err(Error::at(
                 call.column,
@@ -219,6 +231,22 @@ pub(crate) fn bind(call: &CallAst, compiler: &mut Compiler) -> Result<Editor, Er
             };
             Editor::ConvertGaugeToSum(temporality, args.bool(1)?)
         }
+        "merge_histogram_buckets" => {
+            let target = match args.arg(0).map(|a| &a.kind) {
+                Some(crate::syntax::ExprKind::Int(i)) => *i as f64,
+                Some(crate::syntax::ExprKind::Float(f)) => *f,
+                _ => return Err(args.fail(0, "a number literal")),
+            };
+            let method = args.opt_string(1)?;
+            Editor::MergeHistogramBuckets(match method.as_deref() {
+                None | Some("remove_explicit_bound") => MergeBuckets::RemoveBound(target),
+                Some("limit_buckets") if target >= 1.0 && target.fract() == 0.0 => {
+                    MergeBuckets::Limit(target as usize)
+                }
+                Some("limit_buckets") => return Err(args.fail(0, "a whole number of buckets")),
+                Some(_) => return Err(args.fail(1, "\"remove_explicit_bound\" or \"limit_buckets\"")),
+            })
+        }
         _ => Editor::ConvertSumToGauge,
     })
 }
@@ -240,7 +268,9 @@ impl Editor {
     /// The context the editor is limited to, if any.
     pub(crate) fn context(&self) -> Option<Context> {
         match self {
-            Editor::ConvertGaugeToSum(..) | Editor::ConvertSumToGauge => Some(Context::Metric),
+            Editor::ConvertGaugeToSum(..)
+            | Editor::ConvertSumToGauge
+            | Editor::MergeHistogramBuckets(_) => Some(Context::Metric),
             _ => None,
         }
     }
@@ -398,6 +428,16 @@ impl Editor {
                 }
                 Ok(())
             }
+            Editor::MergeHistogramBuckets(how) => {
+                if let Item::Metric(m) = &mut record.item
+                    && let Some(metric::Data::Histogram(h)) = &mut m.data
+                {
+                    for point in &mut h.data_points {
+                        merge_buckets(&mut point.explicit_bounds, &mut point.bucket_counts, *how);
+                    }
+                }
+                Ok(())
+            }
             Editor::ConvertSumToGauge => {
                 if let Item::Metric(m) = &mut record.item
                     && let Some(metric::Data::Sum(s)) = &mut m.data
@@ -418,6 +458,41 @@ fn merge(map: &mut Vec<KeyValue>, source: Vec<KeyValue>, strategy: Strategy) {
             (Some(i), Strategy::Update | Strategy::Upsert) => map[i].value = kv.value,
             (None, Strategy::Insert | Strategy::Upsert) => map.push(kv),
             _ => {}
+        }
+    }
+}
+
+/// Merges histogram buckets in place; counts and the total stay the same. A layout that does
+/// not fit (counts not one more than bounds) or a bound not found leaves the point as it is.
+pub(crate) fn merge_buckets(bounds: &mut Vec<f64>, counts: &mut Vec<u64>, how: MergeBuckets) {
+    if counts.len() != bounds.len() + 1 {
+        return;
+    }
+    match how {
+        MergeBuckets::RemoveBound(bound) => {
+            let Some(k) = bounds.iter().position(|b| (b - bound).abs() < 1e-12) else { return };
+            bounds.remove(k);
+            let merged = counts.remove(k);
+            counts[k] += merged;
+        }
+        MergeBuckets::Limit(target) => {
+            let n = counts.len();
+            if n <= target {
+                return;
+            }
+            let group = n.div_ceil(target);
+            let group = (group..=n).find(|g| n.div_ceil(*g) <= target).unwrap_or(n);
+            let mut merged_counts = Vec::with_capacity(target);
+            let mut merged_bounds = Vec::with_capacity(target);
+            for start in (0..n).step_by(group) {
+                let end = (start + group).min(n);
+                merged_counts.push(counts[start..end].iter().sum());
+                if end - 1 < bounds.len() {
+                    merged_bounds.push(bounds[end - 1]);
+                }
+            }
+            *counts = merged_counts;
+            *bounds = merged_bounds;
         }
     }
 }

@@ -9,6 +9,8 @@ mod text;
 
 pub(crate) use converters::Converter;
 pub(crate) use editors::Editor;
+#[cfg(test)]
+pub(crate) use editors::{MergeBuckets, merge_buckets};
 
 use regex::Regex;
 
@@ -106,11 +108,11 @@ impl<'c, 'p> Args<'c, 'p> {
         Ok(Args { call, bound, params, compiler })
     }
 
-    fn arg(&self, i: usize) -> Option<&'c syntax::Expr> {
+    pub(crate) fn arg(&self, i: usize) -> Option<&'c syntax::Expr> {
         self.bound[i]
     }
 
-    fn fail(&self, i: usize, what: &str) -> Error {
+    pub(crate) fn fail(&self, i: usize, what: &str) -> Error {
         let column = self.arg(i).map_or(self.call.column, |a| a.column);
         Error::at(column, format!("{}: '{}' must be {what}", self.call.name, self.params[i].name))
     }
