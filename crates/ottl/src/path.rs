@@ -310,6 +310,13 @@ impl Path {
 
     /// Reads the path.
     pub(crate) fn get<'a>(&self, record: &'a Record<'_>) -> Result<Value<'a>, EvalError> {
+        // the common case first: one attribute by a literal key
+        if let [Key::Str(key)] = &self.keys[..]
+            && let Some(attributes) = self.attributes(record)
+        {
+            let found = attributes.iter().find(|kv| kv.key == *key);
+            return Ok(Value::of(found.and_then(|kv| kv.value.as_ref())));
+        }
         let base = self.base(record)?;
         if self.keys.is_empty() {
             return Ok(base);
@@ -325,6 +332,36 @@ impl Path {
         let keys = self.keys(record)?;
         let value = index(base, keys.into_iter(), &self.text)?;
         Ok(value)
+    }
+
+    /// The attributes the path names, when it names some (matched on the field first, so
+    /// that reading an attribute costs one jump).
+    fn attributes<'a>(&self, r: &'a Record<'_>) -> Option<&'a [KeyValue]> {
+        match self.field {
+            Field::SpanAttributes => match &r.item {
+                Item::Span(s) | Item::Event(s, _) => Some(&s.attributes),
+                _ => None,
+            },
+            Field::LogAttributes => match &r.item {
+                Item::Log(l) => Some(&l.attributes),
+                _ => None,
+            },
+            Field::ResourceAttributes => Some(&r.resource.attributes),
+            Field::PointAttributes => match &r.item {
+                Item::Point(_, _, Point::Number(p)) => Some(&p.attributes),
+                Item::Point(_, _, Point::Histogram(p)) => Some(&p.attributes),
+                Item::Point(_, _, Point::Exponential(p)) => Some(&p.attributes),
+                Item::Point(_, _, Point::Summary(p)) => Some(&p.attributes),
+                _ => None,
+            },
+            Field::EventAttributes => match &r.item {
+                Item::Event(_, e) => Some(&e.attributes),
+                _ => None,
+            },
+            Field::ScopeAttributes => r.scope.as_deref().map(|s| &s.attributes[..]),
+            Field::Cache => Some(r.cache),
+            _ => None,
+        }
     }
 
     fn base<'a>(&self, r: &'a Record<'_>) -> Result<Value<'a>, EvalError> {
@@ -424,15 +461,12 @@ impl Path {
             return Ok(());
         }
         if !self.keys.is_empty() {
-            let keys: Vec<KeyRef<'static>> = self
-                .keys(record)?
-                .into_iter()
-                .map(|k| match k {
-                    KeyRef::Str(s) => KeyRef::Str(Cow::Owned(s.into_owned())),
-                    KeyRef::Int(i) => KeyRef::Int(i),
-                })
-                .collect();
-            let slot = self.slot(record, &keys)?;
+            let slot = if self.dynamic {
+                let keys = self.owned_keys(record)?;
+                self.slot(record, keys.into_iter())?
+            } else {
+                self.slot(record, self.static_keys())?
+            };
             *slot = value.into_any().unwrap_or_default();
             return Ok(());
         }
@@ -442,6 +476,27 @@ impl Path {
             return Ok(());
         }
         self.set_scalar(record, value)
+    }
+
+    /// The keys when none is computed, borrowed.
+    fn static_keys(&self) -> impl Iterator<Item = KeyRef<'_>> {
+        self.keys.iter().map(|k| match k {
+            Key::Str(s) => KeyRef::Str(Cow::Borrowed(s.as_str())),
+            Key::Int(i) => KeyRef::Int(*i),
+            Key::Expr(_) => unreachable!("static keys"),
+        })
+    }
+
+    /// The keys evaluated on `record`, owned (so that the record can then be changed).
+    fn owned_keys(&self, record: &Record<'_>) -> Result<Vec<KeyRef<'static>>, EvalError> {
+        Ok(self
+            .keys(record)?
+            .into_iter()
+            .map(|k| match k {
+                KeyRef::Str(s) => KeyRef::Str(Cow::Owned(s.into_owned())),
+                KeyRef::Int(i) => KeyRef::Int(i),
+            })
+            .collect())
     }
 
     /// The map the path names (a map attribute, the attributes, a kvlist body, the cache), for
@@ -459,14 +514,7 @@ impl Path {
                 _ => Some(self.attributes_mut(record)?),
             });
         }
-        let keys: Vec<KeyRef<'static>> = self
-            .keys(record)?
-            .into_iter()
-            .map(|k| match k {
-                KeyRef::Str(s) => KeyRef::Str(Cow::Owned(s.into_owned())),
-                KeyRef::Int(i) => KeyRef::Int(i),
-            })
-            .collect();
+        let keys = self.owned_keys(record)?;
         let base = self.attributes_or_body(record)?;
         let Some(slot) = find_mut(base, &keys) else { return Ok(None) };
         Ok(kvlist(slot.as_mut()))
@@ -507,22 +555,23 @@ impl Path {
     }
 
     /// The value slot at the path's keys, creating maps on the way.
-    fn slot<'a>(
+    fn slot<'a, 'k>(
         &self,
         record: &'a mut Record<'_>,
-        keys: &[KeyRef<'_>],
+        mut keys: impl Iterator<Item = KeyRef<'k>>,
     ) -> Result<&'a mut AnyValue, EvalError> {
-        let text = self.text.clone();
+        let text = &self.text;
+        let first = keys.next().expect("a path with keys");
         let base = self.attributes_or_body(record)?;
-        let mut slot: &mut AnyValue = match (base, &keys[0]) {
+        let mut slot: &mut AnyValue = match (base, &first) {
             (Base::Map(map), KeyRef::Str(k)) => entry(map, k).get_or_insert_default(),
-            (Base::Any(any), _) => any_slot(any.get_or_insert_default(), &keys[0], &text)?,
+            (Base::Any(any), _) => any_slot(any.get_or_insert_default(), &first, text)?,
             (Base::Map(_), KeyRef::Int(_)) => {
                 return Err(EvalError(format!("{text}: a map is indexed by strings")));
             }
         };
-        for key in &keys[1..] {
-            slot = any_slot(slot, key, &text)?;
+        for key in keys {
+            slot = any_slot(slot, &key, text)?;
         }
         Ok(slot)
     }

@@ -599,9 +599,19 @@ fn merge_histogram_buckets_follows_the_reference_examples() {
     let (mut bounds, mut counts) = (vec![0.1], vec![1, 2]);
     merge_buckets(&mut bounds, &mut counts, MergeBuckets::RemoveBound(0.7));
     assert_eq!((bounds, counts), (vec![0.1], vec![1, 2]), "a bound not found changes nothing");
-    let limit = statement("merge_histogram_buckets(5, method = \"limit_buckets\")", None, Signal::Metrics);
+    let limit =
+        statement("merge_histogram_buckets(5, method = \"limit_buckets\")", None, Signal::Metrics);
     assert_eq!(limit.unwrap().context(), Context::Metric, "a metric function names its context");
-    assert!(statement("merge_histogram_buckets(2.5, method = \"limit_buckets\")", None, Signal::Metrics).is_err());
-    let bound = statement("merge_histogram_buckets(0.5) where metric.name == \"h\"", None, Signal::Metrics).unwrap();
+    assert!(
+        statement(
+            "merge_histogram_buckets(2.5, method = \"limit_buckets\")",
+            None,
+            Signal::Metrics
+        )
+        .is_err()
+    );
+    let bound =
+        statement("merge_histogram_buckets(0.5) where metric.name == \"h\"", None, Signal::Metrics)
+            .unwrap();
     assert_eq!(bound.context(), Context::Metric);
 }

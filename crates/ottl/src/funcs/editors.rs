@@ -244,7 +244,9 @@ pub(crate) fn bind(call: &CallAst, compiler: &mut Compiler) -> Result<Editor, Er
                     MergeBuckets::Limit(target as usize)
                 }
                 Some("limit_buckets") => return Err(args.fail(0, "a whole number of buckets")),
-                Some(_) => return Err(args.fail(1, "\"remove_explicit_bound\" or \"limit_buckets\"")),
+                Some(_) => {
+                    return Err(args.fail(1, "\"remove_explicit_bound\" or \"limit_buckets\""));
+                }
             })
         }
         _ => Editor::ConvertSumToGauge,
