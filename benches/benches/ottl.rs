@@ -107,6 +107,22 @@ fn ottl(c: &mut Criterion) {
         },
     );
 
+    // the same statement on spans already in cache (run again and again on one batch)
+    let existing =
+        weir_ottl::statement(r#"set(span.attributes["attr.3"], "v")"#, None, Signal::Traces)
+            .expect("valid");
+    c.benchmark_group("ottl").throughput(Throughput::Elements(SPANS as u64)).bench_function(
+        "set_existing_hot",
+        |b| {
+            b.iter(|| {
+                weir_ottl::walk(weir_ottl::Context::Span, &mut hot, &mut |r| {
+                    existing.execute(r).map(|()| true)
+                })
+                .unwrap();
+            })
+        },
+    );
+
     // what every statement pays: visiting each span, with a condition that reads nothing
     let visit = transform::Settings::parse(
         r#"trace_statements: ['set(span.attributes["k"], "v") where false']"#,

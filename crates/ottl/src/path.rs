@@ -478,6 +478,22 @@ impl Path {
         self.set_scalar(record, value)
     }
 
+    /// Writes an attribute value: straight into the attributes for one literal key, else as
+    /// [`Path::set`] does.
+    pub(crate) fn set_any(
+        &self,
+        record: &mut Record<'_>,
+        value: &AnyValue,
+    ) -> Result<(), EvalError> {
+        if let [Key::Str(key)] = &self.keys[..]
+            && self.field != Field::LogBody
+        {
+            *entry(self.attributes_mut(record)?, key) = Some(value.clone());
+            return Ok(());
+        }
+        self.set(record, Value::of(Some(value)).into_owned())
+    }
+
     /// The keys when none is computed, borrowed.
     fn static_keys(&self) -> impl Iterator<Item = KeyRef<'_>> {
         self.keys.iter().map(|k| match k {

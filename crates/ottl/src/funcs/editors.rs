@@ -71,6 +71,8 @@ impl Replacement {
 #[derive(Debug, Clone)]
 pub(crate) enum Editor {
     Set(Path, Expr),
+    /// `set` of a literal: its attribute value built once.
+    SetLiteral(Path, AnyValue),
     DeleteKey(Path, Expr),
     DeleteMatchingKeys(Path, Regex),
     KeepKeys(Path, Vec<String>),
@@ -158,7 +160,12 @@ pub(crate) fn bind(call: &CallAst, compiler: &mut Compiler) -> Result<Editor, Er
         text::glob(&pattern).map_err(|_| args.fail(i, "a valid glob"))
     };
     Ok(match name {
-        "set" => Editor::Set(args.path(0)?, args.expr(1)?),
+        "set" => match (args.path(0)?, args.expr(1)?) {
+            (path, Expr::Lit(value)) if value != crate::Value::Nil => {
+                Editor::SetLiteral(path, value.into_any().unwrap_or_default())
+            }
+            (path, value) => Editor::Set(path, value),
+        },
         "delete_key" => Editor::DeleteKey(args.path(0)?, args.expr(1)?),
         "delete_matching_keys" => Editor::DeleteMatchingKeys(args.path(0)?, args.regex(1)?),
         "keep_matching_keys" => Editor::KeepMatchingKeys(args.path(0)?, args.regex(1)?),
@@ -279,6 +286,7 @@ impl Editor {
 
     pub(crate) fn apply(&self, record: &mut Record<'_>) -> Result<(), EvalError> {
         match self {
+            Editor::SetLiteral(target, value) => target.set_any(record, value),
             Editor::Set(target, value) => {
                 let value = value.eval(record)?.into_owned();
                 target.set(record, value)
