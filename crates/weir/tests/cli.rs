@@ -141,7 +141,9 @@ service:
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1));
     assert!(
-        stderr.contains(r#"processors.transform.trace_statements[0]: column 27: unknown converter Lower"#),
+        stderr.contains(
+            r#"processors.transform.trace_statements[0]: column 27: unknown converter Lower"#
+        ),
         "{stderr}"
     );
 }

@@ -1,6 +1,16 @@
-use weir_otlp::attributes::{kv, kv_value};
+use weir_otlp::{
+    attributes::{kv, kv_value},
+    proto::{
+        common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value},
+        logs::v1::LogRecord,
+        resource::v1::Resource,
+        trace::v1::{Span, span::SpanKind},
+    },
+};
 
+use super::matcher::scalar_text;
 use super::*;
+use regex::Regex;
 
 type V = any_value::Value;
 
