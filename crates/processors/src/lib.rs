@@ -17,6 +17,7 @@ pub mod metricstransform;
 mod ottl;
 pub mod probabilistic_sampler;
 pub mod resource;
+pub mod resourcedetection;
 pub mod routing;
 pub mod sampling;
 pub mod slo;
@@ -52,6 +53,8 @@ weir_core::kind! {
         Transform(transform::Settings),
         /// `filter`: drops telemetry matching OTTL conditions or include/exclude properties.
         Filter(filter::Settings),
+        /// `resourcedetection`: adds attributes detected at start to every resource.
+        ResourceDetection(resourcedetection::Settings),
         /// `attributes`: inserts, updates, deletes, hashes, extracts or converts attributes.
         Attributes(attributes::Settings),
     }

@@ -1,0 +1,57 @@
+//! The `resourcedetection` processor: attributes detected once, when weir starts, added to
+//! every resource, with the Collector's options — `detectors` (in order; the first detector to
+//! find an attribute wins), `override` (default `true`: detected values replace what a resource
+//! carries), `timeout`, and per detector `resource_attributes.<name>.enabled` with the
+//! Collector's defaults.
+//!
+//! Detectors so far: `env` (`OTEL_RESOURCE_ATTRIBUTES`, values percent-decoded) and `system`
+//! (`hostname_sources` `os` and `dns`, `host.id` from the machine id, `host.arch`, `os.type`,
+//! `os.description`, `os.version`, `host.cpu.*` from `/proc/cpuinfo`). The cloud and
+//! container detectors (`gcp`, `ec2`, `azure`, `eks`, `aks`, `ecs`, `docker`, `k8snode`) are a
+//! validation error until they are built. A detector that fails is logged and weir starts with
+//! what the others found.
+//!
+//! Batches stay encoded: the attributes are applied to each resource on the wire.
+
+mod config;
+mod detect;
+#[cfg(test)]
+mod tests;
+
+pub use config::{Config, Settings};
+
+use weir_core::{Batch, Output, Processor};
+use weir_otlp::proto::{common::v1::KeyValue, resource::v1::Resource};
+
+/// The `resourcedetection` processor, with what its detectors found.
+pub struct ResourceDetection {
+    detected: Vec<KeyValue>,
+    override_existing: bool,
+}
+
+impl ResourceDetection {
+    /// A processor adding `detected` to every resource.
+    pub fn new(detected: Vec<KeyValue>, override_existing: bool) -> ResourceDetection {
+        ResourceDetection { detected, override_existing }
+    }
+
+    fn apply(&self, resource: &mut Option<Resource>) {
+        let attributes = &mut resource.get_or_insert_with(Resource::default).attributes;
+        for kv in &self.detected {
+            match attributes.iter_mut().find(|a| a.key == kv.key) {
+                Some(existing) if self.override_existing => existing.value = kv.value.clone(),
+                Some(_) => {}
+                None => attributes.push(kv.clone()),
+            }
+        }
+    }
+}
+
+impl Processor for ResourceDetection {
+    fn process(&mut self, mut batch: Batch, out: &mut Output) {
+        if !self.detected.is_empty() {
+            batch.for_each_resource(|resource| self.apply(resource));
+        }
+        out.push(batch);
+    }
+}
