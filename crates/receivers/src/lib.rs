@@ -5,6 +5,7 @@
 //! that list.
 
 pub mod decompress;
+pub mod hostmetrics;
 pub mod nop;
 pub mod otlp;
 
@@ -15,5 +16,7 @@ weir_core::kind! {
         Otlp(otlp::Config),
         /// `nop`: receives nothing.
         Nop(nop::Config),
+        /// `hostmetrics`: the host's CPU, memory, load, network, paging, processes and disks.
+        HostMetrics(hostmetrics::config::Settings),
     }
 }

@@ -1,0 +1,158 @@
+//! The `hostmetrics` receiver: the host's CPU, memory, load, network, paging, process and
+//! disk figures every `collection_interval`, read from `/proc` (under `root_path` when the
+//! host's file system is mounted into a container), with the Collector's options, metric
+//! names, units and attributes, and its per-metric `metrics.<name>.enabled` toggles and
+//! defaults. Scrapers built: `cpu`, `memory`, `load`, `network`, `paging`, `processes`, `disk`,
+//! `system`; `filesystem` and `process` are a validation error until they are built.
+//!
+//! Each scrape is one batch: a resource per scraper (no resource attributes, as in the
+//! Collector: add them with `resourcedetection`) whose scope names the scraper.
+
+pub mod config;
+mod metric;
+mod scrapers;
+#[cfg(test)]
+mod tests;
+
+pub use config::{Config, Settings};
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio_util::sync::CancellationToken;
+use weir_core::{BoxFuture, Receiver, ReceiverError, ReceiverOutput};
+use weir_otlp::{
+    Batch,
+    proto::{
+        common::v1::InstrumentationScope,
+        metrics::v1::{ResourceMetrics, ScopeMetrics},
+        resource::v1::Resource,
+    },
+};
+
+use config::Scraper;
+use metric::Scrape;
+
+/// The scope name of a scraper's metrics, as the Collector writes it.
+fn scope_name(scraper: &str) -> String {
+    format!(
+        "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/hostmetricsreceiver/internal/scraper/{scraper}scraper"
+    )
+}
+
+/// Reads a file under the root path; empty when it cannot be read (a scraper then reports
+/// nothing rather than failing the others).
+fn read(root: &str, path: &str) -> String {
+    std::fs::read_to_string(format!("{root}{path}")).unwrap_or_default()
+}
+
+/// One scrape of every configured scraper, as a batch.
+pub(crate) fn scrape(settings: &Settings, now: u64) -> Batch {
+    let root = settings.root_path.as_str();
+    let stat = read(root, "/proc/stat");
+    let start = scrapers::boot_time(&stat).unwrap_or(0);
+    let mut resources = Vec::new();
+    for scraper in &settings.scrapers {
+        let enabled = scraper.enabled.clone();
+        let mut scrape = Scrape {
+            start,
+            now,
+            enabled: Box::new(move |m| enabled.enabled(m)),
+            metrics: Vec::new(),
+        };
+        match scraper.kind {
+            Scraper::Cpu => scrapers::cpu(&stat, &mut scrape),
+            Scraper::Memory => scrapers::memory(&read(root, "/proc/meminfo"), &mut scrape),
+            Scraper::Load => scrapers::load(
+                &read(root, "/proc/loadavg"),
+                scraper.cpu_average.then(|| logical_cpus(&stat)),
+                &mut scrape,
+            ),
+            Scraper::Network => {
+                let tcp = [read(root, "/proc/net/tcp"), read(root, "/proc/net/tcp6")];
+                let tcp: Vec<&str> = tcp.iter().map(String::as_str).collect();
+                scrapers::network(
+                    &read(root, "/proc/net/dev"),
+                    &tcp,
+                    &|d| scraper.devices.selects(d),
+                    &mut scrape,
+                )
+            }
+            Scraper::Paging => scrapers::paging(
+                &read(root, "/proc/swaps"),
+                &read(root, "/proc/vmstat"),
+                &mut scrape,
+            ),
+            Scraper::Processes => scrapers::processes(&stat, &mut scrape),
+            Scraper::Disk => scrapers::disk(
+                &read(root, "/proc/diskstats"),
+                &|d| scraper.devices.selects(d),
+                &mut scrape,
+            ),
+            Scraper::System => scrapers::system(&read(root, "/proc/uptime"), &mut scrape),
+        }
+        if scrape.metrics.is_empty() {
+            continue;
+        }
+        resources.push(ResourceMetrics {
+            resource: Some(Resource::default()),
+            scope_metrics: vec![ScopeMetrics {
+                scope: Some(InstrumentationScope {
+                    name: scope_name(scraper.kind.name()),
+                    ..Default::default()
+                }),
+                metrics: scrape.metrics,
+                ..ScopeMetrics::default()
+            }],
+            ..ResourceMetrics::default()
+        });
+    }
+    Batch::from(resources)
+}
+
+/// The logical CPUs listed in `/proc/stat`.
+fn logical_cpus(stat: &str) -> usize {
+    stat.lines().filter(|l| l.starts_with("cpu") && !l.starts_with("cpu ")).count().max(1)
+}
+
+fn unix_nanos() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// The running receiver.
+pub struct HostMetrics {
+    id: String,
+    settings: Settings,
+}
+
+impl Receiver for HostMetrics {
+    fn run(
+        self: Box<Self>,
+        output: ReceiverOutput,
+        shutdown: CancellationToken,
+    ) -> BoxFuture<'static, Result<(), ReceiverError>> {
+        Box::pin(async move {
+            let HostMetrics { id, settings } = *self;
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(settings.initial_delay) => {}
+            }
+            let mut ticker = tokio::time::interval(settings.collection_interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(()),
+                    _ = ticker.tick() => {}
+                }
+                let batch = scrape(&settings, unix_nanos());
+                if batch.is_empty() {
+                    continue;
+                }
+                let deadline =
+                    Instant::now() + settings.collection_interval.min(Duration::from_secs(10));
+                if let Err(error) = output.send(batch, deadline).await {
+                    tracing::warn!(receiver = %id, %error, "a scrape was not taken by the pipelines");
+                }
+            }
+        })
+    }
+}

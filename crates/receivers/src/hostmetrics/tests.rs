@@ -1,0 +1,216 @@
+use weir_core::Component;
+use weir_otlp::{
+    Decoded,
+    proto::metrics::v1::{Metric, metric, number_data_point},
+};
+
+use super::{config::Settings, metric::Scrape, scrape, scrapers};
+
+fn settings(yaml: &str) -> Settings {
+    Settings::parse(yaml).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+fn all_on() -> Scrape {
+    Scrape { start: 1, now: 2, enabled: Box::new(|_| true), metrics: Vec::new() }
+}
+
+/// `(attributes as "k=v,k=v", value)` of each point of `name`.
+fn points(metrics: &[Metric], name: &str) -> Vec<(String, f64)> {
+    let metric = metrics.iter().find(|m| m.name == name).unwrap_or_else(|| panic!("no {name}"));
+    let points = match &metric.data {
+        Some(metric::Data::Sum(s)) => &s.data_points,
+        Some(metric::Data::Gauge(g)) => &g.data_points,
+        _ => panic!("{name}: not a number"),
+    };
+    points
+        .iter()
+        .map(|p| {
+            let attributes: Vec<String> = p
+                .attributes
+                .iter()
+                .map(|kv| {
+                    format!(
+                        "{}={}",
+                        kv.key,
+                        weir_otlp::attributes::text(kv.value.as_ref()).unwrap_or_default()
+                    )
+                })
+                .collect();
+            let value = match p.value {
+                Some(number_data_point::Value::AsInt(i)) => i as f64,
+                Some(number_data_point::Value::AsDouble(d)) => d,
+                None => f64::NAN,
+            };
+            (attributes.join(","), value)
+        })
+        .collect()
+}
+
+#[test]
+fn parsers_on_fixed_inputs() {
+    let mut s = all_on();
+    scrapers::cpu("cpu  10 0 0 0 0 0 0 0\ncpu0 150 2 30 400 5 6 7 8\nintr 1\n", &mut s);
+    let cpu = points(&s.metrics, "system.cpu.time");
+    assert_eq!(cpu[0], ("cpu=cpu0,state=user".to_owned(), 1.5));
+    assert_eq!(cpu[3], ("cpu=cpu0,state=idle".to_owned(), 4.0));
+    assert_eq!(cpu[4], ("cpu=cpu0,state=wait".to_owned(), 0.05));
+    assert_eq!(cpu.len(), 8, "the aggregate cpu line is left out");
+
+    let mut s = all_on();
+    scrapers::load("0.50 1.00 2.00 1/100 42\n", Some(2), &mut s);
+    assert_eq!(points(&s.metrics, "system.cpu.load_average.15m"), [(String::new(), 1.0)]);
+
+    let mut s = all_on();
+    let dev = "Inter-|   Receive |  Transmit\n face |bytes packets errs drop fifo frame compressed multicast|bytes packets errs drop fifo colls carrier compressed\n  eth0: 1000 10 1 2 0 0 0 0 2000 20 3 4 0 0 0 0\n    lo: 5 1 0 0 0 0 0 0 5 1 0 0 0 0 0 0\n";
+    let tcp = "  sl  local_address rem_address   st\n   0: 0100007F:1F90 00000000:0000 0A 0\n   1: 0100007F:1F90 0100007F:9C40 01 0\n";
+    scrapers::network(dev, &[tcp], &|d| d != "lo", &mut s);
+    assert_eq!(
+        points(&s.metrics, "system.network.io"),
+        [
+            ("device=eth0,direction=receive".to_owned(), 1000.0),
+            ("device=eth0,direction=transmit".to_owned(), 2000.0)
+        ]
+    );
+    assert_eq!(points(&s.metrics, "system.network.dropped")[1].1, 4.0);
+    let connections = points(&s.metrics, "system.network.connections");
+    assert!(connections.contains(&("protocol=tcp,state=LISTEN".to_owned(), 1.0)));
+    assert!(connections.contains(&("protocol=tcp,state=ESTABLISHED".to_owned(), 1.0)));
+
+    let mut s = all_on();
+    scrapers::disk("   8       0 sda 100 5 2048 40 50 6 4096 60 2 70 110\n", &|_| true, &mut s);
+    assert_eq!(
+        points(&s.metrics, "system.disk.io")[0],
+        ("device=sda,direction=read".to_owned(), 2048.0 * 512.0)
+    );
+    assert_eq!(points(&s.metrics, "system.disk.io_time"), [("device=sda".to_owned(), 0.07)]);
+    assert_eq!(
+        points(&s.metrics, "system.disk.pending_operations"),
+        [("device=sda".to_owned(), 2.0)]
+    );
+
+    let mut s = all_on();
+    let swaps = "Filename\tType\tSize\tUsed\tPriority\n/dev/sda2 partition 1000 250 -2\n";
+    scrapers::paging(
+        swaps,
+        "pgpgin 10\npgpgout 20\npswpin 1\npswpout 2\npgfault 100\npgmajfault 7\n",
+        &mut s,
+    );
+    assert_eq!(
+        points(&s.metrics, "system.paging.usage"),
+        [
+            ("device=/dev/sda2,state=used".to_owned(), 256000.0),
+            ("device=/dev/sda2,state=free".to_owned(), 768000.0)
+        ]
+    );
+    assert_eq!(
+        points(&s.metrics, "system.paging.faults"),
+        [("type=major".to_owned(), 7.0), ("type=minor".to_owned(), 93.0)]
+    );
+
+    let mut s = all_on();
+    scrapers::processes("processes 4242\nprocs_running 3\nprocs_blocked 1\n", &mut s);
+    assert_eq!(points(&s.metrics, "system.processes.created"), [(String::new(), 4242.0)]);
+    assert_eq!(points(&s.metrics, "system.processes.count")[0], ("status=running".to_owned(), 3.0));
+}
+
+#[test]
+fn a_scrape_of_this_machine_agrees_with_proc() {
+    let settings = settings(
+        "collection_interval: 1s
+scrapers:
+  cpu:
+  memory:
+  load:
+  network:
+  paging:
+  processes:
+  disk:
+  system:",
+    );
+    let first = scrape(&settings, 1);
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let second = scrape(&settings, 2);
+    let metrics = |batch: weir_otlp::Batch| -> Vec<Metric> {
+        let Decoded::Metrics(r) = batch.into_decoded() else { panic!() };
+        r.into_iter().flat_map(|r| r.scope_metrics).flat_map(|s| s.metrics).collect()
+    };
+    let (first, second) = (metrics(first), metrics(second));
+    for name in [
+        "system.cpu.time",
+        "system.memory.usage",
+        "system.cpu.load_average.1m",
+        "system.network.io",
+        "system.processes.created",
+        "system.uptime",
+    ] {
+        assert!(first.iter().any(|m| m.name == name), "{name} missing");
+    }
+    assert!(!first.iter().any(|m| m.name == "system.memory.utilization"), "disabled by default");
+    // cpu time never goes back, per cpu and state
+    let (before, after) = (points(&first, "system.cpu.time"), points(&second, "system.cpu.time"));
+    assert_eq!(before.len(), after.len());
+    for ((k1, v1), (k2, v2)) in before.iter().zip(&after) {
+        assert_eq!(k1, k2);
+        assert!(v2 >= v1, "{k1}: {v1} then {v2}");
+    }
+    // memory: the total is the sum of the states; free is within a few percent of /proc
+    let kib = |field: &str| -> f64 {
+        let line = meminfo.lines().find(|l| l.starts_with(&format!("{field}:"))).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse::<f64>().unwrap() * 1024.0
+    };
+    let memory = points(&first, "system.memory.usage");
+    let free = memory.iter().find(|(k, _)| k == "state=free").unwrap().1;
+    assert!(
+        (free - kib("MemFree")).abs() <= kib("MemTotal") * 0.05,
+        "free {free} vs {}",
+        kib("MemFree")
+    );
+    let accounted: f64 =
+        memory.iter().filter(|(k, _)| k != "state=slab_unreclaimable").map(|(_, v)| v).sum();
+    assert!(
+        (accounted - kib("MemTotal")).abs() <= kib("MemTotal") * 0.05,
+        "{accounted} vs {}",
+        kib("MemTotal")
+    );
+}
+
+#[test]
+fn toggles_and_mistakes() {
+    let toggled = settings(
+        "scrapers:
+  memory:
+    metrics:
+      system.memory.usage: {enabled: false}
+      system.memory.utilization: {enabled: true}",
+    );
+    let Decoded::Metrics(r) = scrape(&toggled, 1).into_decoded() else { panic!() };
+    let names: Vec<String> = r
+        .into_iter()
+        .flat_map(|r| r.scope_metrics)
+        .flat_map(|s| s.metrics)
+        .map(|m| m.name)
+        .collect();
+    assert_eq!(names, ["system.memory.utilization"]);
+
+    let errors = Settings::parse(
+        "collection_interval: soon
+scrapers:
+  filesystem:
+  gpu:
+  cpu: {cpu_average: true}
+  disk: {include: {devices: [sda], match_type: fuzzy}}",
+    )
+    .unwrap_err();
+    let found: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        found,
+        [
+            "collection_interval: invalid duration \"soon\": expected a number with a unit, like \"5s\" or \"200ms\"",
+            "scrapers.cpu.cpu_average: applies to the load scraper only",
+            "scrapers.disk.include.match_type: unknown match type \"fuzzy\": expected strict or regexp",
+            "scrapers.filesystem: the filesystem scraper is not built in weir yet",
+            "scrapers.gpu: unknown scraper \"gpu\"",
+        ]
+    );
+}
