@@ -47,6 +47,20 @@ pub struct ScraperConfig {
     pub include: Option<DeviceMatch>,
     /// `exclude` (`disk`, `network`).
     pub exclude: Option<DeviceMatch>,
+    /// `include_devices` (`filesystem`).
+    pub include_devices: Option<DeviceMatch>,
+    /// `exclude_devices` (`filesystem`).
+    pub exclude_devices: Option<DeviceMatch>,
+    /// `include_fs_types` (`filesystem`).
+    pub include_fs_types: Option<DeviceMatch>,
+    /// `exclude_fs_types` (`filesystem`).
+    pub exclude_fs_types: Option<DeviceMatch>,
+    /// `include_mount_points` (`filesystem`).
+    pub include_mount_points: Option<DeviceMatch>,
+    /// `exclude_mount_points` (`filesystem`).
+    pub exclude_mount_points: Option<DeviceMatch>,
+    /// `include_virtual_filesystems` (`filesystem`).
+    pub include_virtual_filesystems: bool,
 }
 
 /// `{enabled: bool}`.
@@ -65,6 +79,10 @@ pub struct DeviceMatch {
     pub devices: Vec<String>,
     /// `interfaces` (`network`).
     pub interfaces: Vec<String>,
+    /// `fs_types` (`filesystem`).
+    pub fs_types: Vec<String>,
+    /// `mount_points` (`filesystem`).
+    pub mount_points: Vec<String>,
     /// `match_type`: `strict` or `regexp`.
     pub match_type: String,
 }
@@ -79,11 +97,12 @@ pub(crate) enum Scraper {
     Paging,
     Processes,
     Disk,
+    Filesystem,
     System,
 }
 
 impl Scraper {
-    const ALL: [Scraper; 8] = [
+    const ALL: [Scraper; 9] = [
         Scraper::Cpu,
         Scraper::Memory,
         Scraper::Load,
@@ -91,6 +110,7 @@ impl Scraper {
         Scraper::Paging,
         Scraper::Processes,
         Scraper::Disk,
+        Scraper::Filesystem,
         Scraper::System,
     ];
 
@@ -103,13 +123,14 @@ impl Scraper {
             Scraper::Paging => "paging",
             Scraper::Processes => "processes",
             Scraper::Disk => "disk",
+            Scraper::Filesystem => "filesystem",
             Scraper::System => "system",
         }
     }
 }
 
 /// The metrics the Collector leaves disabled unless asked (those weir emits).
-const DISABLED: &[&str] = &["system.memory.utilization"];
+const DISABLED: &[&str] = &["system.memory.utilization", "system.filesystem.utilization"];
 
 /// Which metrics are enabled.
 #[derive(Debug, Clone, Default)]
@@ -142,6 +163,10 @@ pub(crate) struct ScraperSettings {
     pub(crate) enabled: Toggles,
     pub(crate) cpu_average: bool,
     pub(crate) devices: Devices,
+    /// `filesystem`: by file system type and by mount point.
+    pub(crate) fs_types: Devices,
+    pub(crate) mount_points: Devices,
+    pub(crate) virtual_too: bool,
 }
 
 /// The validated receiver.
@@ -159,7 +184,12 @@ fn device_filter(
     path: &str,
     errors: &mut Vec<ConfigError>,
 ) -> Option<Vec<Regex>> {
-    let names = if field == "devices" { &m.devices } else { &m.interfaces };
+    let names = match field {
+        "devices" => &m.devices,
+        "interfaces" => &m.interfaces,
+        "fs_types" => &m.fs_types,
+        _ => &m.mount_points,
+    };
     let mut compiled = Vec::new();
     for (i, name) in names.iter().enumerate() {
         let pattern = match m.match_type.as_str() {
@@ -229,11 +259,47 @@ impl Component for Settings {
                 ));
             }
             let field = match kind {
-                Scraper::Disk => Some("devices"),
+                Scraper::Disk | Scraper::Filesystem => Some("devices"),
                 Scraper::Network => Some("interfaces"),
                 _ => None,
             };
             let mut devices = Devices::default();
+            let (mut fs_types, mut mount_points) = (Devices::default(), Devices::default());
+            let filesystem_only = [
+                ("include_devices", &options.include_devices, "devices"),
+                ("exclude_devices", &options.exclude_devices, "devices"),
+                ("include_fs_types", &options.include_fs_types, "fs_types"),
+                ("exclude_fs_types", &options.exclude_fs_types, "fs_types"),
+                ("include_mount_points", &options.include_mount_points, "mount_points"),
+                ("exclude_mount_points", &options.exclude_mount_points, "mount_points"),
+            ];
+            for (which, m, field) in filesystem_only {
+                let Some(m) = m else { continue };
+                if kind != Scraper::Filesystem {
+                    errors.push(ConfigError::new(
+                        format!("{at}.{which}"),
+                        "applies to the filesystem scraper only",
+                    ));
+                    continue;
+                }
+                let compiled = device_filter(m, field, &format!("{at}.{which}"), &mut errors);
+                let target = match field {
+                    "devices" => &mut devices,
+                    "fs_types" => &mut fs_types,
+                    _ => &mut mount_points,
+                };
+                if which.starts_with("include") {
+                    target.include = compiled;
+                } else {
+                    target.exclude = compiled;
+                }
+            }
+            if options.include_virtual_filesystems && kind != Scraper::Filesystem {
+                errors.push(ConfigError::new(
+                    format!("{at}.include_virtual_filesystems"),
+                    "applies to the filesystem scraper only",
+                ));
+            }
             for (which, m) in [("include", &options.include), ("exclude", &options.exclude)] {
                 let Some(m) = m else { continue };
                 let Some(field) = field else {
@@ -255,6 +321,9 @@ impl Component for Settings {
                 enabled: Toggles(Arc::new(toggles)),
                 cpu_average: options.cpu_average,
                 devices,
+                fs_types,
+                mount_points,
+                virtual_too: options.include_virtual_filesystems,
             });
         }
         if errors.is_empty() {

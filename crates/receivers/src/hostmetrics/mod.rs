@@ -3,7 +3,7 @@
 //! host's file system is mounted into a container), with the Collector's options, metric
 //! names, units and attributes, and its per-metric `metrics.<name>.enabled` toggles and
 //! defaults. Scrapers built: `cpu`, `memory`, `load`, `network`, `paging`, `processes`, `disk`,
-//! `system`; `filesystem` and `process` are a validation error until they are built.
+//! `filesystem`, `system`; `process` is a validation error until it is built.
 //!
 //! Each scrape is one batch: a resource per scraper (no resource attributes, as in the
 //! Collector: add them with `resourcedetection`) whose scope names the scraper.
@@ -88,6 +88,18 @@ pub(crate) fn scrape(settings: &Settings, now: u64) -> Batch {
                 &|d| scraper.devices.selects(d),
                 &mut scrape,
             ),
+            Scraper::Filesystem => {
+                let (mounts, filesystems) =
+                    (read(root, "/proc/mounts"), read(root, "/proc/filesystems"));
+                for mount in scrapers::mounts(&mounts, &filesystems, scraper.virtual_too) {
+                    let selected = scraper.devices.selects(mount.device)
+                        && scraper.fs_types.selects(mount.fs_type)
+                        && scraper.mount_points.selects(mount.mountpoint);
+                    if let (true, Some(space)) = (selected, statvfs(root, mount.mountpoint)) {
+                        scrapers::filesystem(&mount, space, &mut scrape);
+                    }
+                }
+            }
             Scraper::System => scrapers::system(&read(root, "/proc/uptime"), &mut scrape),
         }
         if scrape.metrics.is_empty() {
@@ -107,6 +119,20 @@ pub(crate) fn scrape(settings: &Settings, now: u64) -> Batch {
         });
     }
     Batch::from(resources)
+}
+
+/// `statvfs` of a mount point under the root path; `None` when it cannot be read (a mount
+/// the process cannot see, a stale network mount).
+fn statvfs(root: &str, mountpoint: &str) -> Option<scrapers::Space> {
+    let s = rustix::fs::statvfs(format!("{root}{mountpoint}").as_str()).ok()?;
+    Some(scrapers::Space {
+        fragment: s.f_frsize,
+        blocks: s.f_blocks,
+        free: s.f_bfree,
+        available: s.f_bavail,
+        files: s.f_files,
+        files_free: s.f_ffree,
+    })
 }
 
 /// The logical CPUs listed in `/proc/stat`.

@@ -71,6 +71,12 @@ const DISK_MERGED: Def = (
     "The number of disk reads/writes merged into single physical disk access operations.",
     Kind::Counter,
 );
+const FILESYSTEM_USAGE: Def =
+    ("system.filesystem.usage", "By", "Filesystem bytes used.", Kind::UpDown);
+const FILESYSTEM_INODES: Def =
+    ("system.filesystem.inodes.usage", "{inodes}", "FileSystem inodes used.", Kind::UpDown);
+const FILESYSTEM_UTILIZATION: Def =
+    ("system.filesystem.utilization", "1", "Fraction of filesystem bytes used.", Kind::Gauge);
 const UPTIME: Def = ("system.uptime", "s", "The time the system has been running.", Kind::Gauge);
 
 /// Clock ticks per second of `/proc/stat` (`USER_HZ`, 100 on every Linux architecture weir
@@ -300,5 +306,80 @@ pub(crate) fn disk(diskstats: &str, selects: &dyn Fn(&str) -> bool, scrape: &mut
 pub(crate) fn system(uptime: &str, scrape: &mut Scrape) {
     if let Some(seconds) = uptime.split_whitespace().next().and_then(|s| s.parse::<f64>().ok()) {
         scrape.point(UPTIME, &[], Number::Double(seconds));
+    }
+}
+
+/// One mounted file system, from `/proc/mounts`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Mount<'a> {
+    pub(crate) device: &'a str,
+    pub(crate) mountpoint: &'a str,
+    pub(crate) fs_type: &'a str,
+    pub(crate) mode: &'static str,
+}
+
+/// The mounts of `/proc/mounts`, without the virtual file systems (those `/proc/filesystems`
+/// marks `nodev`) unless `virtual_too`.
+pub(crate) fn mounts<'a>(mounts: &'a str, filesystems: &str, virtual_too: bool) -> Vec<Mount<'a>> {
+    let nodev: Vec<&str> =
+        filesystems.lines().filter_map(|l| l.strip_prefix("nodev")).map(str::trim).collect();
+    mounts
+        .lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let (device, mountpoint, fs_type, options) =
+                (f.first()?, f.get(1)?, f.get(2)?, f.get(3)?);
+            if !virtual_too && nodev.contains(fs_type) {
+                return None;
+            }
+            let mode = if options.split(',').any(|o| o == "ro") { "ro" } else { "rw" };
+            Some(Mount { device, mountpoint, fs_type, mode })
+        })
+        .collect()
+}
+
+/// The sizes `statvfs` gives of one file system.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Space {
+    pub(crate) fragment: u64,
+    pub(crate) blocks: u64,
+    pub(crate) free: u64,
+    pub(crate) available: u64,
+    pub(crate) files: u64,
+    pub(crate) files_free: u64,
+}
+
+/// `filesystem`: bytes and inodes per mounted file system: used, free (available to
+/// unprivileged users) and reserved (free only to root).
+pub(crate) fn filesystem(mount: &Mount<'_>, space: Space, scrape: &mut Scrape) {
+    let attributes = |state| {
+        [
+            ("device", mount.device),
+            ("mode", mount.mode),
+            ("mountpoint", mount.mountpoint),
+            ("type", mount.fs_type),
+            ("state", state),
+        ]
+    };
+    let bytes = |blocks: u64| Number::Int((blocks * space.fragment) as i64);
+    let used = space.blocks.saturating_sub(space.free);
+    scrape.point(FILESYSTEM_USAGE, &attributes("used"), bytes(used));
+    scrape.point(FILESYSTEM_USAGE, &attributes("free"), bytes(space.available));
+    scrape.point(
+        FILESYSTEM_USAGE,
+        &attributes("reserved"),
+        bytes(space.free.saturating_sub(space.available)),
+    );
+    let inodes_used = space.files.saturating_sub(space.files_free);
+    scrape.point(FILESYSTEM_INODES, &attributes("used"), Number::Int(inodes_used as i64));
+    scrape.point(FILESYSTEM_INODES, &attributes("free"), Number::Int(space.files_free as i64));
+    let usable = used + space.available;
+    if usable > 0 {
+        let attributes = &attributes("")[..4];
+        scrape.point(
+            FILESYSTEM_UTILIZATION,
+            attributes,
+            Number::Double(used as f64 / usable as f64),
+        );
     }
 }

@@ -196,8 +196,9 @@ fn toggles_and_mistakes() {
     let errors = Settings::parse(
         "collection_interval: soon
 scrapers:
-  filesystem:
+  process:
   gpu:
+  memory: {include_fs_types: {fs_types: [ext4], match_type: strict}}
   cpu: {cpu_average: true}
   disk: {include: {devices: [sda], match_type: fuzzy}}",
     )
@@ -209,8 +210,39 @@ scrapers:
             "collection_interval: invalid duration \"soon\": expected a number with a unit, like \"5s\" or \"200ms\"",
             "scrapers.cpu.cpu_average: applies to the load scraper only",
             "scrapers.disk.include.match_type: unknown match type \"fuzzy\": expected strict or regexp",
-            "scrapers.filesystem: the filesystem scraper is not built in weir yet",
             "scrapers.gpu: unknown scraper \"gpu\"",
+            "scrapers.memory.include_fs_types: applies to the filesystem scraper only",
+            "scrapers.process: the process scraper is not built in weir yet",
         ]
     );
+}
+
+#[test]
+fn mounts_and_file_system_space() {
+    let mounts = "proc /proc proc rw,relatime 0 0\n/dev/vda1 / ext4 rw,relatime 0 0\n/dev/vdb /data xfs ro,noatime 0 0\n";
+    let filesystems = "nodev\tproc\n\text4\n\txfs\n";
+    let found = scrapers::mounts(mounts, filesystems, false);
+    assert_eq!(found.len(), 2, "proc is virtual");
+    assert_eq!(
+        (found[1].device, found[1].mountpoint, found[1].fs_type, found[1].mode),
+        ("/dev/vdb", "/data", "xfs", "ro")
+    );
+    assert_eq!(scrapers::mounts(mounts, filesystems, true).len(), 3);
+
+    // the root file system of this machine, against statvfs read in the test
+    let settings = settings(
+        "scrapers:\n  filesystem:\n    include_mount_points: {mount_points: [/], match_type: strict}",
+    );
+    let Decoded::Metrics(r) = scrape(&settings, 1).into_decoded() else { panic!() };
+    let metrics: Vec<Metric> =
+        r.into_iter().flat_map(|r| r.scope_metrics).flat_map(|s| s.metrics).collect();
+    let usage = points(&metrics, "system.filesystem.usage");
+    let stat = rustix::fs::statvfs("/").unwrap();
+    let free = (stat.f_bavail * stat.f_frsize) as f64;
+    let used = ((stat.f_blocks - stat.f_bfree) * stat.f_frsize) as f64;
+    let state = |s: &str| usage.iter().find(|(k, _)| k.ends_with(&format!("state={s}"))).unwrap().1;
+    assert!(usage.iter().all(|(k, _)| k.contains("mountpoint=/,")), "{usage:?}");
+    assert!((state("free") - free).abs() <= 64.0 * 1024.0 * 1024.0, "{} vs {free}", state("free"));
+    assert!((state("used") - used).abs() <= 64.0 * 1024.0 * 1024.0, "{} vs {used}", state("used"));
+    assert!(points(&metrics, "system.filesystem.inodes.usage").len() == 2);
 }
