@@ -6,8 +6,10 @@
 
 pub mod decompress;
 pub mod hostmetrics;
+pub mod kubeletstats;
 pub mod nop;
 pub mod otlp;
+mod scrape;
 
 weir_core::kind! {
     /// A validated receiver, by type.
@@ -18,5 +20,7 @@ weir_core::kind! {
         Nop(nop::Config),
         /// `hostmetrics`: the host's CPU, memory, load, network, paging, processes and disks.
         HostMetrics(hostmetrics::config::Settings),
+        /// `kubelet_stats`: node, pod and container figures from the kubelet's Summary API.
+        KubeletStats(kubeletstats::Settings),
     }
 }

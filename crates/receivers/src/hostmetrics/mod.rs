@@ -9,7 +9,7 @@
 //! Collector: add them with `resourcedetection`) whose scope names the scraper.
 
 pub mod config;
-mod metric;
+
 mod scrapers;
 #[cfg(test)]
 mod tests;
@@ -29,8 +29,8 @@ use weir_otlp::{
     },
 };
 
+use crate::scrape::Scrape;
 use config::Scraper;
-use metric::Scrape;
 
 /// The scope name of a scraper's metrics, as the Collector writes it.
 fn scope_name(scraper: &str) -> String {

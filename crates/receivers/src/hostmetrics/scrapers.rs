@@ -3,7 +3,7 @@
 //! metrics, with the Collector's names, units and attributes. Parsing takes the files' text,
 //! so that it is tested on fixed inputs and against this machine.
 
-use super::metric::{Kind, Number, Scrape};
+use crate::scrape::{Kind, Number, Scrape};
 
 /// A metric's name, unit, description and kind.
 type Def = (&'static str, &'static str, &'static str, Kind);

@@ -4,7 +4,8 @@ use weir_otlp::{
     proto::metrics::v1::{Metric, metric, number_data_point},
 };
 
-use super::{config::Settings, metric::Scrape, scrape, scrapers};
+use super::{config::Settings, scrape, scrapers};
+use crate::scrape::Scrape;
 
 fn settings(yaml: &str) -> Settings {
     Settings::parse(yaml).unwrap_or_else(|e| panic!("{e:?}"))

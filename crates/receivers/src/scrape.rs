@@ -1,4 +1,4 @@
-//! Building the scrapers' metrics: sums and gauges of OTLP data points, with the attributes,
+//! Building the metrics of scraping receivers (`hostmetrics`, `kubelet_stats`): sums and gauges of OTLP data points, with the attributes,
 //! start time and time of a scrape.
 
 use weir_otlp::{

@@ -1,0 +1,148 @@
+use weir_core::Component;
+use weir_otlp::{
+    Decoded,
+    proto::metrics::v1::{ResourceMetrics, metric, number_data_point},
+};
+
+use super::{Settings, convert, summary::Summary};
+
+const SUMMARY: &str = include_str!("summary.json");
+
+fn settings(yaml: &str) -> Settings {
+    Settings::parse(yaml).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+/// `(resource attributes, metric, point attributes, value)` rows.
+fn rows(resources: Vec<ResourceMetrics>) -> Vec<(String, String, String, f64)> {
+    let text = |kvs: &[weir_otlp::proto::common::v1::KeyValue]| {
+        kvs.iter()
+            .map(|kv| {
+                format!(
+                    "{}={}",
+                    kv.key,
+                    weir_otlp::attributes::text(kv.value.as_ref()).unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let mut out = Vec::new();
+    for rm in resources {
+        let resource = text(&rm.resource.unwrap().attributes);
+        for metric in rm.scope_metrics.iter().flat_map(|s| &s.metrics) {
+            let points = match &metric.data {
+                Some(metric::Data::Gauge(g)) => &g.data_points,
+                Some(metric::Data::Sum(s)) => &s.data_points,
+                _ => panic!(),
+            };
+            for p in points {
+                let value = match p.value {
+                    Some(number_data_point::Value::AsInt(i)) => i as f64,
+                    Some(number_data_point::Value::AsDouble(d)) => d,
+                    None => f64::NAN,
+                };
+                out.push((resource.clone(), metric.name.clone(), text(&p.attributes), value));
+            }
+        }
+    }
+    out
+}
+
+fn converted(yaml: &str) -> Vec<(String, String, String, f64)> {
+    let summary: Summary = serde_json::from_str(SUMMARY).unwrap();
+    let Decoded::Metrics(r) = convert(&settings(yaml), &summary, 1).into_decoded() else {
+        panic!()
+    };
+    rows(r)
+}
+
+fn find<'a>(
+    rows: &'a [(String, String, String, f64)],
+    metric: &str,
+    attributes: &str,
+) -> Option<&'a (String, String, String, f64)> {
+    rows.iter().find(|r| r.1 == metric && r.2 == attributes)
+}
+
+#[test]
+fn the_summary_as_the_collectors_metrics() {
+    let rows = converted("auth_type: none");
+    let node = find(&rows, "k8s.node.cpu.usage", "").unwrap();
+    assert_eq!((node.0.as_str(), node.3), ("k8s.node.name=node-1", 0.5));
+    assert_eq!(find(&rows, "k8s.node.cpu.time", "").unwrap().3, 7200.0);
+    assert_eq!(find(&rows, "k8s.node.memory.working_set", "").unwrap().3, 2500.0);
+    assert_eq!(find(&rows, "k8s.node.filesystem.usage", "").unwrap().3, 60.0);
+    assert_eq!(
+        find(&rows, "k8s.node.network.io", "interface=eth0,direction=transmit").unwrap().3,
+        200.0
+    );
+    assert!(
+        find(&rows, "k8s.node.network.io", "interface=cni0,direction=receive").is_none(),
+        "the default interface only"
+    );
+    let pod = find(&rows, "k8s.pod.filesystem.capacity", "").unwrap();
+    assert_eq!(
+        (pod.0.as_str(), pod.3),
+        ("k8s.pod.uid=0b1c2d3e,k8s.pod.name=api-7d9,k8s.namespace.name=shop", 90.0)
+    );
+    assert!(
+        find(&rows, "k8s.pod.memory.available", "").is_none(),
+        "absent in the summary, absent here"
+    );
+    let container = find(&rows, "container.cpu.usage", "").unwrap();
+    assert_eq!(
+        container.0,
+        "k8s.pod.uid=0b1c2d3e,k8s.pod.name=api-7d9,k8s.namespace.name=shop,k8s.container.name=api"
+    );
+    assert_eq!(container.3, 0.25);
+    assert!(!rows.iter().any(|r| r.1.starts_with("k8s.volume.")), "volume is not a default group");
+}
+
+#[test]
+fn groups_interfaces_and_toggles() {
+    let rows = converted(
+        "auth_type: none
+metric_groups: [node, volume]
+collect_all_network_interfaces: {node: true}
+metrics:
+  k8s.node.memory.rss: {enabled: false}",
+    );
+    assert_eq!(
+        find(&rows, "k8s.node.network.io", "interface=cni0,direction=receive").unwrap().3,
+        5.0
+    );
+    assert!(find(&rows, "k8s.node.memory.rss", "").is_none());
+    assert!(!rows.iter().any(|r| r.1.starts_with("k8s.pod.") || r.1.starts_with("container.")));
+    let volume = find(&rows, "k8s.volume.inodes.free", "").unwrap();
+    assert!(volume.0.ends_with("k8s.volume.name=data"), "{}", volume.0);
+    assert_eq!(volume.3, 90.0);
+}
+
+#[test]
+fn mistakes_are_reported_with_paths() {
+    let errors = Settings::parse(
+        "auth_type: kubeConfig
+metric_groups: [node, gpus]
+extra_metadata_labels: [container.id]
+collection_interval: often",
+    )
+    .unwrap_err();
+    let found: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        found,
+        [
+            "auth_type: kubeConfig is not built in weir yet",
+            "extra_metadata_labels: is not built in weir yet",
+            "collection_interval: invalid duration \"often\": expected a number with a unit, like \"5s\" or \"200ms\"",
+            "metric_groups[1]: unknown group \"gpus\": expected node, pod, container or volume",
+        ]
+    );
+    let tls = Settings::parse("endpoint: node-1:10250").unwrap_err();
+    assert_eq!(tls[0].to_string(), "auth_type: tls needs cert_file and key_file");
+    let account = settings("auth_type: serviceAccount\nendpoint: node-1:10250");
+    assert_eq!(account.url, "https://node-1:10250/stats/summary");
+    assert_eq!(
+        settings("auth_type: none\nendpoint: node-1:10255").url,
+        "http://node-1:10255/stats/summary"
+    );
+}
