@@ -12,8 +12,11 @@ use k8s_openapi::{
     api::{
         apps::v1::{DaemonSet, Deployment},
         autoscaling::v2::HorizontalPodAutoscaler,
-        core::v1::{ConfigMap, Container, Namespace, PodTemplateSpec, Probe, Service},
+        core::v1::{
+            ConfigMap, Container, Namespace, PodTemplateSpec, Probe, Service, ServiceAccount,
+        },
         policy::v1::PodDisruptionBudget,
+        rbac::v1::{ClusterRole, ClusterRoleBinding},
     },
     apimachinery::pkg::util::intstr::IntOrString,
 };
@@ -36,6 +39,9 @@ struct Manifest {
     autoscalers: Vec<HorizontalPodAutoscaler>,
     budgets: Vec<PodDisruptionBudget>,
     namespaces: Vec<Namespace>,
+    service_accounts: Vec<ServiceAccount>,
+    cluster_roles: Vec<ClusterRole>,
+    cluster_role_bindings: Vec<ClusterRoleBinding>,
 }
 
 /// Deserializes `doc` as `T` and requires that serializing it gives `doc` back: a field
@@ -60,7 +66,8 @@ fn load(file: &str) -> Manifest {
     assert!(!docs.is_empty(), "{file} holds objects");
     let mut manifest = Manifest::default();
     for doc in docs {
-        if doc["kind"] != "Namespace" {
+        let cluster_scoped = ["Namespace", "ClusterRole", "ClusterRoleBinding"];
+        if !cluster_scoped.iter().any(|k| doc["kind"] == *k) {
             assert_eq!(
                 doc["metadata"]["namespace"], NAMESPACE,
                 "{file}: {}",
@@ -75,6 +82,9 @@ fn load(file: &str) -> Manifest {
             "HorizontalPodAutoscaler" => manifest.autoscalers.push(typed(file, doc)),
             "PodDisruptionBudget" => manifest.budgets.push(typed(file, doc)),
             "Namespace" => manifest.namespaces.push(typed(file, doc)),
+            "ServiceAccount" => manifest.service_accounts.push(typed(file, doc)),
+            "ClusterRole" => manifest.cluster_roles.push(typed(file, doc)),
+            "ClusterRoleBinding" => manifest.cluster_role_bindings.push(typed(file, doc)),
             other => panic!("{file}: unexpected kind {other}"),
         }
     }
@@ -469,6 +479,36 @@ fn the_agent_manifest_runs_config_agent_yaml_and_finds_the_gateways() {
     };
     assert_eq!(field("K8S_NODE_NAME").as_deref(), Some("spec.nodeName"));
     assert_eq!(field("K8S_POD_IP").as_deref(), Some("status.podIP"));
+
+    // kubeletstats authenticates as the pod's service account, which may get nodes/stats and
+    // nothing else.
+    let pod = spec.template.spec.as_ref().expect("pod");
+    let [account] = manifest.service_accounts.as_slice() else { panic!("one ServiceAccount") };
+    assert_eq!(pod.service_account_name, account.metadata.name);
+    let [role] = manifest.cluster_roles.as_slice() else { panic!("one ClusterRole") };
+    let rules: Vec<(Vec<String>, Vec<String>, Vec<String>)> = role
+        .rules
+        .iter()
+        .flatten()
+        .map(|r| {
+            (
+                r.api_groups.clone().unwrap_or_default(),
+                r.resources.clone().unwrap_or_default(),
+                r.verbs.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rules,
+        [(vec![String::new()], vec!["nodes/stats".to_owned()], vec!["get".to_owned()])]
+    );
+    let [binding] = manifest.cluster_role_bindings.as_slice() else {
+        panic!("one ClusterRoleBinding")
+    };
+    assert_eq!(Some(&binding.role_ref.name), role.metadata.name.as_ref());
+    let subjects: Vec<(String, Option<String>)> =
+        binding.subjects.iter().flatten().map(|s| (s.name.clone(), s.namespace.clone())).collect();
+    assert_eq!(subjects, [(account.metadata.name.clone().unwrap(), Some(NAMESPACE.to_owned()))]);
 
     // Every ring resolves the gateway manifest's headless Service on its OTLP port.
     let gateways = manifest_of_gateway_service();
