@@ -1,7 +1,15 @@
 //! Building the metrics of scraping receivers (`hostmetrics`, `kubelet_stats`): sums and gauges of OTLP data points, with the attributes,
 //! start time and time of a scrape.
 
+use std::{
+    future::Future,
+    time::{Duration, Instant},
+};
+
+use tokio_util::sync::CancellationToken;
+use weir_core::ReceiverOutput;
 use weir_otlp::{
+    Batch,
     attributes::kv,
     proto::{
         common::v1::KeyValue,
@@ -87,6 +95,44 @@ impl Scrape {
             Some(metric::Data::Gauge(g)) => g.data_points.push(point),
             Some(metric::Data::Sum(s)) => s.data_points.push(point),
             _ => {}
+        }
+    }
+}
+
+/// Runs a scraping receiver: after `initial_delay`, `scrape` every `interval` until shutdown,
+/// each batch handed to the pipelines (waiting at most one interval). A failed scrape or a
+/// refused batch is logged and the next scrape goes on.
+pub(crate) async fn every<F, Fut>(
+    id: &str,
+    (initial_delay, interval): (Duration, Duration),
+    output: &ReceiverOutput,
+    shutdown: &CancellationToken,
+    mut scrape: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Batch, String>>,
+{
+    tokio::select! {
+        _ = shutdown.cancelled() => return,
+        _ = tokio::time::sleep(initial_delay) => {}
+    }
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let batch = match scrape().await {
+            Ok(batch) if batch.is_empty() => continue,
+            Ok(batch) => batch,
+            Err(error) => {
+                tracing::warn!(receiver = id, %error, "scrape failed");
+                continue;
+            }
+        };
+        if let Err(error) = output.send(batch, Instant::now() + interval).await {
+            tracing::warn!(receiver = id, %error, "a scrape was not taken by the pipelines");
         }
     }
 }

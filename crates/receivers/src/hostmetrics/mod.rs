@@ -16,7 +16,7 @@ mod tests;
 
 pub use config::{Config, Settings};
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio_util::sync::CancellationToken;
 use weir_core::{BoxFuture, Receiver, ReceiverError, ReceiverOutput};
@@ -158,27 +158,12 @@ impl Receiver for HostMetrics {
     ) -> BoxFuture<'static, Result<(), ReceiverError>> {
         Box::pin(async move {
             let HostMetrics { id, settings } = *self;
-            tokio::select! {
-                _ = shutdown.cancelled() => return Ok(()),
-                _ = tokio::time::sleep(settings.initial_delay) => {}
-            }
-            let mut ticker = tokio::time::interval(settings.collection_interval);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = shutdown.cancelled() => return Ok(()),
-                    _ = ticker.tick() => {}
-                }
-                let batch = scrape(&settings, unix_nanos());
-                if batch.is_empty() {
-                    continue;
-                }
-                let deadline =
-                    Instant::now() + settings.collection_interval.min(Duration::from_secs(10));
-                if let Err(error) = output.send(batch, deadline).await {
-                    tracing::warn!(receiver = %id, %error, "a scrape was not taken by the pipelines");
-                }
-            }
+            let timing = (settings.initial_delay, settings.collection_interval);
+            crate::scrape::every(&id, timing, &output, &shutdown, || {
+                std::future::ready(Ok(scrape(&settings, unix_nanos())))
+            })
+            .await;
+            Ok(())
         })
     }
 }

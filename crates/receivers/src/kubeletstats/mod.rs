@@ -16,7 +16,7 @@ mod tests;
 
 use std::{
     collections::BTreeMap,
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use http_body_util::{BodyExt, Full};
@@ -248,7 +248,7 @@ impl BuildReceiver for Settings {
         Box::pin(async move {
             let connector = hyper_rustls::HttpsConnectorBuilder::new();
             let connector = if self.url.starts_with("https://") {
-                connector.with_tls_config(self.tls.client_config(&[b"http/1.1"])?).https_only()
+                connector.with_tls_config(self.tls.client_config(&[])?).https_only()
             } else {
                 connector
                     .with_tls_config(ClientTlsOptions::default().client_config(&[])?)
@@ -320,32 +320,9 @@ impl Receiver for KubeletStats {
         shutdown: CancellationToken,
     ) -> BoxFuture<'static, Result<(), ReceiverError>> {
         Box::pin(async move {
-            tokio::select! {
-                _ = shutdown.cancelled() => return Ok(()),
-                _ = tokio::time::sleep(self.settings.initial_delay) => {}
-            }
-            let mut ticker = tokio::time::interval(self.settings.collection_interval);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = shutdown.cancelled() => return Ok(()),
-                    _ = ticker.tick() => {}
-                }
-                let batch = match self.scrape().await {
-                    Ok(batch) => batch,
-                    Err(error) => {
-                        tracing::warn!(receiver = %self.id, %error, "kubelet scrape failed");
-                        continue;
-                    }
-                };
-                if batch.is_empty() {
-                    continue;
-                }
-                let deadline = Instant::now() + self.settings.collection_interval;
-                if let Err(error) = output.send(batch, deadline).await {
-                    tracing::warn!(receiver = %self.id, %error, "a scrape was not taken by the pipelines");
-                }
-            }
+            let timing = (self.settings.initial_delay, self.settings.collection_interval);
+            crate::scrape::every(&self.id, timing, &output, &shutdown, || self.scrape()).await;
+            Ok(())
         })
     }
 }

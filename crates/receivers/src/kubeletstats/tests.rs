@@ -146,3 +146,17 @@ collection_interval: often",
         "http://node-1:10255/stats/summary"
     );
 }
+
+/// Every auth type builds its client (an https one included: the TLS library picks the
+/// protocol itself, so the configuration must not name one).
+#[tokio::test]
+async fn every_auth_type_builds() {
+    use weir_core::declare::BuildReceiver;
+    for yaml in [
+        "auth_type: none\nendpoint: 127.0.0.1:10255",
+        "auth_type: serviceAccount\nendpoint: 127.0.0.1:10250\ninsecure_skip_verify: true",
+    ] {
+        let settings = settings(yaml);
+        assert!(settings.build("kubeletstats", &Default::default()).await.is_ok(), "{yaml}");
+    }
+}

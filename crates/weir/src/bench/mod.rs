@@ -256,10 +256,15 @@ fn overrides(
     sink: &sink::Sink,
     metrics_port: u16,
 ) -> anyhow::Result<(Vec<String>, String, loadgen::Protocol)> {
-    let (id, receiver) = config.receivers.first().context("the configuration has no receiver")?;
-    let ReceiverSettings::Otlp(otlp) = receiver else {
-        anyhow::bail!("receiver {id}: the bench offers load to an otlp receiver");
-    };
+    // load goes to the first otlp receiver; others (scrapers) run beside it as configured
+    let (id, otlp) = config
+        .receivers
+        .iter()
+        .find_map(|(id, r)| match r {
+            ReceiverSettings::Otlp(otlp) => Some((id, otlp)),
+            _ => None,
+        })
+        .context("the bench offers load to an otlp receiver, and the configuration has none")?;
     let port = free_port()?;
     let (protocol, key) = if otlp.protocols.grpc.is_some() {
         (loadgen::Protocol::Grpc, "grpc")
@@ -405,13 +410,17 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         load.duration = args.step_duration;
         load.requests = 0;
         let before_page = scrape(&scraper, metrics_port).await;
-        let (cpu_before, sink_before, wall) = (weir.cpu_seconds(), sink.items(), Instant::now());
+        // what counts as delivered: the offered signal, unless the configuration reshapes it
+        // (then whatever comes out); scraping receivers beside the load add other signals
+        let offered = weir_otlp::Signal::from(args.load.signal);
+        let delivered_now = || if reshapes { sink.items() } else { sink.items_of(offered) };
+        let (cpu_before, sink_before, wall) = (weir.cpu_seconds(), delivered_now(), Instant::now());
         let result = loadgen::run(load).await?;
         // Let the pipeline drain what it accepted, up to two seconds.
         let drain_until = Instant::now() + Duration::from_secs(2);
-        let mut last = (sink.items(), Instant::now());
+        let mut last = (delivered_now(), Instant::now());
         while Instant::now() < drain_until {
-            let items = sink.items();
+            let items = delivered_now();
             if !reshapes && items - sink_before >= result.items_ok {
                 break;
             }
@@ -429,7 +438,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         let seconds = wall.elapsed().as_secs_f64();
         let cpu = weir.cpu_seconds() - cpu_before;
         let after_page = scrape(&scraper, metrics_port).await;
-        let delivered = sink.items() - sink_before;
+        let delivered = delivered_now() - sink_before;
         let errors: u64 = result.errors.values().sum();
         let dropped = dropped_of(&after_page) - dropped_of(&before_page);
         // Only otlp, otlphttp and loadbalancing exporters reach the sink; with others delivery

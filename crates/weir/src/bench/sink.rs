@@ -17,10 +17,21 @@ use hyper::body::Incoming;
 use weir_otlp::Signal;
 use weir_receivers::decompress::{self, Encoding};
 
+/// Items received, by signal (remote-write samples count as metrics).
+type Counts = Arc<[AtomicU64; 3]>;
+
+fn index(signal: Signal) -> usize {
+    match signal {
+        Signal::Traces => 0,
+        Signal::Metrics => 1,
+        Signal::Logs => 2,
+    }
+}
+
 /// A running sink.
 #[derive(Clone)]
 pub(super) struct Sink {
-    items: Arc<AtomicU64>,
+    items: Counts,
     /// OTLP/gRPC address.
     pub grpc: SocketAddr,
     /// OTLP/HTTP address.
@@ -33,7 +44,7 @@ impl Sink {
         let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let http = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let sink = Sink {
-            items: Arc::new(AtomicU64::new(0)),
+            items: Arc::new([AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]),
             grpc: grpc.local_addr()?,
             http: http.local_addr()?,
         };
@@ -42,9 +53,14 @@ impl Sink {
         Ok(sink)
     }
 
-    /// Items received so far.
+    /// Items received so far, of every signal.
     pub(super) fn items(&self) -> u64 {
-        self.items.load(Ordering::Relaxed)
+        self.items.iter().map(|n| n.load(Ordering::Relaxed)).sum()
+    }
+
+    /// Items of `signal` received so far.
+    pub(super) fn items_of(&self, signal: Signal) -> u64 {
+        self.items[index(signal)].load(Ordering::Relaxed)
     }
 }
 
@@ -100,7 +116,7 @@ fn remote_write_samples(body: &[u8]) -> u64 {
     request.timeseries.iter().map(|s| (s.samples.len() + s.histograms.len()) as u64).sum()
 }
 
-async fn serve(listener: tokio::net::TcpListener, items: Arc<AtomicU64>, grpc: bool) {
+async fn serve(listener: tokio::net::TcpListener, items: Counts, grpc: bool) {
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
         let _ = stream.set_nodelay(true);
@@ -124,12 +140,13 @@ async fn serve(listener: tokio::net::TcpListener, items: Arc<AtomicU64>, grpc: b
                         .map(|c| c.to_bytes())
                         .unwrap_or_default();
                     if let Some(signal) = signal {
-                        items.fetch_add(
+                        items[index(signal)].fetch_add(
                             count(signal, &body, grpc, encoding.as_deref()),
                             Ordering::Relaxed,
                         );
                     } else if remote_write {
-                        items.fetch_add(remote_write_samples(&body), Ordering::Relaxed);
+                        let samples = remote_write_samples(&body);
+                        items[index(Signal::Metrics)].fetch_add(samples, Ordering::Relaxed);
                     }
                     let mut trailers = HeaderMap::new();
                     trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
