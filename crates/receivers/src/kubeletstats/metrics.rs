@@ -11,7 +11,7 @@ use weir_otlp::{
     },
 };
 
-use super::summary::{Cpu, Fs, Memory, Network, Summary};
+use super::summary::{Cpu, Fs, Memory, Network, Summary, unix_nanos};
 use crate::scrape::{Kind, Number, Scrape};
 
 /// The metric groups asked for.
@@ -118,6 +118,7 @@ pub(crate) fn convert(
     let mut out = Vec::new();
     if groups.node {
         let node = &summary.node;
+        scrape.start = unix_nanos(node.start_time.as_deref());
         usage("k8s.node", node.cpu.as_ref(), node.memory.as_ref(), node.fs.as_ref(), scrape);
         network("k8s.node", node.network.as_ref(), groups.all_interfaces_node, scrape);
         resource(vec![kv("k8s.node.name", &node.node_name)], scrape, &mut out);
@@ -131,6 +132,7 @@ pub(crate) fn convert(
             ]
         };
         if groups.pod {
+            scrape.start = unix_nanos(pod.start_time.as_deref());
             usage(
                 "k8s.pod",
                 pod.cpu.as_ref(),
@@ -143,6 +145,7 @@ pub(crate) fn convert(
         }
         if groups.container {
             for container in &pod.containers {
+                scrape.start = unix_nanos(container.start_time.as_deref());
                 usage(
                     "container",
                     container.cpu.as_ref(),

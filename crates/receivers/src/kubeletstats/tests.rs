@@ -160,3 +160,30 @@ async fn every_auth_type_builds() {
         assert!(settings.build("kubeletstats", &Default::default()).await.is_ok(), "{yaml}");
     }
 }
+
+#[test]
+fn cumulative_sums_start_when_the_node_pod_or_container_started() {
+    use super::summary::unix_nanos;
+    assert_eq!(unix_nanos(Some("1970-01-01T00:00:01Z")), 1_000_000_000);
+    assert_eq!(unix_nanos(Some("2026-12-01T00:00:00Z")), 1_796_083_200_000_000_000);
+    assert_eq!(unix_nanos(Some("2026-12-01T01:00:00.5+01:00")), 1_796_083_200_500_000_000);
+    assert_eq!(unix_nanos(Some("yesterday")), 0);
+    let summary: Summary = serde_json::from_str(SUMMARY).unwrap();
+    let Decoded::Metrics(r) = convert(&settings("auth_type: none"), &summary, 1).into_decoded()
+    else {
+        panic!()
+    };
+    let start_of = |metric: &str| {
+        r.iter()
+            .flat_map(|rm| rm.scope_metrics.iter().flat_map(|s| &s.metrics))
+            .find(|m| m.name == metric)
+            .and_then(|m| match &m.data {
+                Some(metric::Data::Sum(s)) => Some(s.data_points[0].start_time_unix_nano),
+                _ => None,
+            })
+            .unwrap()
+    };
+    assert_eq!(start_of("k8s.node.cpu.time"), unix_nanos(Some("2026-12-01T00:00:00Z")));
+    assert_eq!(start_of("k8s.pod.cpu.time"), unix_nanos(Some("2026-12-02T00:00:00Z")));
+    assert_eq!(start_of("container.cpu.time"), unix_nanos(Some("2026-12-02T00:00:01Z")));
+}
