@@ -4,7 +4,7 @@
 //! `weir_processor_ottl_errors_total{processor, signal}` and logged at a limited rate.
 
 use weir_core::{ConfigError, log_limit::LogLimiter};
-use weir_ottl::{Condition, Context, ErrorMode, EvalError, Signal, Statement};
+use weir_ottl::{Condition, Context, ErrorMode, EvalError, Record, Signal, Statement};
 
 use crate::telemetry;
 
@@ -73,6 +73,21 @@ impl Failures {
             component: component.to_owned(),
             counters: [counter(Signal::Traces), counter(Signal::Metrics), counter(Signal::Logs)],
             log: LogLimiter::default(),
+        }
+    }
+
+    /// Whether `condition` holds for `record`; a failure is recorded and, unless `mode` is
+    /// `propagate` (then it is returned), the condition does not hold.
+    pub(crate) fn test(
+        &self,
+        condition: &Condition,
+        record: &Record<'_>,
+        signal: Signal,
+        mode: ErrorMode,
+    ) -> Result<bool, EvalError> {
+        match condition.test(record) {
+            Ok(holds) => Ok(holds),
+            Err(e) => self.handle(signal, mode, condition.text(), e).map(|()| false),
         }
     }
 

@@ -85,13 +85,12 @@ impl Count {
         if counter.conditions.is_empty() {
             return true;
         }
-        counter.conditions.iter().any(|c| match c.test(record) {
-            Ok(holds) => holds,
-            Err(e) => {
-                let _ = self.failures.handle(signal, weir_ottl::ErrorMode::Ignore, c.text(), e);
-                false
-            }
-        })
+        // a failing condition does not hold: counting never drops a payload
+        let mode = weir_ottl::ErrorMode::Ignore;
+        counter
+            .conditions
+            .iter()
+            .any(|c| self.failures.test(c, record, signal, mode).unwrap_or(false))
     }
 
     /// Counts `data` per resource, in the order resources come.

@@ -73,10 +73,8 @@ impl Filter {
     /// error mode (under `ignore` and `silent` a failing condition does not hold).
     fn holds(&self, rule: &Rule, record: &Record<'_>, signal: Signal) -> Result<bool, EvalError> {
         for (condition, mode) in &rule.conditions {
-            match condition.test(record) {
-                Ok(true) => return Ok(true),
-                Ok(false) => {}
-                Err(e) => self.failures.handle(signal, *mode, condition.text(), e)?,
+            if self.failures.test(condition, record, signal, *mode)? {
+                return Ok(true);
             }
         }
         Ok(false)

@@ -62,12 +62,14 @@ fn request_test(text: &str) -> Option<Test> {
 /// Compiles a route's condition: in its context, or inferred from its paths, or (as the
 /// Collector did before inference) in the resource context.
 fn compile(text: &str, context: Option<Context>, path: String) -> Result<Test, ConfigError> {
-    let signals = [Signal::Traces, Signal::Metrics, Signal::Logs];
+    // without a context: inferred from the paths, else the resource context (the old default)
+    let contexts = match context {
+        Some(c) => vec![Some(c)],
+        None => vec![None, Some(Context::Resource)],
+    };
     let mut first = None;
-    for context in
-        [context, Some(Context::Resource)].into_iter().take(if context.is_some() { 1 } else { 2 })
-    {
-        for signal in signals {
+    for context in contexts {
+        for signal in [Signal::Traces, Signal::Metrics, Signal::Logs] {
             if context.is_some_and(|c| !c.of_signal(signal)) {
                 continue;
             }

@@ -86,18 +86,9 @@ impl Router {
                     found == *equal
                 }
                 Test::Ottl(condition) if !condition.context().of_signal(signal) => false,
-                Test::Ottl(condition) => match condition.test(record) {
-                    Ok(holds) => holds,
-                    Err(e) => {
-                        self.failures.handle(
-                            signal,
-                            self.settings.error_mode,
-                            condition.text(),
-                            e,
-                        )?;
-                        false
-                    }
-                },
+                Test::Ottl(condition) => {
+                    self.failures.test(condition, record, signal, self.settings.error_mode)?
+                }
             };
             if holds {
                 mask |= 1 << i;

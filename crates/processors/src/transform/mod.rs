@@ -41,13 +41,9 @@ impl Group {
         if !self.conditions.is_empty() {
             let mut any = false;
             for condition in &self.conditions {
-                match condition.test(record) {
-                    Ok(true) => {
-                        any = true;
-                        break;
-                    }
-                    Ok(false) => {}
-                    Err(e) => failures.handle(signal, self.error_mode, condition.text(), e)?,
+                if failures.test(condition, record, signal, self.error_mode)? {
+                    any = true;
+                    break;
                 }
             }
             if !any {

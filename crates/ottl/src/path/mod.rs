@@ -2,9 +2,19 @@
 //! resolved once against a context into a [`Field`] and its keys, then read and written on a
 //! [`Record`].
 
+mod field;
+mod keys;
+mod point;
+
+pub(crate) use field::Field;
+use field::{IdForm, TimeForm, field};
+pub(crate) use keys::index_value;
+use keys::{Base, any_slot, entry, find_mut, index, kvlist};
+use point::{point_get, point_set};
+
 use std::borrow::Cow;
 
-use weir_otlp::proto::common::v1::{AnyValue, KeyValue, KeyValueList, any_value};
+use weir_otlp::proto::common::v1::{AnyValue, KeyValue};
 
 use crate::{
     Context, Error, EvalError,
@@ -37,185 +47,9 @@ pub(crate) enum Key {
 
 /// An index, evaluated.
 #[derive(Debug, Clone)]
-enum KeyRef<'k> {
+pub(super) enum KeyRef<'k> {
     Str(Cow<'k, str>),
     Int(i64),
-}
-
-/// Every field a path can name, by the context it belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Field {
-    Cache,
-    ResourceAttributes,
-    ResourceDropped,
-    ScopeName,
-    ScopeVersion,
-    ScopeAttributes,
-    ScopeDropped,
-    SpanTraceId(IdForm),
-    SpanSpanId(IdForm),
-    SpanParentSpanId(IdForm),
-    SpanTraceState,
-    SpanName,
-    SpanKind,
-    SpanKindString,
-    SpanStart(TimeForm),
-    SpanEnd(TimeForm),
-    SpanAttributes,
-    SpanDroppedAttributes,
-    SpanDroppedEvents,
-    SpanDroppedLinks,
-    SpanStatusCode,
-    SpanStatusMessage,
-    SpanFlags,
-    EventName,
-    EventTime(TimeForm),
-    EventAttributes,
-    EventDropped,
-    MetricName,
-    MetricDescription,
-    MetricUnit,
-    MetricType,
-    MetricTemporality,
-    MetricMonotonic,
-    PointAttributes,
-    PointStart(TimeForm),
-    PointTime(TimeForm),
-    PointValueInt,
-    PointValueDouble,
-    PointFlags,
-    PointCount,
-    PointSum,
-    PointBucketCounts,
-    PointExplicitBounds,
-    PointScale,
-    PointZeroCount,
-    LogTime(TimeForm),
-    LogObservedTime(TimeForm),
-    LogSeverityNumber,
-    LogSeverityText,
-    LogBody,
-    LogBodyString,
-    LogAttributes,
-    LogDropped,
-    LogFlags,
-    LogTraceId(IdForm),
-    LogSpanId(IdForm),
-    LogEventName,
-}
-
-/// An id as bytes or as its hex string (`.string`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum IdForm {
-    Bytes,
-    Hex,
-}
-
-/// A timestamp as `*_unix_nano` (an int) or as a time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TimeForm {
-    Nanos,
-    Time,
-}
-
-/// The fields of each context by their names after the context.
-fn field(context: Context, names: &[&str]) -> Option<Field> {
-    use Field::*;
-    use IdForm::*;
-    use TimeForm::*;
-    if names == ["cache"] && context != Context::Resource && context != Context::Scope {
-        return Some(Cache);
-    }
-    Some(match (context, names) {
-        (Context::Resource, ["attributes"]) => ResourceAttributes,
-        (Context::Resource, ["dropped_attributes_count"]) => ResourceDropped,
-        (Context::Resource, ["cache"]) | (Context::Scope, ["cache"]) => Cache,
-        (Context::Scope, ["name"]) => ScopeName,
-        (Context::Scope, ["version"]) => ScopeVersion,
-        (Context::Scope, ["attributes"]) => ScopeAttributes,
-        (Context::Scope, ["dropped_attributes_count"]) => ScopeDropped,
-        (Context::Span, ["trace_id"]) => SpanTraceId(Bytes),
-        (Context::Span, ["trace_id", "string"]) => SpanTraceId(Hex),
-        (Context::Span, ["span_id"]) => SpanSpanId(Bytes),
-        (Context::Span, ["span_id", "string"]) => SpanSpanId(Hex),
-        (Context::Span, ["parent_span_id"]) => SpanParentSpanId(Bytes),
-        (Context::Span, ["parent_span_id", "string"]) => SpanParentSpanId(Hex),
-        (Context::Span, ["trace_state"]) => SpanTraceState,
-        (Context::Span, ["name"]) => SpanName,
-        (Context::Span, ["kind"]) => SpanKind,
-        (Context::Span, ["kind", "string"]) => SpanKindString,
-        (Context::Span, ["start_time_unix_nano"]) => SpanStart(Nanos),
-        (Context::Span, ["start_time"]) => SpanStart(Time),
-        (Context::Span, ["end_time_unix_nano"]) => SpanEnd(Nanos),
-        (Context::Span, ["end_time"]) => SpanEnd(Time),
-        (Context::Span, ["attributes"]) => SpanAttributes,
-        (Context::Span, ["dropped_attributes_count"]) => SpanDroppedAttributes,
-        (Context::Span, ["dropped_events_count"]) => SpanDroppedEvents,
-        (Context::Span, ["dropped_links_count"]) => SpanDroppedLinks,
-        (Context::Span, ["status", "code"]) => SpanStatusCode,
-        (Context::Span, ["status", "message"]) => SpanStatusMessage,
-        (Context::Span, ["flags"]) => SpanFlags,
-        (Context::SpanEvent, ["name"]) => EventName,
-        (Context::SpanEvent, ["time_unix_nano"]) => EventTime(Nanos),
-        (Context::SpanEvent, ["time"]) => EventTime(Time),
-        (Context::SpanEvent, ["attributes"]) => EventAttributes,
-        (Context::SpanEvent, ["dropped_attributes_count"]) => EventDropped,
-        (Context::Metric, ["name"]) => MetricName,
-        (Context::Metric, ["description"]) => MetricDescription,
-        (Context::Metric, ["unit"]) => MetricUnit,
-        (Context::Metric, ["type"]) => MetricType,
-        (Context::Metric, ["aggregation_temporality"]) => MetricTemporality,
-        (Context::Metric, ["is_monotonic"]) => MetricMonotonic,
-        (Context::DataPoint, ["attributes"]) => PointAttributes,
-        (Context::DataPoint, ["start_time_unix_nano"]) => PointStart(Nanos),
-        (Context::DataPoint, ["start_time"]) => PointStart(Time),
-        (Context::DataPoint, ["time_unix_nano"]) => PointTime(Nanos),
-        (Context::DataPoint, ["time"]) => PointTime(Time),
-        (Context::DataPoint, ["value_int"]) => PointValueInt,
-        (Context::DataPoint, ["value_double"]) => PointValueDouble,
-        (Context::DataPoint, ["flags"]) => PointFlags,
-        (Context::DataPoint, ["count"]) => PointCount,
-        (Context::DataPoint, ["sum"]) => PointSum,
-        (Context::DataPoint, ["bucket_counts"]) => PointBucketCounts,
-        (Context::DataPoint, ["explicit_bounds"]) => PointExplicitBounds,
-        (Context::DataPoint, ["scale"]) => PointScale,
-        (Context::DataPoint, ["zero_count"]) => PointZeroCount,
-        (Context::Log, ["time_unix_nano"]) => LogTime(Nanos),
-        (Context::Log, ["time"]) => LogTime(Time),
-        (Context::Log, ["observed_time_unix_nano"]) => LogObservedTime(Nanos),
-        (Context::Log, ["observed_time"]) => LogObservedTime(Time),
-        (Context::Log, ["severity_number"]) => LogSeverityNumber,
-        (Context::Log, ["severity_text"]) => LogSeverityText,
-        (Context::Log, ["body"]) => LogBody,
-        (Context::Log, ["body", "string"]) => LogBodyString,
-        (Context::Log, ["attributes"]) => LogAttributes,
-        (Context::Log, ["dropped_attributes_count"]) => LogDropped,
-        (Context::Log, ["flags"]) => LogFlags,
-        (Context::Log, ["trace_id"]) => LogTraceId(Bytes),
-        (Context::Log, ["trace_id", "string"]) => LogTraceId(Hex),
-        (Context::Log, ["span_id"]) => LogSpanId(Bytes),
-        (Context::Log, ["span_id", "string"]) => LogSpanId(Hex),
-        (Context::Log, ["event_name"]) => LogEventName,
-        _ => return None,
-    })
-}
-
-impl Field {
-    /// Whether it holds a map that keys index into.
-    fn is_map(self) -> bool {
-        use Field::*;
-        matches!(
-            self,
-            Cache
-                | ResourceAttributes
-                | ScopeAttributes
-                | SpanAttributes
-                | EventAttributes
-                | PointAttributes
-                | LogAttributes
-                | LogBody
-        )
-    }
 }
 
 /// Resolves a path written in `context` (`None`: the context is inferred, so the path must
@@ -287,25 +121,7 @@ fn not_here(path: &Path) -> EvalError {
 
 impl Path {
     fn keys<'k>(&'k self, record: &Record<'_>) -> Result<Vec<KeyRef<'k>>, EvalError> {
-        let mut keys = Vec::with_capacity(self.keys.len());
-        for key in &self.keys {
-            keys.push(match key {
-                Key::Str(s) => KeyRef::Str(Cow::Borrowed(s)),
-                Key::Int(i) => KeyRef::Int(*i),
-                Key::Expr(e) => match e.eval(record)? {
-                    Value::Str(s) => KeyRef::Str(Cow::Owned(s.into_owned())),
-                    Value::Int(i) => KeyRef::Int(i),
-                    other => {
-                        return Err(EvalError(format!(
-                            "{}: a key must be a string or an int, got {}",
-                            self.text,
-                            other.type_name()
-                        )));
-                    }
-                },
-            });
-        }
-        Ok(keys)
+        keys::evaluate(&self.keys, record, &self.text)
     }
 
     /// Reads the path.
@@ -322,12 +138,7 @@ impl Path {
             return Ok(base);
         }
         if !self.dynamic {
-            let keys = self.keys.iter().map(|k| match k {
-                Key::Str(s) => KeyRef::Str(Cow::Borrowed(s.as_str())),
-                Key::Int(i) => KeyRef::Int(*i),
-                Key::Expr(_) => unreachable!("static keys"),
-            });
-            return index(base, keys, &self.text);
+            return index(base, self.static_keys(), &self.text);
         }
         let keys = self.keys(record)?;
         let value = index(base, keys.into_iter(), &self.text)?;
@@ -688,232 +499,4 @@ fn set_temporality(metric: &mut weir_otlp::proto::metrics::v1::Metric, temporali
         Some(Data::ExponentialHistogram(h)) => h.aggregation_temporality = t,
         _ => {}
     }
-}
-
-fn point_get<'a>(path: &Path, field: Field, point: &'a Point<'_>) -> Result<Value<'a>, EvalError> {
-    use Field::*;
-    use weir_otlp::proto::metrics::v1::number_data_point::Value as N;
-    let time = |nanos: u64, form: TimeForm| match form {
-        TimeForm::Nanos => Value::Int(nanos as i64),
-        TimeForm::Time => Value::Time(nanos as i64),
-    };
-    let ints = |v: &[u64]| {
-        let values = v.iter().map(|&i| Value::Int(i as i64).into_any().expect("int")).collect();
-        Value::List(Cow::Owned(values))
-    };
-    let floats = |v: &[f64]| {
-        let values = v.iter().map(|&d| Value::Double(d).into_any().expect("float")).collect();
-        Value::List(Cow::Owned(values))
-    };
-    Ok(match (field, point) {
-        (PointAttributes, Point::Number(p)) => Value::Map(Cow::Borrowed(&p.attributes)),
-        (PointAttributes, Point::Histogram(p)) => Value::Map(Cow::Borrowed(&p.attributes)),
-        (PointAttributes, Point::Exponential(p)) => Value::Map(Cow::Borrowed(&p.attributes)),
-        (PointAttributes, Point::Summary(p)) => Value::Map(Cow::Borrowed(&p.attributes)),
-        (PointStart(f), Point::Number(p)) => time(p.start_time_unix_nano, f),
-        (PointStart(f), Point::Histogram(p)) => time(p.start_time_unix_nano, f),
-        (PointStart(f), Point::Exponential(p)) => time(p.start_time_unix_nano, f),
-        (PointStart(f), Point::Summary(p)) => time(p.start_time_unix_nano, f),
-        (PointTime(f), Point::Number(p)) => time(p.time_unix_nano, f),
-        (PointTime(f), Point::Histogram(p)) => time(p.time_unix_nano, f),
-        (PointTime(f), Point::Exponential(p)) => time(p.time_unix_nano, f),
-        (PointTime(f), Point::Summary(p)) => time(p.time_unix_nano, f),
-        (PointValueInt, Point::Number(p)) => match p.value {
-            Some(N::AsInt(i)) => Value::Int(i),
-            _ => Value::Int(0),
-        },
-        (PointValueDouble, Point::Number(p)) => match p.value {
-            Some(N::AsDouble(d)) => Value::Double(d),
-            _ => Value::Double(0.0),
-        },
-        (PointFlags, Point::Number(p)) => Value::Int(p.flags as i64),
-        (PointFlags, Point::Histogram(p)) => Value::Int(p.flags as i64),
-        (PointFlags, Point::Exponential(p)) => Value::Int(p.flags as i64),
-        (PointFlags, Point::Summary(p)) => Value::Int(p.flags as i64),
-        (PointCount, Point::Histogram(p)) => Value::Int(p.count as i64),
-        (PointCount, Point::Exponential(p)) => Value::Int(p.count as i64),
-        (PointCount, Point::Summary(p)) => Value::Int(p.count as i64),
-        (PointSum, Point::Histogram(p)) => Value::Double(p.sum.unwrap_or(0.0)),
-        (PointSum, Point::Exponential(p)) => Value::Double(p.sum.unwrap_or(0.0)),
-        (PointSum, Point::Summary(p)) => Value::Double(p.sum),
-        (PointBucketCounts, Point::Histogram(p)) => ints(&p.bucket_counts),
-        (PointExplicitBounds, Point::Histogram(p)) => floats(&p.explicit_bounds),
-        (PointScale, Point::Exponential(p)) => Value::Int(p.scale as i64),
-        (PointZeroCount, Point::Exponential(p)) => Value::Int(p.zero_count as i64),
-        _ => return Err(not_here(path)),
-    })
-}
-
-fn point_set(
-    path: &Path,
-    field: Field,
-    point: &mut Point<'_>,
-    value: Value<'_>,
-) -> Result<(), EvalError> {
-    use Field::*;
-    use weir_otlp::proto::metrics::v1::number_data_point::Value as N;
-    let nanos = |v: &Value<'_>, form: TimeForm| match (v, form) {
-        (Value::Int(i), TimeForm::Nanos) | (Value::Time(i), TimeForm::Time) => Ok(*i as u64),
-        (other, _) => Err(wrong(path, other, "a time")),
-    };
-    match (field, point, &value) {
-        (PointStart(f), Point::Number(p), v) => p.start_time_unix_nano = nanos(v, f)?,
-        (PointStart(f), Point::Histogram(p), v) => p.start_time_unix_nano = nanos(v, f)?,
-        (PointStart(f), Point::Exponential(p), v) => p.start_time_unix_nano = nanos(v, f)?,
-        (PointStart(f), Point::Summary(p), v) => p.start_time_unix_nano = nanos(v, f)?,
-        (PointTime(f), Point::Number(p), v) => p.time_unix_nano = nanos(v, f)?,
-        (PointTime(f), Point::Histogram(p), v) => p.time_unix_nano = nanos(v, f)?,
-        (PointTime(f), Point::Exponential(p), v) => p.time_unix_nano = nanos(v, f)?,
-        (PointTime(f), Point::Summary(p), v) => p.time_unix_nano = nanos(v, f)?,
-        (PointValueInt, Point::Number(p), Value::Int(i)) => p.value = Some(N::AsInt(*i)),
-        (PointValueDouble, Point::Number(p), Value::Double(d)) => p.value = Some(N::AsDouble(*d)),
-        (PointFlags, Point::Number(p), Value::Int(i)) => p.flags = *i as u32,
-        (PointCount, Point::Histogram(p), Value::Int(i)) => p.count = *i as u64,
-        (PointSum, Point::Histogram(p), Value::Double(d)) => p.sum = Some(*d),
-        (PointCount, Point::Summary(p), Value::Int(i)) => p.count = *i as u64,
-        (PointSum, Point::Summary(p), Value::Double(d)) => p.sum = *d,
-        _ => {
-            return Err(EvalError(format!(
-                "path {} cannot be set to {} on this point",
-                path.text,
-                value.type_name()
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Where keys start: a map of attributes, or a value (a log body).
-enum Base<'a> {
-    Map(&'a mut Vec<KeyValue>),
-    Any(&'a mut Option<AnyValue>),
-}
-
-/// The entries of a kvlist value.
-fn kvlist(any: Option<&mut AnyValue>) -> Option<&mut Vec<KeyValue>> {
-    match any?.value.as_mut()? {
-        any_value::Value::KvlistValue(kv) => Some(&mut kv.values),
-        _ => None,
-    }
-}
-
-/// The slot of `key` in `map`, added (empty) when absent.
-fn entry<'a>(map: &'a mut Vec<KeyValue>, key: &str) -> &'a mut Option<AnyValue> {
-    let i = match map.iter().position(|kv| kv.key == key) {
-        Some(i) => i,
-        None => {
-            map.push(KeyValue { key: key.to_owned(), ..KeyValue::default() });
-            map.len() - 1
-        }
-    };
-    &mut map[i].value
-}
-
-/// One step down from a value: a map entry (making an empty value a map) or a list element.
-fn any_slot<'a>(
-    slot: &'a mut AnyValue,
-    key: &KeyRef<'_>,
-    text: &str,
-) -> Result<&'a mut AnyValue, EvalError> {
-    use any_value::Value as V;
-    if slot.value.is_none() && matches!(key, KeyRef::Str(_)) {
-        slot.value = Some(V::KvlistValue(KeyValueList::default()));
-    }
-    match (slot.value.as_mut(), key) {
-        (Some(V::KvlistValue(kv)), KeyRef::Str(k)) => {
-            Ok(entry(&mut kv.values, k).get_or_insert_default())
-        }
-        (Some(V::ArrayValue(list)), KeyRef::Int(i)) => {
-            let len = list.values.len();
-            let element = usize::try_from(*i).ok().and_then(|i| list.values.get_mut(i));
-            element
-                .ok_or_else(|| EvalError(format!("{text}: index {i} out of range (length {len})")))
-        }
-        (_, KeyRef::Int(_)) => Err(EvalError(format!("{text}: only a list is indexed by an int"))),
-        (_, KeyRef::Str(_)) => Err(EvalError(format!("{text}: only a map is indexed by a string"))),
-    }
-}
-
-/// The slot at `keys` below `base`, without creating anything.
-fn find_mut<'a>(base: Base<'a>, keys: &[KeyRef<'_>]) -> Option<&'a mut Option<AnyValue>> {
-    use any_value::Value as V;
-    let mut slot = match (base, &keys[0]) {
-        (Base::Map(map), KeyRef::Str(k)) => &mut map.iter_mut().find(|kv| kv.key == *k)?.value,
-        (Base::Any(any), KeyRef::Str(k)) => match any.as_mut()?.value.as_mut()? {
-            V::KvlistValue(kv) => &mut kv.values.iter_mut().find(|e| e.key == *k)?.value,
-            _ => return None,
-        },
-        _ => return None,
-    };
-    for key in &keys[1..] {
-        let KeyRef::Str(k) = key else { return None };
-        slot = match slot.as_mut()?.value.as_mut()? {
-            V::KvlistValue(kv) => &mut kv.values.iter_mut().find(|e| e.key == *k)?.value,
-            _ => return None,
-        };
-    }
-    Some(slot)
-}
-
-/// Indexes what a converter returned by `keys` (`ParseJSON(body)["a"]`).
-pub(crate) fn index_value<'a>(
-    value: Value<'a>,
-    keys: &[Key],
-    record: &Record<'_>,
-    text: &str,
-) -> Result<Value<'a>, EvalError> {
-    let mut evaluated = Vec::with_capacity(keys.len());
-    for key in keys {
-        evaluated.push(match key {
-            Key::Str(s) => KeyRef::Str(Cow::Owned(s.clone())),
-            Key::Int(i) => KeyRef::Int(*i),
-            Key::Expr(e) => match e.eval(record)? {
-                Value::Str(s) => KeyRef::Str(Cow::Owned(s.into_owned())),
-                Value::Int(i) => KeyRef::Int(i),
-                other => {
-                    return Err(EvalError(format!(
-                        "{text}: a key must be a string or an int, got {}",
-                        other.type_name()
-                    )));
-                }
-            },
-        });
-    }
-    index(value, evaluated.into_iter(), text)
-}
-
-/// Indexes a value by keys: maps by strings, lists by ints; indexing nil gives nil.
-fn index<'a, 'k>(
-    mut value: Value<'a>,
-    keys: impl Iterator<Item = KeyRef<'k>>,
-    text: &str,
-) -> Result<Value<'a>, EvalError> {
-    for key in keys {
-        value = match (value, key) {
-            (Value::Nil, _) => return Ok(Value::Nil),
-            (Value::Map(Cow::Borrowed(map)), KeyRef::Str(k)) => {
-                Value::of(map.iter().find(|kv| kv.key == *k).and_then(|kv| kv.value.as_ref()))
-            }
-            (Value::Map(Cow::Owned(map)), KeyRef::Str(k)) => {
-                Value::of(map.iter().find(|kv| kv.key == *k).and_then(|kv| kv.value.as_ref()))
-                    .into_owned()
-            }
-            (Value::List(list), KeyRef::Int(i)) => {
-                let len = list.len();
-                let out_of_range =
-                    || EvalError(format!("{text}: index {i} out of range (length {len})"));
-                let i = usize::try_from(i).map_err(|_| out_of_range())?;
-                match list {
-                    Cow::Borrowed(l) => Value::of(Some(l.get(i).ok_or_else(out_of_range)?)),
-                    Cow::Owned(l) => {
-                        Value::of(Some(l.get(i).ok_or_else(out_of_range)?)).into_owned()
-                    }
-                }
-            }
-            (other, _) => {
-                return Err(EvalError(format!("{text}: cannot index a {}", other.type_name())));
-            }
-        };
-    }
-    Ok(value)
 }
