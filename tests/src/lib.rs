@@ -7,6 +7,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 pub use weir_core::testing::{wait_for, wait_until, wait_until_async};
 
 pub mod backend;
+pub mod kube_api;
 pub mod prometheus;
 pub mod sdk;
 

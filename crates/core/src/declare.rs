@@ -271,6 +271,36 @@ pub trait BuildProcessor {
     fn routes(&self) -> Vec<(String, String)> {
         Vec::new()
     }
+
+    /// Starts what the processor needs beside it while weir runs (the `k8s_attributes`
+    /// processor's Kubernetes watches, which publish the snapshot its instances read): once
+    /// per component, before the receivers start; it ends when `shutdown` is cancelled. An
+    /// error stops weir's start.
+    fn background(
+        &self,
+        _id: &str,
+        _shutdown: crate::CancellationToken,
+    ) -> crate::BoxFuture<'_, Result<Option<Background>, String>> {
+        Box::pin(async { Ok(None) })
+    }
+}
+
+/// A processor's work beside it (see [`BuildProcessor::background`]).
+pub struct Background {
+    /// The work, until shutdown.
+    pub run: crate::BoxFuture<'static, ()>,
+    /// What the receivers must wait for, if anything (`wait_for_metadata`).
+    pub ready: Option<Ready>,
+}
+
+/// A condition the receivers wait for before they start.
+pub struct Ready {
+    /// Resolves once the condition holds.
+    pub when: crate::BoxFuture<'static, ()>,
+    /// How long to wait for it; weir's start fails after that.
+    pub within: std::time::Duration,
+    /// What the failure says (the option and what was not there in time).
+    pub failure: String,
 }
 
 /// Builds an exporter from validated settings, and tells the topology how its queue

@@ -37,4 +37,5 @@ pub use output::{
     Capacity, Consumer, Message, Metadata, ReceiverOutput, Refused, Route, SendError, Sizer,
     WhenFull,
 };
+pub use tokio_util::sync::CancellationToken;
 pub use weir_otlp::{Batch, Decoded, Signal};

@@ -8,21 +8,39 @@ use crate::Ack;
 use crate::memory::MemoryLimiter;
 
 /// The metadata of the request a batch came in (the client's headers, kept by a receiver with
-/// `include_metadata: true`), shared by every batch cut from that request. Keys are lowercase.
+/// `include_metadata: true`, and the client's address), shared by every batch cut from that
+/// request. Keys are lowercase.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct Metadata(Option<Arc<[(String, String)]>>);
+pub struct Metadata {
+    pairs: Option<Arc<[(String, String)]>>,
+    /// The IP address of the client that sent the request (the Collector's `client.Info.Addr`),
+    /// where a receiver knows it: the `k8sattributes` processor's `connection` association.
+    peer: Option<std::net::IpAddr>,
+}
 
 impl Metadata {
     /// Metadata from `(key, value)` pairs; keys are lowercased.
     pub fn new(pairs: impl IntoIterator<Item = (String, String)>) -> Metadata {
         let pairs: Vec<(String, String)> =
             pairs.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
-        if pairs.is_empty() { Metadata(None) } else { Metadata(Some(pairs.into())) }
+        Metadata { pairs: (!pairs.is_empty()).then(|| pairs.into()), peer: None }
+    }
+
+    /// The same metadata, from a client at `peer` (an IPv4 address mapped into IPv6 is given
+    /// as IPv4).
+    pub fn with_peer(mut self, peer: Option<std::net::IpAddr>) -> Metadata {
+        self.peer = peer.map(|ip| ip.to_canonical());
+        self
+    }
+
+    /// The IP address of the client that sent the request, where the receiver knows it.
+    pub fn peer(&self) -> Option<std::net::IpAddr> {
+        self.peer
     }
 
     /// The first value of `key` (case-insensitive).
     pub fn get(&self, key: &str) -> Option<&str> {
-        let pairs = self.0.as_deref()?;
+        let pairs = self.pairs.as_deref()?;
         pairs.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.as_str())
     }
 
@@ -36,7 +54,7 @@ impl Metadata {
 
     /// Every `(key, value)` pair, in request order.
     pub fn pairs(&self) -> &[(String, String)] {
-        self.0.as_deref().unwrap_or_default()
+        self.pairs.as_deref().unwrap_or_default()
     }
 
     /// The metadata of `keys` only (the batch processor's `metadata_keys`), in the order of
@@ -51,7 +69,7 @@ impl Metadata {
 
     /// Whether there is none.
     pub fn is_empty(&self) -> bool {
-        self.0.is_none()
+        self.pairs.is_none() && self.peer.is_none()
     }
 }
 

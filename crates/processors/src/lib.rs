@@ -11,6 +11,7 @@ pub mod deltatocumulative;
 pub mod filter;
 pub mod forward;
 pub mod groupbyattrs;
+pub mod k8sattributes;
 pub mod match_properties;
 pub mod memory_limiter;
 pub mod metricstransform;
@@ -57,6 +58,8 @@ weir_core::kind! {
         ResourceDetection(resourcedetection::Settings),
         /// `attributes`: inserts, updates, deletes, hashes, extracts or converts attributes.
         Attributes(attributes::Settings),
+        /// `k8s_attributes`: adds the sender's pod, workload, namespace and node.
+        K8sAttributes(k8sattributes::Settings),
     }
 }
 

@@ -174,6 +174,39 @@ fn memory_limiters<'p>(
     limiters
 }
 
+/// The work processors need beside them (Kubernetes watches), started once per processor id
+/// and stopped with the services; waits for what the receivers need first.
+async fn backgrounds(
+    plan: &Plan,
+    services_shutdown: &CancellationToken,
+    services: &mut Vec<(String, JoinHandle<std::io::Result<()>>)>,
+) -> anyhow::Result<()> {
+    let mut ready = Vec::new();
+    for (id, settings) in &plan.processors {
+        let started = settings.as_dyn().background(id.as_str(), services_shutdown.child_token());
+        let Some(background) =
+            started.await.map_err(|e| anyhow::anyhow!("processors.{id}: {e}"))?
+        else {
+            continue;
+        };
+        let run = background.run;
+        services.push((
+            id.to_string(),
+            tokio::spawn(async move {
+                run.await;
+                Ok(())
+            }),
+        ));
+        ready.extend(background.ready.map(|r| (id, r)));
+    }
+    for (id, ready) in ready {
+        tokio::time::timeout(ready.within, ready.when)
+            .await
+            .map_err(|_| anyhow::anyhow!("processors.{id}: {}", ready.failure))?;
+    }
+    Ok(())
+}
+
 /// The input channel of every pipeline: senders for what feeds it, receivers for its task.
 struct Inputs<'p> {
     senders: HashMap<&'p str, mpsc::Sender<Message>>,
@@ -333,6 +366,7 @@ pub async fn start(plan: &Plan) -> anyhow::Result<Running> {
     let mut inputs = Inputs::new(plan);
     let (connector_inputs, mut runnable) = connectors(plan, &inputs);
     let limiters = memory_limiters(plan, &services_shutdown, &mut services);
+    backgrounds(plan, &services_shutdown, &mut services).await?;
     let receivers = receivers(plan, &inputs, &limiters, &auth).await?;
     runnable.extend(pipelines(plan, &mut inputs, &connector_inputs, &exporter_inputs)?);
     // Only the tasks hold senders from here on, so each channel closes when its feeders end.

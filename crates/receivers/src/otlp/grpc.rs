@@ -34,7 +34,8 @@ struct Authenticated(Vec<(String, String)>);
 impl Service {
     fn metadata<T>(&self, request: &Request<T>) -> Metadata {
         let authenticated = request.extensions().get::<Authenticated>().map(|a| a.0.clone());
-        self.0.metadata(request.metadata().as_ref(), authenticated.unwrap_or_default())
+        let peer = request.remote_addr();
+        self.0.metadata(request.metadata().as_ref(), authenticated.unwrap_or_default(), peer)
     }
 
     /// Checks credentials before the message is decoded: UNAUTHENTICATED with no detail.

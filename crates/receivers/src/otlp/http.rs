@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use axum::{
-    Router,
+    Extension, Router,
     body::{Body, Bytes},
     extract::State,
     http::{HeaderMap, HeaderValue, Method, StatusCode, header},
@@ -105,11 +105,13 @@ pub(crate) async fn serve(
     ];
     let mut router = Router::new();
     for (signal, path) in routes {
-        let method: MethodRouter<Arc<Shared>> =
-            post(move |State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body| {
-                export(shared, signal, headers, body)
-            })
-            .fallback(method_not_allowed);
+        let method: MethodRouter<Arc<Shared>> = post(
+            move |State(shared): State<Arc<Shared>>,
+                  Extension(Peer(peer)): Extension<Peer>,
+                  headers: HeaderMap,
+                  body: Body| { export(shared, signal, peer, headers, body) },
+        )
+        .fallback(method_not_allowed);
         router = router.route(path, method);
     }
     let mut router = router.fallback(not_found).with_state(shared);
@@ -152,7 +154,7 @@ async fn serve_connections<L>(
     shutdown: CancellationToken,
 ) -> std::io::Result<()>
 where
-    L: axum::serve::Listener,
+    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
 {
     use hyper_util::{
         rt::{TokioExecutor, TokioIo, TokioTimer},
@@ -173,11 +175,11 @@ where
             _ = shutdown.cancelled() => break,
             slot = slots.clone().acquire_owned() => slot.expect("never closed"),
         };
-        let (io, _) = tokio::select! {
+        let (io, peer) = tokio::select! {
             _ = shutdown.cancelled() => break,
             accepted = listener.accept() => accepted,
         };
-        let service = TowerToHyperService::new(router.clone());
+        let service = TowerToHyperService::new(router.clone().layer(Extension(Peer(peer))));
         let connection =
             builder.serve_connection_with_upgrades(TokioIo::new(io), service).into_owned();
         let connection = graceful.watch(connection);
@@ -210,7 +212,17 @@ async fn not_found(uri: axum::http::Uri) -> Response {
     Failure::new(StatusCode::NOT_FOUND, tonic::Code::NotFound, message).into_response(None)
 }
 
-async fn export(shared: Arc<Shared>, signal: Signal, headers: HeaderMap, body: Body) -> Response {
+/// The address of the client of a connection.
+#[derive(Clone, Copy)]
+struct Peer(std::net::SocketAddr);
+
+async fn export(
+    shared: Arc<Shared>,
+    signal: Signal,
+    peer: std::net::SocketAddr,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let format = match content_type(&headers) {
         Ok(format) => format,
         Err(failure) => return failure.into_response(None),
@@ -223,7 +235,7 @@ async fn export(shared: Arc<Shared>, signal: Signal, headers: HeaderMap, body: B
     };
     match decode(&shared, signal, format, &headers, body).await {
         Ok(batch) => {
-            let metadata = shared.intake.metadata(&headers, authenticated);
+            let metadata = shared.intake.metadata(&headers, authenticated, Some(peer));
             match shared.intake.accept(batch, metadata, None).await {
                 Ok(()) => success(format),
                 Err(refusal) => refusal_failure(refusal).into_response(Some(format)),

@@ -90,15 +90,17 @@ impl Intake {
     }
 
     /// The request's metadata to keep with its data: its headers with `include_metadata`,
-    /// and the authenticated client's attributes as `auth.<name>`.
+    /// the authenticated client's attributes as `auth.<name>`, and the client's address.
     pub(crate) fn metadata(
         &self,
         headers: &http::HeaderMap,
         authenticated: Vec<(String, String)>,
+        peer: Option<std::net::SocketAddr>,
     ) -> Metadata {
+        let peer = peer.map(|addr| addr.ip());
         let auth = authenticated.into_iter().map(|(k, v)| (weir_core::auth::attribute_key(&k), v));
         if !self.include_metadata {
-            return Metadata::new(auth);
+            return Metadata::new(auth).with_peer(peer);
         }
         Metadata::new(
             headers
@@ -108,6 +110,7 @@ impl Intake {
                 })
                 .chain(auth),
         )
+        .with_peer(peer)
     }
 
     /// Lets go of the pipelines' inputs: requests still arriving are refused as unavailable.

@@ -18,13 +18,16 @@ use tokio_rustls::server::TlsStream;
 /// Completed TLS connections, from [`weir_core::tls::ReloadingServer::incoming`].
 pub(crate) type Incoming = mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>;
 
-/// A TLS connection tonic can serve.
-pub(crate) struct TlsIo(TlsStream<TcpStream>);
+/// A TLS connection tonic can serve, with its client's address.
+pub(crate) struct TlsIo(TlsStream<TcpStream>, SocketAddr);
 
 impl tonic::transport::server::Connected for TlsIo {
-    type ConnectInfo = ();
+    type ConnectInfo = tonic::transport::server::TcpConnectInfo;
 
-    fn connect_info(&self) -> Self::ConnectInfo {}
+    fn connect_info(&self) -> Self::ConnectInfo {
+        let local_addr = self.0.get_ref().0.local_addr().ok();
+        tonic::transport::server::TcpConnectInfo { local_addr, remote_addr: Some(self.1) }
+    }
 }
 
 impl AsyncRead for TlsIo {
@@ -73,7 +76,7 @@ pub(crate) fn stream(
 ) -> impl tonic::codegen::tokio_stream::Stream<Item = io::Result<TlsIo>> {
     use tonic::codegen::tokio_stream::StreamExt;
     tonic::codegen::tokio_stream::wrappers::ReceiverStream::new(incoming)
-        .map(|(io, _)| Ok(TlsIo(io)))
+        .map(|(io, peer)| Ok(TlsIo(io, peer)))
 }
 
 /// The connections as axum's listener.
