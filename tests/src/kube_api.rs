@@ -386,7 +386,9 @@ fn serve(
     drop(locked);
     tokio::spawn(async move {
         loop {
+            // an expiry ends the watch before any change made after it
             tokio::select! {
+                biased;
                 () = ended.cancelled() => return,
                 change = updates.recv() => {
                     let Ok(change) = change else { return };

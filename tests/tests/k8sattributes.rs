@@ -338,7 +338,8 @@ fn pods_are_found_by_connection_by_ip_and_by_uid_and_follow_their_changes() {
     api.apply(&pod("late", "127.0.0.10", "node-a", &[], vec![]));
     assert!(
         wait_until(Duration::from_secs(20), || lists() > listed),
-        "weir lists again after 410 Gone"
+        "weir lists again after 410 Gone: {:?}",
+        api.requests()
     );
     let late = enriched(&weir, "127.0.0.10", &[], "from-late");
     assert_eq!(late.get("k8s.pod.name").map(String::as_str), Some("late"), "{late:?}");

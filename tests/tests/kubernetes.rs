@@ -478,10 +478,9 @@ fn the_agent_manifest_runs_config_agent_yaml_and_finds_the_gateways() {
             .map(|f| f.field_path.clone())
     };
     assert_eq!(field("K8S_NODE_NAME").as_deref(), Some("spec.nodeName"));
-    assert_eq!(field("K8S_POD_IP").as_deref(), Some("status.podIP"));
 
-    // kubeletstats authenticates as the pod's service account, which may get nodes/stats and
-    // nothing else.
+    // kubeletstats and k8s_attributes authenticate as the pod's service account, which may get
+    // nodes/stats, and list and watch pods, namespaces and ReplicaSets, and nothing else.
     let pod = spec.template.spec.as_ref().expect("pod");
     let [account] = manifest.service_accounts.as_slice() else { panic!("one ServiceAccount") };
     assert_eq!(pod.service_account_name, account.metadata.name);
@@ -498,9 +497,15 @@ fn the_agent_manifest_runs_config_agent_yaml_and_finds_the_gateways() {
             )
         })
         .collect();
+    let strings = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let read = strings(&["get", "watch", "list"]);
     assert_eq!(
         rules,
-        [(vec![String::new()], vec!["nodes/stats".to_owned()], vec!["get".to_owned()])]
+        [
+            (strings(&[""]), strings(&["nodes/stats"]), strings(&["get"])),
+            (strings(&[""]), strings(&["pods", "namespaces"]), read.clone()),
+            (strings(&["apps"]), strings(&["replicasets"]), read),
+        ]
     );
     let [binding] = manifest.cluster_role_bindings.as_slice() else {
         panic!("one ClusterRoleBinding")

@@ -65,9 +65,15 @@ fn a_tiny_bench_writes_reports_that_agree_with_the_sink() {
 /// Runs one 2-second step of `weir bench` on `config` (relative to the repository) with
 /// `args`; returns the step's `(accepted, delivered)`, once the bench judged it sustainable.
 fn one_step(config: &str, args: &[&str]) -> (u64, u64) {
+    one_step_with(config, args, &[])
+}
+
+/// [`one_step`] with environment variables for the bench and the weir it runs.
+fn one_step_with(config: &str, args: &[&str], env: &[(&str, String)]) -> (u64, u64) {
     let dir = tempfile::tempdir().unwrap();
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(config);
     let output = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .args(["bench", "--config"])
         .arg(&config)
         .args(args)
@@ -102,11 +108,26 @@ fn the_cardinality_scenario_runs_with_exploding_metrics() {
 }
 
 /// The Kubernetes agent's own configuration: the bench puts its `loadbalancing` ring (DNS
-/// resolver) on the sink, and every span arrives through memory limiter, resource and batch.
+/// resolver) on the sink, and every span arrives through memory limiter, k8s_attributes,
+/// resourcedetection, resource and batch — with no API server answering (a kubeconfig naming a
+/// closed port): the watches fail and retry, and no data waits for them.
 #[test]
 fn the_agent_configuration_runs_under_the_bench() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'http://127.0.0.1:9'}\n\
+         users:\n- name: u\n  user: {token: t}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\n\
+         current-context: c\n",
+    )
+    .unwrap();
+    let env = [
+        ("WEIR_K8S_AUTH_TYPE", "kubeConfig".to_owned()),
+        ("KUBECONFIG", kubeconfig.display().to_string()),
+    ];
     let (accepted, delivered) =
-        one_step("config/agent.yaml", &["--signal", "traces", "--start-rate", "5000"]);
+        one_step_with("config/agent.yaml", &["--signal", "traces", "--start-rate", "5000"], &env);
     assert!(
         accepted > 0 && delivered == accepted,
         "every span through the ring: {delivered} of {accepted}"

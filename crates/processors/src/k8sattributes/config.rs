@@ -307,7 +307,8 @@ impl Component for Settings {
                     None
                 }
             },
-            (None, node) => node.clone(),
+            // `node: ${env:K8S_NODE_NAME}` with the variable unset: no node filter
+            (None, node) => node.clone().filter(|n| !n.is_empty()),
         };
         let (field_selector, label_selector) = selectors(&config.filter, &node, &mut errors);
         if !errors.is_empty() {

@@ -20,7 +20,6 @@ use std::{
 use anyhow::Context;
 use serde::Serialize;
 use weir_exporters::ExporterSettings;
-use weir_processors::ProcessorSettings;
 use weir_receivers::ReceiverSettings;
 
 use crate::{
@@ -340,17 +339,11 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
                 | ExporterSettings::LoadBalancing(_)
         )
     });
-    // Processors that aggregate (the cardinality limiter's overflow series) send on fewer
-    // items than they take: then delivery means that everything exported reached the sink and
-    // no queue holds anything.
-    let reshapes = loaded.plan.processors.iter().any(|(_, p)| {
-        !matches!(
-            p,
-            ProcessorSettings::Batch(_)
-                | ProcessorSettings::MemoryLimiter(_)
-                | ProcessorSettings::Resource(_)
-        )
-    });
+    // Processors that read items may aggregate or drop them (the cardinality limiter's
+    // overflow series) and send on fewer than they take: then delivery means that everything
+    // exported reached the sink and no queue holds anything. Those that touch only resources
+    // (resource, k8s_attributes, resourcedetection) or batches keep every item.
+    let reshapes = loaded.plan.processors.iter().any(|(_, p)| p.as_dyn().reads_items());
     std::fs::create_dir_all(&args.report)
         .with_context(|| format!("cannot create {}", args.report.display()))?;
     let binary = match &args.weir_binary {
