@@ -32,8 +32,9 @@ pub(crate) enum Source {
     Attribute(String),
 }
 
-/// A pod's identity under one association rule: each source with its value.
-pub(super) type Identifier = Box<[(Source, String)]>;
+/// A pod's identity under one association rule: each source with its value (shared between
+/// the store and every snapshot that holds it).
+pub(super) type Identifier = std::sync::Arc<[(Source, String)]>;
 
 /// The object a label or annotation rule reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -427,10 +428,10 @@ impl Rules {
     pub(super) fn identifiers(&self, pod: &PodRecord, view: &PodView) -> Vec<Identifier> {
         let ip = pod.ip.clone().filter(|_| !pod.host_network);
         let mut ids: Vec<Identifier> = Vec::new();
-        ids.push(Box::new([(Source::Attribute("k8s.pod.uid".into()), pod.uid.clone())]));
+        ids.push(Identifier::from([(Source::Attribute("k8s.pod.uid".into()), pod.uid.clone())]));
         if let Some(ip) = &ip {
-            ids.push(Box::new([(Source::Connection, ip.clone())]));
-            ids.push(Box::new([(Source::Attribute("k8s.pod.ip".into()), ip.clone())]));
+            ids.push(Identifier::from([(Source::Connection, ip.clone())]));
+            ids.push(Identifier::from([(Source::Attribute("k8s.pod.ip".into()), ip.clone())]));
         }
         for rule in &self.association {
             let container_ids: Vec<&String> =
@@ -465,7 +466,7 @@ impl Rules {
                 if let Some(values) = values
                     && !ids.iter().any(|id| id[..] == values[..])
                 {
-                    ids.push(values.into_boxed_slice());
+                    ids.push(values.into());
                 }
             }
         }

@@ -3,7 +3,7 @@
 //! snapshot once a burst of changes has settled; readers take the current one without a lock.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -29,10 +29,11 @@ pub(crate) struct Shared {
     pub(super) snapshot: ArcSwap<Snapshot>,
 }
 
-/// The pods by identifier, and the namespace and node attributes by name.
+/// The pods by identifier (with the rank that chose between pods sharing one), and the
+/// namespace and node attributes by name.
 #[derive(Debug, Default)]
 pub(crate) struct Snapshot {
-    pub(super) pods: HashMap<Identifier, Arc<PodView>>,
+    pub(super) pods: HashMap<Identifier, (Arc<PodView>, Rank), foldhash::fast::RandomState>,
     pub(super) namespaces: HashMap<String, Vec<(String, String)>>,
     pub(super) nodes: HashMap<String, Vec<(String, String)>>,
 }
@@ -141,9 +142,25 @@ pub(super) struct Store {
     replicasets: Cache<Option<(String, String)>>,
     /// A Job's CronJob (name, uid), by the Job's uid.
     jobs: Cache<Option<(String, String)>>,
+    /// Each pod's view and identifiers, as last derived, by uid (live and deleted pods).
+    views: HashMap<String, Derived>,
+    /// Pods whose view must be derived again before the next snapshot.
+    dirty: HashSet<String>,
+    /// Every view must be derived again (an owner, namespace or node changed, or a relist).
+    all_dirty: bool,
     changed: bool,
     table_size: metrics::Gauge,
 }
+
+/// A pod as the snapshot needs it.
+struct Derived {
+    view: Arc<PodView>,
+    ids: Vec<Identifier>,
+    rank: Rank,
+}
+
+/// Of two pods with one identifier (an IP reused), a live one, then the one started last.
+pub(super) type Rank = (bool, i64);
 
 impl Store {
     pub(super) fn new(rules: Arc<Rules>, grace: Duration) -> Store {
@@ -156,6 +173,9 @@ impl Store {
             nodes: Cache::new("node"),
             replicasets: Cache::new("replicaset"),
             jobs: Cache::new("job"),
+            views: HashMap::new(),
+            dirty: HashSet::new(),
+            all_dirty: false,
             changed: false,
             table_size: metrics::gauge!("otelcol_otelsvc_k8s_pod_table_size_ratio"),
         }
@@ -167,32 +187,52 @@ impl Store {
         let rules = self.rules.clone();
         match change {
             Change::Pod(event) => {
+                match &event {
+                    Event::Apply(pod) | Event::Delete(pod) => {
+                        self.dirty.insert(pod.metadata.uid.clone().unwrap_or_default());
+                    }
+                    Event::InitDone => self.all_dirty = true,
+                    Event::Init | Event::InitApply(_) => {}
+                }
                 for (uid, pod) in self.pods.apply(event, |pod| pod_record(&rules, pod)) {
                     self.deleted.insert(uid, (pod, now));
                 }
                 let live = &self.pods.live;
                 self.deleted.retain(|uid, _| !live.contains_key(uid));
             }
+            // pods' views read the owners and kube-system's uid: all are derived again
             Change::Namespace(event) => {
                 self.namespaces.apply(event, |o| by_name(&o.metadata, &rules, From::Namespace));
+                self.all_dirty = true;
             }
             Change::Node(event) => {
                 self.nodes.apply(event, |o| by_name(&o.metadata, &rules, From::Node));
             }
             Change::ReplicaSet(event) => {
                 self.replicasets.apply(event, |o| controller(&o.metadata, "Deployment"));
+                self.all_dirty = true;
             }
             Change::Job(event) => {
                 self.jobs.apply(event, |o| controller(&o.metadata, "CronJob"));
+                self.all_dirty = true;
             }
         }
     }
 
     /// Forgets the deleted pods whose grace period has passed by `now`.
     pub(super) fn expire(&mut self, now: Instant) {
-        let before = self.deleted.len();
-        self.deleted.retain(|_, (_, at)| now.duration_since(*at) < self.grace);
-        self.changed |= self.deleted.len() != before;
+        let grace = self.grace;
+        let expired: Vec<String> = self
+            .deleted
+            .iter()
+            .filter(|(_, (_, at))| now.duration_since(*at) >= grace)
+            .map(|(uid, _)| uid.clone())
+            .collect();
+        for uid in expired {
+            self.deleted.remove(&uid);
+            self.dirty.insert(uid);
+            self.changed = true;
+        }
     }
 
     /// Whether the pods have been listed once.
@@ -200,28 +240,43 @@ impl Store {
         self.pods.listed
     }
 
-    /// A new snapshot, if anything changed since the last.
+    /// A new snapshot, if anything changed since the last. Only the views of pods that
+    /// changed are derived again (all of them after a change of owners or a relist); the
+    /// snapshot itself is a new map of shared identifiers and views.
     pub(super) fn snapshot(&mut self) -> Option<Snapshot> {
         if !std::mem::take(&mut self.changed) {
             return None;
         }
-        let mut pods: HashMap<Identifier, (Arc<PodView>, (bool, i64))> = HashMap::new();
-        let live = self.pods.live.values().map(|p| (p, false));
-        let deleted = self.deleted.values().map(|(p, _)| (p, true));
-        for (record, deleted) in live.chain(deleted) {
-            let view = self.rules.view(record, self);
-            let ids = self.rules.identifiers(record, &view);
-            let view = Arc::new(view);
-            // Of two pods with one identifier (an IP reused), a live one, then the one
-            // started last.
-            let rank = (!deleted, record.started);
-            for id in ids {
-                if pods.get(&id).is_none_or(|(_, other)| rank > *other) {
-                    pods.insert(id, (view.clone(), rank));
+        if std::mem::take(&mut self.all_dirty) {
+            self.views.clear();
+            self.dirty.extend(self.pods.live.keys().cloned());
+            self.dirty.extend(self.deleted.keys().cloned());
+        }
+        let dirty = std::mem::take(&mut self.dirty);
+        let derived: Vec<(String, Option<Derived>)> = dirty
+            .into_iter()
+            .map(|uid| {
+                let derived = self.derive(&uid);
+                (uid, derived)
+            })
+            .collect();
+        for (uid, derived) in derived {
+            match derived {
+                Some(derived) => self.views.insert(uid, derived),
+                None => self.views.remove(&uid),
+            };
+        }
+        let mut pods = HashMap::with_capacity_and_hasher(
+            self.views.len() * 3,
+            foldhash::fast::RandomState::default(),
+        );
+        for derived in self.views.values() {
+            for id in &derived.ids {
+                if pods.get(id).is_none_or(|(_, rank): &(_, Rank)| derived.rank > *rank) {
+                    pods.insert(id.clone(), (derived.view.clone(), derived.rank));
                 }
             }
         }
-        let pods: HashMap<_, _> = pods.into_iter().map(|(id, (view, _))| (id, view)).collect();
         self.table_size.set(pods.len() as f64);
         let namespaces =
             self.namespaces.live.iter().map(|(name, o)| (name.clone(), o.attributes.clone()));
@@ -234,6 +289,15 @@ impl Store {
             (name.clone(), attributes)
         });
         Some(Snapshot { pods, namespaces: namespaces.collect(), nodes: nodes.collect() })
+    }
+
+    /// The view and identifiers of pod `uid`, live or deleted, if it is kept.
+    fn derive(&self, uid: &str) -> Option<Derived> {
+        let live = self.pods.live.get(uid).map(|p| (p, true));
+        let (record, live) = live.or_else(|| self.deleted.get(uid).map(|(p, _)| (p, false)))?;
+        let view = self.rules.view(record, self);
+        let ids = self.rules.identifiers(record, &view);
+        Some(Derived { view: Arc::new(view), ids, rank: (live, record.started) })
     }
 }
 
