@@ -61,6 +61,22 @@ pub struct ScraperConfig {
     pub exclude_mount_points: Option<DeviceMatch>,
     /// `include_virtual_filesystems` (`filesystem`).
     pub include_virtual_filesystems: bool,
+    /// `resource_attributes.<name>.enabled` (`process`).
+    pub resource_attributes: BTreeMap<String, Toggle>,
+    /// `mute_process_name_error` (`process`).
+    pub mute_process_name_error: bool,
+    /// `mute_process_exe_error` (`process`).
+    pub mute_process_exe_error: bool,
+    /// `mute_process_io_error` (`process`).
+    pub mute_process_io_error: bool,
+    /// `mute_process_user_error` (`process`).
+    pub mute_process_user_error: bool,
+    /// `mute_process_cgroup_error` (`process`).
+    pub mute_process_cgroup_error: bool,
+    /// `mute_process_all_errors` (`process`).
+    pub mute_process_all_errors: bool,
+    /// `scrape_process_delay` (`process`): processes younger than this are left out.
+    pub scrape_process_delay: Option<String>,
 }
 
 /// `{enabled: bool}`.
@@ -71,10 +87,13 @@ pub struct Toggle {
     pub enabled: bool,
 }
 
-/// `include`/`exclude` of devices (`disk`) or interfaces (`network`).
+/// `include`/`exclude` of devices (`disk`), interfaces (`network`) or executable names
+/// (`process`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeviceMatch {
+    /// `names` (`process`).
+    pub names: Vec<String>,
     /// `devices` (`disk`).
     pub devices: Vec<String>,
     /// `interfaces` (`network`).
@@ -96,19 +115,21 @@ pub(crate) enum Scraper {
     Network,
     Paging,
     Processes,
+    Process,
     Disk,
     Filesystem,
     System,
 }
 
 impl Scraper {
-    const ALL: [Scraper; 9] = [
+    const ALL: [Scraper; 10] = [
         Scraper::Cpu,
         Scraper::Memory,
         Scraper::Load,
         Scraper::Network,
         Scraper::Paging,
         Scraper::Processes,
+        Scraper::Process,
         Scraper::Disk,
         Scraper::Filesystem,
         Scraper::System,
@@ -122,6 +143,7 @@ impl Scraper {
             Scraper::Network => "network",
             Scraper::Paging => "paging",
             Scraper::Processes => "processes",
+            Scraper::Process => "process",
             Scraper::Disk => "disk",
             Scraper::Filesystem => "filesystem",
             Scraper::System => "system",
@@ -130,7 +152,44 @@ impl Scraper {
 }
 
 /// The metrics the Collector leaves disabled unless asked (those weir emits).
-const DISABLED: &[&str] = &["system.memory.utilization", "system.filesystem.utilization"];
+const DISABLED: &[&str] = &[
+    "system.memory.utilization",
+    "system.filesystem.utilization",
+    "process.cpu.utilization",
+    "process.memory.utilization",
+    "process.disk.operations",
+    "process.threads",
+    "process.paging.faults",
+    "process.signals_pending",
+    "process.open_file_descriptors",
+    "process.context_switches",
+    "process.uptime",
+    "process.handles",
+];
+
+/// The `process` scraper's resource attributes, with the Collector's defaults.
+const PROCESS_ATTRIBUTES: &[(&str, bool)] = &[
+    ("process.pid", true),
+    ("process.parent_pid", true),
+    ("process.executable.name", true),
+    ("process.executable.path", true),
+    ("process.command", true),
+    ("process.command_line", true),
+    ("process.owner", true),
+    ("process.cgroup", false),
+];
+
+/// The `process` scraper's own options, validated.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ProcessOptions {
+    /// Resource attributes enabled.
+    pub(crate) attributes: Toggles,
+    pub(crate) mute_exe: bool,
+    pub(crate) mute_io: bool,
+    pub(crate) mute_user: bool,
+    /// `scrape_process_delay`, in nanoseconds.
+    pub(crate) delay: u64,
+}
 
 /// Which metrics are enabled.
 #[derive(Debug, Clone, Default)]
@@ -138,7 +197,11 @@ pub(crate) struct Toggles(Arc<BTreeMap<String, bool>>);
 
 impl Toggles {
     pub(crate) fn enabled(&self, metric: &str) -> bool {
-        self.0.get(metric).copied().unwrap_or(!DISABLED.contains(&metric))
+        let default = match PROCESS_ATTRIBUTES.iter().find(|(name, _)| *name == metric) {
+            Some((_, default)) => *default,
+            None => !DISABLED.contains(&metric),
+        };
+        self.0.get(metric).copied().unwrap_or(default)
     }
 }
 
@@ -167,6 +230,7 @@ pub(crate) struct ScraperSettings {
     pub(crate) fs_types: Devices,
     pub(crate) mount_points: Devices,
     pub(crate) virtual_too: bool,
+    pub(crate) process: ProcessOptions,
 }
 
 /// The validated receiver.
@@ -176,6 +240,71 @@ pub struct Settings {
     pub(crate) initial_delay: Duration,
     pub(crate) root_path: String,
     pub(crate) scrapers: Vec<ScraperSettings>,
+}
+
+/// The `process` scraper's options, checked (and refused on the other scrapers).
+fn process_options(
+    kind: Scraper,
+    options: &ScraperConfig,
+    at: &str,
+    errors: &mut Vec<ConfigError>,
+) -> ProcessOptions {
+    let mutes = [
+        ("mute_process_name_error", options.mute_process_name_error),
+        ("mute_process_exe_error", options.mute_process_exe_error),
+        ("mute_process_io_error", options.mute_process_io_error),
+        ("mute_process_user_error", options.mute_process_user_error),
+        ("mute_process_cgroup_error", options.mute_process_cgroup_error),
+        ("mute_process_all_errors", options.mute_process_all_errors),
+    ];
+    let process_only = mutes
+        .iter()
+        .filter(|(_, set)| *set)
+        .map(|(name, _)| *name)
+        .chain(options.scrape_process_delay.as_ref().map(|_| "scrape_process_delay"))
+        .chain((!options.resource_attributes.is_empty()).then_some("resource_attributes"));
+    if kind != Scraper::Process {
+        for option in process_only {
+            errors.push(ConfigError::new(
+                format!("{at}.{option}"),
+                "applies to the process scraper only",
+            ));
+        }
+        return ProcessOptions::default();
+    }
+    for name in options.resource_attributes.keys() {
+        if !PROCESS_ATTRIBUTES.iter().any(|(n, _)| n == name) {
+            errors.push(ConfigError::new(
+                format!("{at}.resource_attributes.{name}"),
+                "is not a resource attribute of the process scraper",
+            ));
+        }
+    }
+    if options.metrics.get("process.cpu.utilization").is_some_and(|t| t.enabled) {
+        errors.push(ConfigError::new(
+            format!("{at}.metrics.process.cpu.utilization"),
+            "is not built in weir yet (process.cpu.time is)",
+        ));
+    }
+    let delay = match &options.scrape_process_delay {
+        None => 0,
+        Some(text) => match weir_core::duration::parse(text) {
+            Ok(d) => d.as_nanos() as u64,
+            Err(e) => {
+                errors.push(ConfigError::new(format!("{at}.scrape_process_delay"), e));
+                0
+            }
+        },
+    };
+    let all = options.mute_process_all_errors;
+    let attributes = options.resource_attributes.iter().map(|(k, t)| (k.clone(), t.enabled));
+    ProcessOptions {
+        attributes: Toggles(Arc::new(attributes.collect())),
+        mute_exe: all || options.mute_process_exe_error,
+        mute_io: all || options.mute_process_io_error,
+        mute_user: all || options.mute_process_user_error,
+        delay,
+    }
 }
 
 fn device_filter(
@@ -188,6 +317,7 @@ fn device_filter(
         "devices" => &m.devices,
         "interfaces" => &m.interfaces,
         "fs_types" => &m.fs_types,
+        "names" => &m.names,
         _ => &m.mount_points,
     };
     let mut compiled = Vec::new();
@@ -242,13 +372,7 @@ impl Component for Settings {
         for (name, options) in &config.scrapers {
             let at = format!("scrapers.{name}");
             let Some(kind) = Scraper::ALL.into_iter().find(|s| s.name() == name) else {
-                let message = match name.as_str() {
-                    "filesystem" | "process" => {
-                        format!("the {name} scraper is not built in weir yet")
-                    }
-                    _ => format!("unknown scraper {name:?}"),
-                };
-                errors.push(ConfigError::new(at, message));
+                errors.push(ConfigError::new(at, format!("unknown scraper {name:?}")));
                 continue;
             };
             let options = options.clone().unwrap_or_default();
@@ -261,8 +385,10 @@ impl Component for Settings {
             let field = match kind {
                 Scraper::Disk | Scraper::Filesystem => Some("devices"),
                 Scraper::Network => Some("interfaces"),
+                Scraper::Process => Some("names"),
                 _ => None,
             };
+            let process = process_options(kind, &options, &at, &mut errors);
             let mut devices = Devices::default();
             let (mut fs_types, mut mount_points) = (Devices::default(), Devices::default());
             let filesystem_only = [
@@ -305,7 +431,7 @@ impl Component for Settings {
                 let Some(field) = field else {
                     errors.push(ConfigError::new(
                         format!("{at}.{which}"),
-                        "applies to the disk and network scrapers only",
+                        "applies to the disk, network and process scrapers only",
                     ));
                     continue;
                 };
@@ -324,6 +450,7 @@ impl Component for Settings {
                 fs_types,
                 mount_points,
                 virtual_too: options.include_virtual_filesystems,
+                process,
             });
         }
         if errors.is_empty() {

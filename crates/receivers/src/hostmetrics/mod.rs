@@ -3,13 +3,15 @@
 //! host's file system is mounted into a container), with the Collector's options, metric
 //! names, units and attributes, and its per-metric `metrics.<name>.enabled` toggles and
 //! defaults. Scrapers built: `cpu`, `memory`, `load`, `network`, `paging`, `processes`, `disk`,
-//! `filesystem`, `system`; `process` is a validation error until it is built.
+//! `filesystem`, `system` and `process` (`process.rs`).
 //!
 //! Each scrape is one batch: a resource per scraper (no resource attributes, as in the
-//! Collector: add them with `resourcedetection`) whose scope names the scraper.
+//! Collector: add them with `resourcedetection`) whose scope names the scraper, and one per
+//! process for `process`.
 
 pub mod config;
 
+mod process;
 mod scrapers;
 #[cfg(test)]
 mod tests;
@@ -52,6 +54,10 @@ pub(crate) fn scrape(settings: &Settings, now: u64) -> Batch {
     let start = scrapers::boot_time(&stat).unwrap_or(0);
     let mut resources = Vec::new();
     for scraper in &settings.scrapers {
+        if scraper.kind == Scraper::Process {
+            resources.extend(processes(root, scraper, start, now));
+            continue;
+        }
         let enabled = scraper.enabled.clone();
         let mut scrape = Scrape {
             start,
@@ -101,6 +107,7 @@ pub(crate) fn scrape(settings: &Settings, now: u64) -> Batch {
                 }
             }
             Scraper::System => scrapers::system(&read(root, "/proc/uptime"), &mut scrape),
+            Scraper::Process => unreachable!("scraped per process above"),
         }
         if scrape.metrics.is_empty() {
             continue;
@@ -119,6 +126,33 @@ pub(crate) fn scrape(settings: &Settings, now: u64) -> Batch {
         });
     }
     Batch::from(resources)
+}
+
+/// One resource per process under the root path.
+fn processes(
+    root: &str,
+    scraper: &config::ScraperSettings,
+    boot: u64,
+    now: u64,
+) -> Vec<ResourceMetrics> {
+    let memory = read(root, "/proc/meminfo")
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:")?.trim().strip_suffix("kB")?.trim().parse().ok())
+        .map(|kib: u64| kib * 1024);
+    let host = process::Host {
+        boot: boot / 1_000_000_000,
+        ticks: rustix::param::clock_ticks_per_second(),
+        page: rustix::param::page_size() as u64,
+        memory,
+        users: process::users(&read(root, "/etc/passwd")),
+    };
+    process::pids(root)
+        .into_iter()
+        .filter_map(|pid| {
+            let files = process::read_files(root, pid, &scraper.process)?;
+            process::process(pid, &files, &host, scraper, now)
+        })
+        .collect()
 }
 
 /// `statvfs` of a mount point under the root path; `None` when it cannot be read (a mount

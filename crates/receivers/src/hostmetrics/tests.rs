@@ -197,10 +197,10 @@ fn toggles_and_mistakes() {
     let errors = Settings::parse(
         "collection_interval: soon
 scrapers:
-  process:
+  process: {metrics: {process.cpu.utilization: {enabled: true}}, resource_attributes: {process.gpu: {enabled: true}}}
   gpu:
   memory: {include_fs_types: {fs_types: [ext4], match_type: strict}}
-  cpu: {cpu_average: true}
+  cpu: {cpu_average: true, mute_process_io_error: true}
   disk: {include: {devices: [sda], match_type: fuzzy}}",
     )
     .unwrap_err();
@@ -210,10 +210,12 @@ scrapers:
         [
             "collection_interval: invalid duration \"soon\": expected a number with a unit, like \"5s\" or \"200ms\"",
             "scrapers.cpu.cpu_average: applies to the load scraper only",
+            "scrapers.cpu.mute_process_io_error: applies to the process scraper only",
             "scrapers.disk.include.match_type: unknown match type \"fuzzy\": expected strict or regexp",
             "scrapers.gpu: unknown scraper \"gpu\"",
             "scrapers.memory.include_fs_types: applies to the filesystem scraper only",
-            "scrapers.process: the process scraper is not built in weir yet",
+            "scrapers.process.resource_attributes.process.gpu: is not a resource attribute of the process scraper",
+            "scrapers.process.metrics.process.cpu.utilization: is not built in weir yet (process.cpu.time is)",
         ]
     );
 }
@@ -246,4 +248,127 @@ fn mounts_and_file_system_space() {
     assert!((state("free") - free).abs() <= 64.0 * 1024.0 * 1024.0, "{} vs {free}", state("free"));
     assert!((state("used") - used).abs() <= 64.0 * 1024.0 * 1024.0, "{} vs {used}", state("used"));
     assert!(points(&metrics, "system.filesystem.inodes.usage").len() == 2);
+}
+
+fn resource_text(rm: &weir_otlp::proto::metrics::v1::ResourceMetrics, key: &str) -> Option<String> {
+    let attributes = &rm.resource.as_ref()?.attributes;
+    weir_otlp::attributes::text(weir_otlp::attributes::find(attributes, key))
+}
+
+#[test]
+fn a_process_from_fixed_files() {
+    let configured = settings(
+        "scrapers:\n  process:\n    metrics:\n      process.threads: {enabled: true}\n      process.context_switches: {enabled: true}\n    resource_attributes:\n      process.cgroup: {enabled: true}\n",
+    );
+    let scraper = &configured.scrapers[0];
+    let files = super::process::Files {
+        stat: "4242 (my app) S 1 4242 4242 0 -1 4194560 900 0 3 0 250 75 0 0 20 0 6 0 1000 \
+               123456789 2048 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 12 0 0"
+            .into(),
+        status: "Name:\tmy app\nUid:\t1000\t1000\t1000\t1000\nvoluntary_ctxt_switches:\t40\n\
+                 nonvoluntary_ctxt_switches:\t2\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000100\n"
+            .into(),
+        cmdline: Some(b"/usr/bin/my-app\0--port\08080\0".to_vec()),
+        exe: Some("/usr/bin/my-app".into()),
+        io: Some("rchar: 9\nwchar: 9\nsyscr: 7\nsyscw: 3\nread_bytes: 4096\nwrite_bytes: 8192\n".into()),
+        cgroup: Some("0::/system.slice/my-app.service\n".into()),
+        fds: Some(12),
+    };
+    let host = super::process::Host {
+        boot: 1_700_000_000,
+        ticks: 100,
+        page: 4096,
+        memory: Some(8 << 30),
+        users: super::process::users(
+            "root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n",
+        ),
+    };
+    let now = 1_700_001_000 * 1_000_000_000;
+    let rm = super::process::process(4242, &files, &host, scraper, now).expect("selected");
+    assert_eq!(resource_text(&rm, "process.pid").as_deref(), Some("4242"));
+    assert_eq!(resource_text(&rm, "process.parent_pid").as_deref(), Some("1"));
+    assert_eq!(resource_text(&rm, "process.executable.name").as_deref(), Some("my app"));
+    assert_eq!(resource_text(&rm, "process.executable.path").as_deref(), Some("/usr/bin/my-app"));
+    assert_eq!(resource_text(&rm, "process.command").as_deref(), Some("/usr/bin/my-app"));
+    assert_eq!(
+        resource_text(&rm, "process.command_line").as_deref(),
+        Some("/usr/bin/my-app --port 8080")
+    );
+    assert_eq!(resource_text(&rm, "process.owner").as_deref(), Some("alice"));
+    assert_eq!(
+        resource_text(&rm, "process.cgroup").as_deref(),
+        Some("0::/system.slice/my-app.service")
+    );
+    let metrics = &rm.scope_metrics[0].metrics;
+    assert!(rm.scope_metrics[0].scope.as_ref().unwrap().name.ends_with("/processscraper"));
+    assert_eq!(
+        points(metrics, "process.cpu.time"),
+        [
+            ("state=user".to_owned(), 2.5),
+            ("state=system".to_owned(), 0.75),
+            ("state=wait".to_owned(), 0.12)
+        ]
+    );
+    assert_eq!(points(metrics, "process.memory.usage"), [(String::new(), 2048.0 * 4096.0)]);
+    assert_eq!(points(metrics, "process.memory.virtual"), [(String::new(), 123456789.0)]);
+    assert_eq!(
+        points(metrics, "process.disk.io"),
+        [("direction=read".to_owned(), 4096.0), ("direction=write".to_owned(), 8192.0)]
+    );
+    assert_eq!(points(metrics, "process.threads"), [(String::new(), 6.0)]);
+    assert_eq!(
+        points(metrics, "process.context_switches"),
+        [("type=voluntary".to_owned(), 40.0), ("type=involuntary".to_owned(), 2.0)]
+    );
+    for off in [
+        "process.disk.operations",
+        "process.open_file_descriptors",
+        "process.uptime",
+        "process.signals_pending",
+    ] {
+        assert!(metrics.iter().all(|m| m.name != off), "{off} is off by default");
+    }
+    // cumulative sums start when the process started: boot + 1000 ticks of 10 ms
+    let Some(metric::Data::Sum(sum)) =
+        &metrics.iter().find(|m| m.name == "process.cpu.time").unwrap().data
+    else {
+        panic!("a sum")
+    };
+    assert_eq!(sum.data_points[0].start_time_unix_nano, (1_700_000_000 + 10) * 1_000_000_000);
+
+    let excluding =
+        settings("scrapers:\n  process:\n    exclude: {names: [\"my .*\"], match_type: regexp}\n");
+    assert!(super::process::process(4242, &files, &host, &excluding.scrapers[0], now).is_none());
+    let young = settings("scrapers:\n  process:\n    scrape_process_delay: 2h\n");
+    assert!(super::process::process(4242, &files, &host, &young.scrapers[0], now).is_none());
+}
+
+#[test]
+fn this_test_process_as_the_process_scraper_sees_it() {
+    let settings = settings("scrapers:\n  process:\n");
+    let pid = std::process::id().to_string();
+    let before = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let batch = scrape(&settings, super::unix_nanos());
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let Decoded::Metrics(resources) = batch.into_decoded() else { panic!("metrics") };
+    let me = resources
+        .iter()
+        .find(|rm| resource_text(rm, "process.pid").as_deref() == Some(pid.as_str()))
+        .expect("this process is scraped");
+    let name = std::fs::read_to_string("/proc/self/status").unwrap();
+    let name = name.lines().find_map(|l| l.strip_prefix("Name:")).unwrap().trim().to_owned();
+    assert_eq!(resource_text(me, "process.executable.name"), Some(name));
+    let exe = std::env::current_exe().unwrap().display().to_string();
+    assert_eq!(resource_text(me, "process.executable.path"), Some(exe));
+    let metrics = &me.scope_metrics[0].metrics;
+    let rss = statm.split_whitespace().nth(1).unwrap().parse::<f64>().unwrap()
+        * rustix::param::page_size() as f64;
+    let usage = points(metrics, "process.memory.usage")[0].1;
+    assert!((usage - rss).abs() / rss < 0.1, "memory usage {usage} against statm {rss}");
+    let ticks = rustix::param::clock_ticks_per_second() as f64;
+    let user_before: f64 =
+        before.rsplit_once(')').unwrap().1.split_whitespace().nth(11).unwrap().parse().unwrap();
+    let user = points(metrics, "process.cpu.time")[0].1;
+    assert!(user >= user_before / ticks, "cpu time is monotonic: {user} ≥ {}", user_before / ticks);
+    assert!(resources.len() > 1, "other processes too");
 }
