@@ -10,6 +10,7 @@
 //!   JSON object per line, then new ones as they happen, a `BOOKMARK` first when asked; a
 //!   version older than the last compaction gets an `ERROR` event with a `410` `Expired`
 //!   status, as the API server answers a watch that can no longer resume.
+//! - `GET` of one object by name (`/api/v1/nodes/{name}`), or `404` with a `Status` body.
 //! - A forbidden resource gets `403` with a `Status` body, as RBAC refuses.
 
 use std::{
@@ -295,9 +296,13 @@ fn serve(
         ["apis", _, _, rest @ ..] => rest,
         _ => return (StatusCode::NOT_FOUND, "no such path").into_response(),
     };
-    let (namespace, plural) = match rest {
-        [plural] => (None, *plural),
-        ["namespaces", namespace, plural] => (Some(namespace.to_string()), *plural),
+    let (namespace, plural, name) = match rest {
+        [plural] => (None, *plural, None),
+        ["namespaces", namespace, plural] => (Some(namespace.to_string()), *plural, None),
+        [plural, name] => (None, *plural, Some(*name)),
+        ["namespaces", namespace, plural, name] => {
+            (Some(namespace.to_string()), *plural, Some(*name))
+        }
         _ => return (StatusCode::NOT_FOUND, "no such path").into_response(),
     };
     let Some(kind) = Kind::by_plural(plural) else {
@@ -323,6 +328,20 @@ fn serve(
             "reason": "Forbidden", "code": 403,
         });
         return json_response(StatusCode::FORBIDDEN, &status);
+    }
+    if let Some(name) = name {
+        let key = (kind, namespace.clone().unwrap_or_default(), name.to_owned());
+        return match locked.objects.get(&key) {
+            Some(object) => json_response(StatusCode::OK, &shaped(object, metadata_only)),
+            None => json_response(
+                StatusCode::NOT_FOUND,
+                &json!({
+                    "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                    "message": format!("{plural} \"{name}\" not found"),
+                    "reason": "NotFound", "code": 404,
+                }),
+            ),
+        };
     }
     let fields = params.get("fieldSelector").cloned().unwrap_or_default();
     let labels = params.get("labelSelector").cloned().unwrap_or_default();

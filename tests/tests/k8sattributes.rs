@@ -398,3 +398,61 @@ fn waiting_for_metadata_that_never_comes_stops_the_start_with_its_reason() {
     assert!(error.contains("processors.k8s_attributes: wait_for_metadata"), "{error}");
     assert!(error.contains("wait_for_metadata_timeout (1s)"), "{error}");
 }
+
+/// The `k8snode` detector of `resourcedetection`: the node's uid from the API, by the name in
+/// `node_from_env_var` (here a variable cargo and nextest set for every test: the package's
+/// name); weir waits for it at start, and a node that does not exist is logged, not fatal.
+#[test]
+fn the_k8snode_detector_adds_the_node_from_the_api() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let api = KubeApi::start(&runtime);
+    let dir = tempfile::tempdir().unwrap();
+    let node = env!("CARGO_PKG_NAME");
+    api.apply(&k8s_openapi::api::core::v1::Node {
+        metadata: ObjectMeta {
+            name: Some(node.into()),
+            uid: Some("uid-of-the-node".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    let detecting = |variable: &str| {
+        format!(
+            "
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:0
+processors:
+  resourcedetection:
+    detectors: [k8snode, env]
+    k8snode:
+      auth_type: kubeConfig
+      kube_config_path: {}
+      node_from_env_var: {variable}
+exporters:
+  file:
+    path: {{output}}
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [resourcedetection]
+      exporters: [file]
+",
+            api.kubeconfig(dir.path()).display()
+        )
+    };
+    let weir = Weir::start_with(&detecting("CARGO_PKG_NAME"));
+    let found = enriched(&weir, "127.0.0.1", &[], "with-node");
+    assert_eq!(found.get("k8s.node.uid").map(String::as_str), Some("uid-of-the-node"), "{found:?}");
+    assert_eq!(found.get("k8s.node.name").map(String::as_str), Some(node));
+    weir.stop();
+
+    // a node the API does not know: weir starts, without the node's attributes
+    let weir = Weir::start_with(&detecting("CARGO_PKG_VERSION"));
+    let found = enriched(&weir, "127.0.0.1", &[], "without-node");
+    assert!(!found.contains_key("k8s.node.uid"), "{found:?}");
+    weir.stop();
+}

@@ -301,6 +301,9 @@ pub struct Ready {
     pub within: std::time::Duration,
     /// What the failure says (the option and what was not there in time).
     pub failure: String,
+    /// Whether weir's start fails when the condition does not hold in time; otherwise the
+    /// failure is logged and weir starts without it.
+    pub fatal: bool,
 }
 
 /// Builds an exporter from validated settings, and tells the topology how its queue

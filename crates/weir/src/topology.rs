@@ -200,9 +200,12 @@ async fn backgrounds(
         ready.extend(background.ready.map(|r| (id, r)));
     }
     for (id, ready) in ready {
-        tokio::time::timeout(ready.within, ready.when)
-            .await
-            .map_err(|_| anyhow::anyhow!("processors.{id}: {}", ready.failure))?;
+        if tokio::time::timeout(ready.within, ready.when).await.is_err() {
+            if ready.fatal {
+                anyhow::bail!("processors.{id}: {}", ready.failure);
+            }
+            tracing::warn!(processor = %id, "{}; starting without it", ready.failure);
+        }
     }
     Ok(())
 }

@@ -72,6 +72,7 @@ pub(super) async fn start(
             "wait_for_metadata: the pods were not listed from the Kubernetes API within \
              wait_for_metadata_timeout ({within:?})"
         ),
+        fatal: true,
     });
     Ok(Some(Background { run: Box::pin(run), ready }))
 }

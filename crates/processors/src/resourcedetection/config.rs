@@ -20,6 +20,36 @@ pub struct Config {
     pub env: Option<EnvConfig>,
     /// `system`.
     pub system: SystemConfig,
+    /// `k8snode`.
+    pub k8snode: K8sNodeConfig,
+}
+
+/// `k8snode`: the node's name and uid from the Kubernetes API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct K8sNodeConfig {
+    /// `auth_type`.
+    pub auth_type: weir_kubernetes::AuthType,
+    /// `context` (with `auth_type: kubeConfig`).
+    pub context: Option<String>,
+    /// `kube_config_path` (with `auth_type: kubeConfig`).
+    pub kube_config_path: Option<std::path::PathBuf>,
+    /// `node_from_env_var`: the environment variable holding the node's name.
+    pub node_from_env_var: String,
+    /// `resource_attributes.<name>.enabled`: `k8s.node.name`, `k8s.node.uid`.
+    pub resource_attributes: BTreeMap<String, Toggle>,
+}
+
+impl Default for K8sNodeConfig {
+    fn default() -> K8sNodeConfig {
+        K8sNodeConfig {
+            auth_type: weir_kubernetes::AuthType::ServiceAccount,
+            context: None,
+            kube_config_path: None,
+            node_from_env_var: "K8S_NODE_NAME".into(),
+            resource_attributes: BTreeMap::new(),
+        }
+    }
 }
 
 impl Default for Config {
@@ -30,6 +60,7 @@ impl Default for Config {
             timeout: "5s".into(),
             env: None,
             system: SystemConfig::default(),
+            k8snode: K8sNodeConfig::default(),
         }
     }
 }
@@ -92,7 +123,6 @@ const NOT_YET: &[&str] = &[
     "aks",
     "ecs",
     "docker",
-    "k8snode",
     "heroku",
     "openshift",
     "consul",
@@ -108,6 +138,13 @@ pub struct Settings {
     pub(super) hostname_sources: Vec<String>,
     /// The `system` attributes enabled.
     pub(super) system_attributes: Vec<&'static str>,
+    pub(super) timeout: std::time::Duration,
+    /// `k8snode`: the API, the node's variable, and whether `k8s.node.name` and
+    /// `k8s.node.uid` are enabled.
+    pub(super) k8snode: (weir_kubernetes::ApiConfig, String, [bool; 2]),
+    /// What every detector found, once the ones that ask a remote API have answered.
+    pub(super) late:
+        std::sync::Arc<arc_swap::ArcSwapOption<Vec<weir_otlp::proto::common::v1::KeyValue>>>,
 }
 
 impl Component for Settings {
@@ -124,10 +161,12 @@ impl Component for Settings {
         let mut errors = Vec::new();
         for (i, detector) in config.detectors.iter().enumerate() {
             match detector.as_str() {
-                "env" | "system" => {}
+                "env" | "system" | "k8snode" => {}
                 d if NOT_YET.contains(&d) => errors.push(ConfigError::new(
                     format!("detectors[{i}]"),
-                    format!("the {d} detector is not built in weir yet (env and system are)"),
+                    format!(
+                        "the {d} detector is not built in weir yet (env, system and k8snode are)"
+                    ),
                 )),
                 d => errors.push(ConfigError::new(
                     format!("detectors[{i}]"),
@@ -135,9 +174,26 @@ impl Component for Settings {
                 )),
             }
         }
-        if let Err(e) = weir_core::duration::parse(&config.timeout) {
-            errors.push(ConfigError::new("timeout", e));
+        let timeout = weir_core::duration::parse(&config.timeout)
+            .map_err(|e| errors.push(ConfigError::new("timeout", e)))
+            .unwrap_or_default();
+        let node = &config.k8snode;
+        let mut node_attributes = [true, true];
+        for (name, toggle) in &node.resource_attributes {
+            match name.as_str() {
+                "k8s.node.name" => node_attributes[0] = toggle.enabled,
+                "k8s.node.uid" => node_attributes[1] = toggle.enabled,
+                _ => errors.push(ConfigError::new(
+                    format!("k8snode.resource_attributes.{name}"),
+                    "is not an attribute of the k8snode detector",
+                )),
+            }
         }
+        let api = weir_kubernetes::ApiConfig {
+            auth_type: node.auth_type,
+            context: node.context.clone(),
+            kube_config_path: node.kube_config_path.clone(),
+        };
         for (i, source) in config.system.hostname_sources.iter().enumerate() {
             if !["dns", "os", "cname", "lookup"].contains(&source.as_str()) {
                 errors.push(ConfigError::new(
@@ -174,6 +230,9 @@ impl Component for Settings {
                 override_existing: config.override_existing,
                 hostname_sources: config.system.hostname_sources,
                 system_attributes,
+                timeout,
+                k8snode: (api, config.k8snode.node_from_env_var, node_attributes),
+                late: Default::default(),
             })
         } else {
             Err(errors)
@@ -187,7 +246,17 @@ impl weir_core::declare::BuildProcessor for Settings {
     }
 
     fn build(&self, id: &str) -> Box<dyn weir_core::Processor> {
-        let detected = super::detect::detect(self, id);
-        Box::new(super::ResourceDetection::new(detected, self.override_existing))
+        let detected = super::detect::detect(self, id, None);
+        let mut processor = super::ResourceDetection::new(detected, self.override_existing);
+        processor.late = Some(self.late.clone());
+        Box::new(processor)
+    }
+
+    fn background(
+        &self,
+        id: &str,
+        _shutdown: weir_core::CancellationToken,
+    ) -> weir_core::BoxFuture<'_, Result<Option<weir_core::declare::Background>, String>> {
+        Box::pin(std::future::ready(Ok(super::remote::start(self.clone(), id.to_owned()))))
     }
 }

@@ -6,8 +6,13 @@ use weir_otlp::{attributes::kv, proto::common::v1::KeyValue};
 use super::Settings;
 
 /// Runs the detectors in order; the first to find an attribute wins. A failing detector is
-/// logged and skipped.
-pub(super) fn detect(settings: &Settings, id: &str) -> Vec<KeyValue> {
+/// logged and skipped. `k8snode` asks the Kubernetes API, at start (`remote.rs`): its answer
+/// is `node`, or nothing yet.
+pub(super) fn detect(
+    settings: &Settings,
+    id: &str,
+    node: Option<&Result<Vec<KeyValue>, String>>,
+) -> Vec<KeyValue> {
     let mut detected: Vec<KeyValue> = Vec::new();
     for detector in &settings.detectors {
         let found = match detector.as_str() {
@@ -16,6 +21,10 @@ pub(super) fn detect(settings: &Settings, id: &str) -> Vec<KeyValue> {
                 Err(_) => Ok(Vec::new()),
             },
             "system" => system(settings),
+            "k8snode" => match node {
+                Some(found) => found.clone(),
+                None => continue,
+            },
             _ => Ok(Vec::new()),
         };
         match found {

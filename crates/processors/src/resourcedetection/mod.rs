@@ -4,17 +4,19 @@
 //! carries), `timeout`, and per detector `resource_attributes.<name>.enabled` with the
 //! Collector's defaults.
 //!
-//! Detectors so far: `env` (`OTEL_RESOURCE_ATTRIBUTES`, values percent-decoded) and `system`
+//! Detectors so far: `env` (`OTEL_RESOURCE_ATTRIBUTES`, values percent-decoded), `system`
 //! (`hostname_sources` `os` and `dns`, `host.id` from the machine id, `host.arch`, `os.type`,
-//! `os.description`, `os.version`, `host.cpu.*` from `/proc/cpuinfo`). The cloud and
-//! container detectors (`gcp`, `ec2`, `azure`, `eks`, `aks`, `ecs`, `docker`, `k8snode`) are a
-//! validation error until they are built. A detector that fails is logged and weir starts with
-//! what the others found.
+//! `os.description`, `os.version`, `host.cpu.*` from `/proc/cpuinfo`) and `k8snode` (the
+//! node's name and uid from the Kubernetes API, asked at start: the receivers wait for it at
+//! most `timeout`). The cloud and container detectors (`gcp`, `ec2`, `azure`, `eks`, `aks`,
+//! `ecs`, `docker`) are a validation error until they are built. A detector that fails is
+//! logged and weir starts with what the others found.
 //!
 //! Batches stay encoded: the attributes are applied to each resource on the wire.
 
 mod config;
 mod detect;
+mod remote;
 #[cfg(test)]
 mod tests;
 
@@ -26,18 +28,20 @@ use weir_otlp::proto::{common::v1::KeyValue, resource::v1::Resource};
 /// The `resourcedetection` processor, with what its detectors found.
 pub struct ResourceDetection {
     detected: Vec<KeyValue>,
+    /// What every detector found, once the remote ones (`k8snode`) have answered.
+    late: Option<std::sync::Arc<arc_swap::ArcSwapOption<Vec<KeyValue>>>>,
     override_existing: bool,
 }
 
 impl ResourceDetection {
     /// A processor adding `detected` to every resource.
     pub fn new(detected: Vec<KeyValue>, override_existing: bool) -> ResourceDetection {
-        ResourceDetection { detected, override_existing }
+        ResourceDetection { detected, late: None, override_existing }
     }
 
-    fn apply(&self, resource: &mut Option<Resource>) {
+    fn apply(&self, detected: &[KeyValue], resource: &mut Option<Resource>) {
         let attributes = &mut resource.get_or_insert_with(Resource::default).attributes;
-        for kv in &self.detected {
+        for kv in detected {
             match attributes.iter_mut().find(|a| a.key == kv.key) {
                 Some(existing) if self.override_existing => existing.value = kv.value.clone(),
                 Some(_) => {}
@@ -49,8 +53,10 @@ impl ResourceDetection {
 
 impl Processor for ResourceDetection {
     fn process(&mut self, mut batch: Batch, out: &mut Output) {
-        if !self.detected.is_empty() {
-            batch.for_each_resource(|resource| self.apply(resource));
+        let late = self.late.as_ref().and_then(|late| late.load_full());
+        let detected = late.as_deref().unwrap_or(&self.detected);
+        if !detected.is_empty() {
+            batch.for_each_resource(|resource| self.apply(detected, resource));
         }
         out.push(batch);
     }

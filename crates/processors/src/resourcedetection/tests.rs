@@ -35,7 +35,7 @@ system:
     host.cpu.vendor.id: {enabled: true}
     host.cpu.model.name: {enabled: true}",
     );
-    let detected = detect(&all, "resourcedetection");
+    let detected = detect(&all, "resourcedetection", None);
     let get = |key: &str| detected.iter().find(|kv| kv.key == key).cloned();
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
     assert_eq!(get("host.name"), Some(kv("host.name", hostname.trim())));
@@ -52,7 +52,7 @@ system:
     assert!(get("os.description").is_none(), "disabled by default");
     let defaults = settings("detectors: [system]");
     let keys: Vec<String> =
-        detect(&defaults, "resourcedetection").into_iter().map(|kv| kv.key).collect();
+        detect(&defaults, "resourcedetection", None).into_iter().map(|kv| kv.key).collect();
     assert_eq!(keys, ["host.name", "os.type"], "the Collector's defaults");
 }
 
@@ -116,7 +116,7 @@ system:
     assert_eq!(
         found,
         [
-            "detectors[1]: the gcp detector is not built in weir yet (env and system are)",
+            "detectors[1]: the gcp detector is not built in weir yet (env, system and k8snode are)",
             "detectors[2]: unknown detector \"nope\"",
             "timeout: invalid duration \"2 seconds\": expected a number with a unit, like \"5s\" or \"200ms\"",
             "system.hostname_sources[1]: unknown source \"magic\": expected dns, os, cname or lookup",
