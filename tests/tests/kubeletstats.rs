@@ -17,22 +17,25 @@ fn summaries_become_metrics_and_failures_do_not_stop_the_scrapes() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let requests = Arc::new(AtomicUsize::new(0));
     let seen = requests.clone();
-    let app = axum::Router::new().route(
-        "/stats/summary",
-        axum::routing::get(move || {
-            let n = seen.fetch_add(1, Ordering::SeqCst);
-            async move {
-                match n {
-                    0 => (
-                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                        "kubelet restarting".to_owned(),
-                    ),
-                    1 => (axum::http::StatusCode::OK, "{not json".to_owned()),
-                    _ => (axum::http::StatusCode::OK, SUMMARY.to_owned()),
+    let pods = r#"{"kind": "PodList", "apiVersion": "v1", "items": [{"metadata": {"uid": "0b1c2d3e"},
+        "status": {"containerStatuses": [{"name": "api", "containerID": "containerd://c0ffee"}]}}]}"#;
+    let app =
+        axum::Router::new().route("/pods", axum::routing::get(move || async move { pods })).route(
+            "/stats/summary",
+            axum::routing::get(move || {
+                let n = seen.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    match n {
+                        0 => (
+                            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                            "kubelet restarting".to_owned(),
+                        ),
+                        1 => (axum::http::StatusCode::OK, "{not json".to_owned()),
+                        _ => (axum::http::StatusCode::OK, SUMMARY.to_owned()),
+                    }
                 }
-            }
-        }),
-    );
+            }),
+        );
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
     let addr = listener.local_addr().unwrap();
     runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -43,6 +46,7 @@ receivers:
   kubeletstats:
     endpoint: http://{addr}
     auth_type: none
+    extra_metadata_labels: [container.id]
     collection_interval: 150ms
     initial_delay: 0s
 exporters:
@@ -59,7 +63,7 @@ service:
         requests.load(Ordering::SeqCst) >= 5
     });
     assert!(polled, "the receiver kept scraping");
-    let mut nodes = 0;
+    let (mut nodes, mut containers) = (0, 0);
     for batch in weir.stop() {
         let Decoded::Metrics(resources) = batch.into_decoded() else { panic!() };
         for rm in resources {
@@ -70,7 +74,14 @@ service:
                 let name = &rm.resource.as_ref().unwrap().attributes[0];
                 assert_eq!(name.key, "k8s.node.name");
             }
+            let attributes = &rm.resource.as_ref().unwrap().attributes;
+            if weir_otlp::attributes::find(attributes, "k8s.container.name").is_some() {
+                let id = weir_otlp::attributes::find(attributes, "container.id");
+                assert_eq!(weir_otlp::attributes::text(id).as_deref(), Some("c0ffee"));
+                containers += 1;
+            }
         }
     }
     assert!(nodes >= 2, "{nodes} node scrapes after the failures");
+    assert!(containers >= 2, "containers carry their ids from /pods: {containers}");
 }

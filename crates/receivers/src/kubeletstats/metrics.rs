@@ -113,6 +113,7 @@ fn resource(attributes: Vec<KeyValue>, scrape: &mut Scrape, out: &mut Vec<Resour
 pub(crate) fn convert(
     summary: &Summary,
     groups: Groups,
+    ids: &std::collections::HashMap<(String, String), String>,
     scrape: &mut Scrape,
 ) -> Vec<ResourceMetrics> {
     let mut out = Vec::new();
@@ -155,6 +156,10 @@ pub(crate) fn convert(
                 );
                 let mut attributes = pod_attributes();
                 attributes.push(kv("k8s.container.name", &container.name));
+                let key = (pod.pod_ref.uid.clone(), container.name.clone());
+                if let Some(id) = ids.get(&key) {
+                    attributes.push(kv("container.id", id));
+                }
                 resource(attributes, scrape, &mut out);
             }
         }

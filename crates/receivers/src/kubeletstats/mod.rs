@@ -6,8 +6,11 @@
 //! `metrics.<name>.enabled`) and metric names. `serviceAccount` reads the pod's token afresh
 //! for every scrape (tokens rotate) and trusts the service account's CA.
 //!
+//! `extra_metadata_labels: [container.id]` reads the kubelet's `/pods` with each scrape and
+//! adds each container's id (without its runtime's prefix) to its resource.
+//!
 //! Not built yet (validation errors): `auth_type: kubeConfig`, `k8s_api_config`,
-//! `extra_metadata_labels`, and the metrics that need them.
+//! `extra_metadata_labels: [k8s.volume.type]`, and the metrics that need them.
 
 mod metrics;
 mod summary;
@@ -56,7 +59,7 @@ pub struct Config {
     pub initial_delay: String,
     /// `metric_groups` (default container, pod, node).
     pub metric_groups: Vec<String>,
-    /// `extra_metadata_labels` (not built).
+    /// `extra_metadata_labels`: `container.id` (`k8s.volume.type` is not built).
     pub extra_metadata_labels: Vec<String>,
     /// `k8s_api_config` (not built).
     pub k8s_api_config: Option<serde_json::Value>,
@@ -119,6 +122,8 @@ enum Auth {
 #[derive(Debug, Clone)]
 pub struct Settings {
     url: String,
+    /// The kubelet's `/pods`, read for `extra_metadata_labels: [container.id]`.
+    pods_url: Option<String>,
     auth: Auth,
     tls: ClientTlsOptions,
     collection_interval: Duration,
@@ -158,8 +163,16 @@ impl Component for Settings {
         if auth == Auth::Tls && (config.cert_file.is_none() || config.key_file.is_none()) {
             errors.push(ConfigError::new("auth_type", "tls needs cert_file and key_file"));
         }
-        if !config.extra_metadata_labels.is_empty() {
-            errors.push(ConfigError::new("extra_metadata_labels", "is not built in weir yet"));
+        for (i, label) in config.extra_metadata_labels.iter().enumerate() {
+            let at = format!("extra_metadata_labels[{i}]");
+            match label.as_str() {
+                "container.id" => {}
+                "k8s.volume.type" => errors.push(ConfigError::new(at, "is not built in weir yet")),
+                other => errors.push(ConfigError::new(
+                    at,
+                    format!("unknown label {other:?}: expected container.id or k8s.volume.type"),
+                )),
+            }
         }
         if config.k8s_api_config.is_some() {
             errors.push(ConfigError::new("k8s_api_config", "is not built in weir yet"));
@@ -220,6 +233,11 @@ impl Component for Settings {
         let toggles = config.metrics.iter().map(|(k, t)| (k.clone(), t.enabled)).collect();
         if errors.is_empty() {
             Ok(Settings {
+                pods_url: config
+                    .extra_metadata_labels
+                    .iter()
+                    .any(|l| l == "container.id")
+                    .then(|| format!("{}/pods", url.trim_end_matches('/'))),
                 url: format!("{}/stats/summary", url.trim_end_matches('/')),
                 auth,
                 tls,
@@ -274,9 +292,22 @@ pub struct KubeletStats {
 }
 
 impl KubeletStats {
-    /// One scrape: the summary, fetched and converted.
+    /// One scrape: the summary (and `/pods` for container ids), fetched and converted.
     async fn scrape(&self) -> Result<Batch, String> {
-        let mut request = hyper::Request::get(&self.settings.url);
+        let body = self.get(&self.settings.url).await?;
+        let summary: summary::Summary = serde_json::from_slice(&body)
+            .map_err(|e| format!("the summary does not parse: {e}"))?;
+        let ids = match &self.settings.pods_url {
+            Some(url) => container_ids(&self.get(url).await?)
+                .map_err(|e| format!("{url}: the pod list does not parse: {e}"))?,
+            None => Default::default(),
+        };
+        Ok(convert(&self.settings, &summary, &ids, unix_nanos()))
+    }
+
+    /// The body of a `GET` of `url` from the kubelet, authenticated as configured.
+    async fn get(&self, url: &str) -> Result<bytes::Bytes, String> {
+        let mut request = hyper::Request::get(url);
         if self.settings.auth == Auth::ServiceAccount {
             let token = tokio::fs::read_to_string(format!("{SERVICE_ACCOUNT}/token"))
                 .await
@@ -288,25 +319,52 @@ impl KubeletStats {
             tokio::time::timeout(self.settings.collection_interval, self.client.request(request))
                 .await
                 .map_err(|_| "the kubelet did not answer in time".to_owned())?
-                .map_err(|e| format!("{}: {e}", self.settings.url))?;
+                .map_err(|e| format!("{url}: {e}"))?;
         let status = response.status();
         let body = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
         if !status.is_success() {
             let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
-            return Err(format!("{}: {status}: {text}", self.settings.url));
+            return Err(format!("{url}: {status}: {text}"));
         }
-        let summary: summary::Summary = serde_json::from_slice(&body)
-            .map_err(|e| format!("the summary does not parse: {e}"))?;
-        Ok(convert(&self.settings, &summary, unix_nanos()))
+        Ok(body)
     }
 }
 
-/// A summary as a batch of metrics.
-fn convert(settings: &Settings, summary: &summary::Summary, now: u64) -> Batch {
+/// Container ids by pod uid and container name, from the kubelet's pod list (the runtime's
+/// `containerd://` prefix removed).
+pub(crate) fn container_ids(
+    pods: &[u8],
+) -> Result<std::collections::HashMap<(String, String), String>, serde_json::Error> {
+    let list: serde_json::Value = serde_json::from_slice(pods)?;
+    let mut ids = std::collections::HashMap::new();
+    for pod in list["items"].as_array().into_iter().flatten() {
+        let uid = pod["metadata"]["uid"].as_str().unwrap_or_default();
+        let status = &pod["status"];
+        let statuses = ["containerStatuses", "initContainerStatuses"];
+        for container in statuses.iter().filter_map(|k| status[k].as_array()).flatten() {
+            let (Some(name), Some(id)) =
+                (container["name"].as_str(), container["containerID"].as_str())
+            else {
+                continue;
+            };
+            let id = id.split_once("://").map_or(id, |(_, id)| id);
+            ids.insert((uid.to_owned(), name.to_owned()), id.to_owned());
+        }
+    }
+    Ok(ids)
+}
+
+/// A summary as a batch of metrics, with the containers' ids where known.
+fn convert(
+    settings: &Settings,
+    summary: &summary::Summary,
+    ids: &std::collections::HashMap<(String, String), String>,
+    now: u64,
+) -> Batch {
     let toggles = settings.toggles.clone();
     let enabled = move |name: &str| toggles.get(name).copied().unwrap_or(true);
     let mut scrape = Scrape { start: 0, now, enabled: Box::new(enabled), metrics: Vec::new() };
-    Batch::from(metrics::convert(summary, settings.groups, &mut scrape))
+    Batch::from(metrics::convert(summary, settings.groups, ids, &mut scrape))
 }
 
 fn unix_nanos() -> u64 {

@@ -50,7 +50,8 @@ fn rows(resources: Vec<ResourceMetrics>) -> Vec<(String, String, String, f64)> {
 
 fn converted(yaml: &str) -> Vec<(String, String, String, f64)> {
     let summary: Summary = serde_json::from_str(SUMMARY).unwrap();
-    let Decoded::Metrics(r) = convert(&settings(yaml), &summary, 1).into_decoded() else {
+    let ids = Default::default();
+    let Decoded::Metrics(r) = convert(&settings(yaml), &summary, &ids, 1).into_decoded() else {
         panic!()
     };
     rows(r)
@@ -123,7 +124,7 @@ fn mistakes_are_reported_with_paths() {
     let errors = Settings::parse(
         "auth_type: kubeConfig
 metric_groups: [node, gpus]
-extra_metadata_labels: [container.id]
+extra_metadata_labels: [container.id, k8s.volume.type, colour]
 collection_interval: often",
     )
     .unwrap_err();
@@ -132,7 +133,8 @@ collection_interval: often",
         found,
         [
             "auth_type: kubeConfig is not built in weir yet",
-            "extra_metadata_labels: is not built in weir yet",
+            "extra_metadata_labels[1]: is not built in weir yet",
+            "extra_metadata_labels[2]: unknown label \"colour\": expected container.id or k8s.volume.type",
             "collection_interval: invalid duration \"often\": expected a number with a unit, like \"5s\" or \"200ms\"",
             "metric_groups[1]: unknown group \"gpus\": expected node, pod, container or volume",
         ]
@@ -169,7 +171,8 @@ fn cumulative_sums_start_when_the_node_pod_or_container_started() {
     assert_eq!(unix_nanos(Some("2026-12-01T01:00:00.5+01:00")), 1_796_083_200_500_000_000);
     assert_eq!(unix_nanos(Some("yesterday")), 0);
     let summary: Summary = serde_json::from_str(SUMMARY).unwrap();
-    let Decoded::Metrics(r) = convert(&settings("auth_type: none"), &summary, 1).into_decoded()
+    let Decoded::Metrics(r) =
+        convert(&settings("auth_type: none"), &summary, &Default::default(), 1).into_decoded()
     else {
         panic!()
     };
@@ -186,4 +189,32 @@ fn cumulative_sums_start_when_the_node_pod_or_container_started() {
     assert_eq!(start_of("k8s.node.cpu.time"), unix_nanos(Some("2026-12-01T00:00:00Z")));
     assert_eq!(start_of("k8s.pod.cpu.time"), unix_nanos(Some("2026-12-02T00:00:00Z")));
     assert_eq!(start_of("container.cpu.time"), unix_nanos(Some("2026-12-02T00:00:01Z")));
+}
+
+#[test]
+fn container_ids_come_from_the_kubelets_pod_list() {
+    let pods = br#"{"kind": "PodList", "apiVersion": "v1", "items": [
+      {"metadata": {"name": "api-7d9", "namespace": "shop", "uid": "0b1c2d3e"},
+       "status": {"containerStatuses": [{"name": "api", "containerID": "containerd://c0ffee", "restartCount": 0}],
+                  "initContainerStatuses": [{"name": "init", "containerID": "cri-o://beef"}]}},
+      {"metadata": {"uid": "other"}, "status": {}}]}"#;
+    let ids = super::container_ids(pods).unwrap();
+    assert_eq!(ids.get(&("0b1c2d3e".into(), "api".into())).map(String::as_str), Some("c0ffee"));
+    assert_eq!(ids.get(&("0b1c2d3e".into(), "init".into())).map(String::as_str), Some("beef"));
+    assert_eq!(ids.len(), 2);
+    let summary: Summary = serde_json::from_str(SUMMARY).unwrap();
+    let with = settings("auth_type: none\nextra_metadata_labels: [container.id]");
+    assert!(with.pods_url.as_deref().is_some_and(|u| u.ends_with("/pods")));
+    let Decoded::Metrics(r) = convert(&with, &summary, &ids, 1).into_decoded() else { panic!() };
+    let container = r
+        .iter()
+        .find(|rm| {
+            let attributes = &rm.resource.as_ref().unwrap().attributes;
+            weir_otlp::attributes::find(attributes, "k8s.container.name").is_some()
+        })
+        .expect("a container's resource");
+    let attributes = &container.resource.as_ref().unwrap().attributes;
+    let id = weir_otlp::attributes::text(weir_otlp::attributes::find(attributes, "container.id"));
+    assert_eq!(id.as_deref(), Some("c0ffee"));
+    assert!(super::container_ids(b"{not json").is_err());
 }
