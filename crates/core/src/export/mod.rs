@@ -199,8 +199,11 @@ async fn gather(
         };
         held.add(&next);
         items += next.item_count();
-        let same =
-            merged.iter_mut().find(|(batch, m)| batch.signal() == next.signal() && *m == metadata);
+        // the client's address (the peer) is for the processors: requests of one tenant from
+        // many clients still share an export request
+        let same = merged
+            .iter_mut()
+            .find(|(batch, m)| batch.signal() == next.signal() && m.pairs() == metadata.pairs());
         match same {
             Some((batch, _)) => batch.append(next).expect("same signal"),
             None => merged.push((next, metadata)),

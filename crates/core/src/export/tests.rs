@@ -209,9 +209,13 @@ async fn the_queue_merges_only_batches_of_the_same_request_metadata() {
         Some(QueueBatch { flush_timeout: Duration::from_millis(200), min_size: 100, max_size: 0 });
     let (consumer, queue) = queue("test", exporter.clone(), settings);
     let task = tokio::spawn(queue.run());
-    let tenant = |t: &str| Metadata::new([("x-tenant".to_owned(), t.to_owned())]);
+    // each request from another client: the client's address does not split a tenant
+    let tenant = |t: &str, seed: u64| {
+        let peer = std::net::Ipv4Addr::new(127, 0, 0, 1 + seed as u8).into();
+        Metadata::new([("x-tenant".to_owned(), t.to_owned())]).with_peer(Some(peer))
+    };
     for (seed, who) in [(0, "a"), (1, "b"), (2, "a"), (3, "b"), (4, "a")] {
-        let message = Message { metadata: tenant(who), ..spans("svc", 10, seed).into() };
+        let message = Message { metadata: tenant(who, seed), ..spans("svc", 10, seed).into() };
         consumer.sender.send(message).await.unwrap();
     }
     drop(consumer);
