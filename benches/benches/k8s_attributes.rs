@@ -117,14 +117,14 @@ fn main() {
         let pods: Vec<Pod> = (0..n).map(|i| pod(i, 0)).collect();
         let mut cache = PodCache::new(&settings);
         cache.list(pods);
-        cache.publish();
+        cache.settle(Instant::now());
         let per_pod = (live() - before) / u64::from(n);
 
         let changes = 50;
         let started = Instant::now();
         for c in 0..changes {
             cache.apply(pod(c % n, c + 1));
-            cache.publish();
+            cache.settle(Instant::now());
         }
         let per_change = started.elapsed() / changes;
 

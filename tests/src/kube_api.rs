@@ -21,6 +21,7 @@ use std::{
 
 use axum::{
     body::Body,
+    extract::Query,
     http::{HeaderMap, StatusCode, Uri},
     response::{IntoResponse, Response},
 };
@@ -127,10 +128,12 @@ impl KubeApi {
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let addr = listener.local_addr().unwrap();
         let shared = (state.clone(), changes.clone());
-        let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap| {
-            let (state, changes) = shared.clone();
-            async move { serve(&state, &changes, &uri, &headers) }
-        });
+        let app = axum::Router::new().fallback(
+            move |uri: Uri, Query(params): Query<BTreeMap<String, String>>, headers: HeaderMap| {
+                let (state, changes) = shared.clone();
+                async move { serve(&state, &changes, &uri, &params, &headers) }
+            },
+        );
         runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
         KubeApi { addr, state, changes }
     }
@@ -209,41 +212,6 @@ fn key(kind: Kind, object: &Value) -> (Kind, String, String) {
     (kind, text(&meta["namespace"]), text(&meta["name"]))
 }
 
-/// The query's parameters, percent-decoded.
-fn query(uri: &Uri) -> BTreeMap<String, String> {
-    let pairs = uri.query().unwrap_or_default().split('&').filter(|p| !p.is_empty());
-    pairs
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decoded(k), percent_decoded(v))
-        })
-        .collect()
-}
-
-fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (b'+', _) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Whether `object` passes the field and label selectors.
 fn selected(object: &Value, fields: &str, labels: &str) -> bool {
     let field = |path: &str| match path {
@@ -288,6 +256,7 @@ fn serve(
     state: &Arc<Mutex<State>>,
     changes: &broadcast::Sender<Change>,
     uri: &Uri,
+    params: &BTreeMap<String, String>,
     headers: &HeaderMap,
 ) -> Response {
     let segments: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
@@ -308,7 +277,6 @@ fn serve(
     let Some(kind) = Kind::by_plural(plural) else {
         return (StatusCode::NOT_FOUND, "no such resource").into_response();
     };
-    let params = query(uri);
     let watch = params.get("watch").is_some_and(|w| w == "1" || w == "true");
     let metadata_only = headers
         .get("accept")

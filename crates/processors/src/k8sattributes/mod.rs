@@ -21,10 +21,11 @@ mod store;
 mod tests;
 mod watch;
 
-use std::{net::IpAddr, sync::Arc};
+use std::{net::IpAddr, sync::Arc, time::Instant};
 
 pub use config::{Config, Settings};
 use weir_core::{Batch, Output, Processor};
+use weir_kubernetes::{Event, k8s_openapi::api::core::v1::Pod};
 use weir_otlp::{
     attributes,
     proto::{
@@ -76,15 +77,14 @@ impl K8sAttributes {
             }
             self.container(attributes, pod);
         }
-        let named = |attributes: &[KeyValue], key: &str| text(attributes, key);
         let namespace =
-            pod.map(|p| p.namespace.clone()).or_else(|| named(attributes, "k8s.namespace.name"));
+            pod.map(|p| p.namespace.clone()).or_else(|| text(attributes, "k8s.namespace.name"));
         for (key, value) in
             namespace.and_then(|n| snapshot.namespaces.get(&n)).into_iter().flatten()
         {
             put(attributes, key, value);
         }
-        let node = pod.map(|p| p.node.clone()).or_else(|| named(attributes, "k8s.node.name"));
+        let node = pod.map(|p| p.node.clone()).or_else(|| text(attributes, "k8s.node.name"));
         for (key, value) in node.and_then(|n| snapshot.nodes.get(&n)).into_iter().flatten() {
             put(attributes, key, value);
         }
@@ -206,9 +206,10 @@ impl weir_core::declare::BuildProcessor for Settings {
     }
 }
 
-/// The cache a processor's watches fill and the snapshot they publish, driven by hand: for
-/// measuring what a cached pod costs in memory and what a watch event costs to apply and
-/// publish (`cargo bench -p weir-benches --bench k8s_attributes`).
+/// The cache a processor's watches fill and the snapshot it publishes for the processor's
+/// instances: driven by the watch task (`watch.rs`), and by hand to measure what a cached pod
+/// costs in memory and a change costs to apply and publish
+/// (`cargo bench -p weir-benches --bench k8s_attributes`).
 pub struct PodCache {
     store: store::Store,
     shared: Arc<Shared>,
@@ -224,26 +225,35 @@ impl PodCache {
     }
 
     /// Applies `pods` as a new list of every pod.
-    pub fn list(&mut self, pods: Vec<weir_kubernetes::k8s_openapi::api::core::v1::Pod>) {
-        let now = std::time::Instant::now();
-        self.store.apply(store::Change::Pod(weir_kubernetes::Event::Init), now);
+    pub fn list(&mut self, pods: Vec<Pod>) {
+        let now = Instant::now();
+        self.change(store::Change::Pod(Event::Init), now);
         for pod in pods {
-            let event = weir_kubernetes::Event::InitApply(Box::new(pod));
-            self.store.apply(store::Change::Pod(event), now);
+            self.change(store::Change::Pod(Event::InitApply(Box::new(pod))), now);
         }
-        self.store.apply(store::Change::Pod(weir_kubernetes::Event::InitDone), now);
+        self.change(store::Change::Pod(Event::InitDone), now);
     }
 
     /// Applies one added or changed pod.
-    pub fn apply(&mut self, pod: weir_kubernetes::k8s_openapi::api::core::v1::Pod) {
-        let event = weir_kubernetes::Event::Apply(Box::new(pod));
-        self.store.apply(store::Change::Pod(event), std::time::Instant::now());
+    pub fn apply(&mut self, pod: Pod) {
+        self.change(store::Change::Pod(Event::Apply(Box::new(pod))), Instant::now());
     }
 
-    /// Publishes a new snapshot for the processor's instances, if anything changed.
-    pub fn publish(&mut self) {
+    /// Forgets the deleted pods whose grace period has passed by `now`, and publishes a new
+    /// snapshot if anything changed.
+    pub fn settle(&mut self, now: Instant) {
+        self.store.expire(now);
         if let Some(snapshot) = self.store.snapshot() {
             self.shared.snapshot.store(Arc::new(snapshot));
         }
+    }
+
+    fn change(&mut self, change: store::Change, now: Instant) {
+        self.store.apply(change, now);
+    }
+
+    /// Whether the pods have been listed once.
+    fn pods_listed(&self) -> bool {
+        self.store.pods_listed()
     }
 }

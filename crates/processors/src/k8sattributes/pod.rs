@@ -433,14 +433,14 @@ impl Rules {
             ids.push(Identifier::from([(Source::Connection, ip.clone())]));
             ids.push(Identifier::from([(Source::Attribute("k8s.pod.ip".into()), ip.clone())]));
         }
+        let container_ids = pod.containers.iter().flat_map(|c| c.ids.iter().map(|(_, id)| id));
         for rule in &self.association {
-            let container_ids: Vec<&String> =
-                pod.containers.iter().flat_map(|c| c.ids.iter().map(|(_, id)| id)).collect();
-            let variants = if rule.contains(&Source::Attribute("container.id".into())) {
-                container_ids.iter().map(|id| Some(*id)).collect()
-            } else {
-                vec![None]
-            };
+            let variants: Vec<Option<&String>> =
+                if rule.contains(&Source::Attribute("container.id".into())) {
+                    container_ids.clone().map(Some).collect()
+                } else {
+                    vec![None]
+                };
             for container_id in variants {
                 let values: Option<Vec<(Source, String)>> = rule
                     .iter()

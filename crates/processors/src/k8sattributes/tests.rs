@@ -1,20 +1,13 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use weir_core::{Batch, Component, Decoded, Metadata, Output, Processor, testing};
-use weir_kubernetes::{
-    Event,
-    k8s_openapi::{
-        api::core::v1::{Container, ContainerStatus, Pod, PodSpec, PodStatus},
-        apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time},
-    },
+use weir_kubernetes::k8s_openapi::{
+    api::core::v1::{Container, ContainerStatus, Pod, PodSpec, PodStatus},
+    apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time},
 };
 use weir_otlp::attributes;
 
-use super::{
-    pod::Image,
-    store::{Change, Store},
-    *,
-};
+use super::{pod::Image, *};
 
 fn settings(yaml: &str) -> Settings {
     Settings::parse(yaml).unwrap_or_else(|e| panic!("{e:?}"))
@@ -81,17 +74,12 @@ fn owned(mut pod: Pod, kind: &str, name: &str) -> Pod {
     pod
 }
 
-/// A store holding `pods`, listed once, and the processor reading its snapshot.
-fn processor(settings: &Settings, pods: Vec<Pod>) -> (K8sAttributes, Store) {
-    let mut store = Store::new(settings.rules.clone(), settings.grace);
-    let now = std::time::Instant::now();
-    store.apply(Change::Pod(Event::Init), now);
-    for pod in pods {
-        store.apply(Change::Pod(Event::InitApply(Box::new(pod))), now);
-    }
-    store.apply(Change::Pod(Event::InitDone), now);
-    settings.shared.snapshot.store(Arc::new(store.snapshot().expect("changed")));
-    (K8sAttributes::new(settings), store)
+/// A cache holding `pods`, listed once and published, and the processor reading it.
+fn processor(settings: &Settings, pods: Vec<Pod>) -> (K8sAttributes, PodCache) {
+    let mut cache = PodCache::new(settings);
+    cache.list(pods);
+    cache.settle(std::time::Instant::now());
+    (K8sAttributes::new(settings), cache)
 }
 
 /// The resource attributes after the processor, for a resource with `attributes` sent from
@@ -159,7 +147,7 @@ fn service_name_is_the_annotation_then_the_labels_then_the_workload_then_the_pod
     // a job named as a cronjob names them, within a day of the pod's creation
     let scheduled = owned(pod("c", "10.0.0.3", "2026-12-01T10:00:00Z"), "Job", "report-29935300");
     let bare = pod("d", "10.0.0.4", "2026-12-01T10:00:00Z");
-    let (mut p, _store) = processor(&settings, vec![annotated, labelled, scheduled, bare]);
+    let (mut p, _cache) = processor(&settings, vec![annotated, labelled, scheduled, bare]);
     let name = |ip: &str, p: &mut K8sAttributes| {
         enrich(p, &[("k8s.pod.ip", ip)], None)["service.name"].clone()
     };
@@ -177,7 +165,7 @@ fn service_name_is_the_annotation_then_the_labels_then_the_workload_then_the_pod
 #[test]
 fn a_container_id_is_the_one_of_the_restart_asked_for() {
     let settings = settings("extract:\n  metadata: [container.id, k8s.container.name]\n");
-    let (mut p, _store) = processor(&settings, vec![pod("a", "10.0.0.1", "2026-12-01T10:00:00Z")]);
+    let (mut p, _cache) = processor(&settings, vec![pod("a", "10.0.0.1", "2026-12-01T10:00:00Z")]);
     let latest = enrich(&mut p, &[("k8s.pod.ip", "10.0.0.1")], None);
     assert_eq!(latest["container.id"], "a-2");
     let earlier =
@@ -188,7 +176,7 @@ fn a_container_id_is_the_one_of_the_restart_asked_for() {
 #[test]
 fn attributes_the_resource_has_are_kept_and_passthrough_adds_only_the_ip() {
     let enriching = settings("extract:\n  metadata: [k8s.pod.name, k8s.namespace.name]\n");
-    let (mut p, _store) = processor(&enriching, vec![pod("a", "10.0.0.1", "2026-12-01T10:00:00Z")]);
+    let (mut p, _cache) = processor(&enriching, vec![pod("a", "10.0.0.1", "2026-12-01T10:00:00Z")]);
     let kept =
         enrich(&mut p, &[("k8s.namespace.name", "mine"), ("k8s.pod.name", "")], Some("10.0.0.1"));
     assert_eq!(kept["k8s.namespace.name"], "mine");
@@ -209,24 +197,20 @@ fn an_ip_reused_by_a_newer_pod_finds_the_newer_one_and_a_relist_drops_the_missin
     );
     let old = pod("old", "10.0.0.1", "2026-12-01T10:00:00Z");
     let new = pod("new", "10.0.0.1", "2026-12-01T11:00:00Z");
-    let (mut p, mut store) = processor(&settings, vec![old.clone(), new]);
+    let (mut p, mut cache) = processor(&settings, vec![old.clone(), new]);
     assert_eq!(enrich(&mut p, &[], Some("10.0.0.1"))["k8s.pod.name"], "new");
 
     // the watch expires; the new list no longer has `new`: kept for its grace period
     let now = std::time::Instant::now();
-    store.apply(Change::Pod(Event::Init), now);
-    store.apply(Change::Pod(Event::InitApply(Box::new(old))), now);
-    store.apply(Change::Pod(Event::InitDone), now);
-    store.expire(now);
-    settings.shared.snapshot.store(Arc::new(store.snapshot().expect("changed")));
+    cache.list(vec![old]);
+    cache.settle(now);
     assert_eq!(enrich(&mut p, &[], Some("10.0.0.1"))["k8s.pod.name"], "old", "a live pod wins");
     assert_eq!(
         enrich(&mut p, &[("k8s.pod.uid", "uid-new")], None)["k8s.pod.name"],
         "new",
         "still found within its grace"
     );
-    store.expire(now + Duration::from_secs(31));
-    settings.shared.snapshot.store(Arc::new(store.snapshot().expect("expired")));
+    cache.settle(now + Duration::from_secs(31));
     assert!(!enrich(&mut p, &[("k8s.pod.uid", "uid-new")], None).contains_key("k8s.pod.name"));
 }
 
@@ -237,7 +221,7 @@ fn host_network_pods_are_not_found_by_their_connection() {
     );
     let mut shared = pod("agent", "10.0.0.5", "2026-12-01T10:00:00Z");
     shared.spec.as_mut().unwrap().host_network = Some(true);
-    let (mut p, _store) = processor(&settings, vec![shared]);
+    let (mut p, _cache) = processor(&settings, vec![shared]);
     assert!(!enrich(&mut p, &[], Some("10.0.0.5")).contains_key("k8s.pod.name"));
     assert_eq!(enrich(&mut p, &[("k8s.pod.uid", "uid-agent")], None)["k8s.pod.name"], "agent");
 }
@@ -249,7 +233,7 @@ fn labels_by_regex_name_their_attributes_from_the_capture() {
     );
     let mut labelled = pod("a", "10.0.0.1", "2026-12-01T10:00:00Z");
     labelled.metadata.labels = map(&[("team/owner", "payments"), ("tier", "web"), ("other", "x")]);
-    let (mut p, _store) = processor(&settings, vec![labelled]);
+    let (mut p, _cache) = processor(&settings, vec![labelled]);
     let attributes = enrich(&mut p, &[], Some("10.0.0.1"));
     assert_eq!(attributes["app.owner"], "payments");
     assert_eq!(attributes["k8s.pod.labels.tier"], "web");

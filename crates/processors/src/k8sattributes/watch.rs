@@ -22,7 +22,7 @@ use weir_kubernetes::{
 
 use super::{
     config::{Namespaces, Settings},
-    store::{Change, Store},
+    store::Change,
 };
 
 /// How often deleted pods are checked for the end of their grace period (at most).
@@ -48,18 +48,14 @@ pub(super) async fn start(
         "watching pods"
     );
     let streams = futures_util::stream::select_all(streams(&settings, &client, &id));
-    let mut store = Store::new(settings.rules.clone(), settings.grace);
-    let shared = settings.shared.clone();
+    let mut cache = super::PodCache::new(&settings);
     let (mut listed, waiting) = weir_kubernetes::ready();
     let every = EXPIRY_CHECK.min(settings.grace.max(Duration::from_millis(100)));
     let handle = move |change: Option<Change>, now| match change {
-        Some(change) => store.apply(change, now),
+        Some(change) => cache.change(change, now),
         None => {
-            store.expire(now);
-            if let Some(snapshot) = store.snapshot() {
-                shared.snapshot.store(std::sync::Arc::new(snapshot));
-            }
-            if store.pods_listed() {
+            cache.settle(now);
+            if cache.pods_listed() {
                 listed.set();
             }
         }

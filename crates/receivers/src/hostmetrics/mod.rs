@@ -140,7 +140,7 @@ fn processes(
         .find_map(|l| l.strip_prefix("MemTotal:")?.trim().strip_suffix("kB")?.trim().parse().ok())
         .map(|kib: u64| kib * 1024);
     let host = process::Host {
-        boot: boot / 1_000_000_000,
+        boot,
         ticks: rustix::param::clock_ticks_per_second(),
         page: rustix::param::page_size() as u64,
         memory,

@@ -26,7 +26,7 @@ use crate::scrape::{Kind, Number, Scrape};
 
 /// What every process's figures are read against.
 pub(crate) struct Host {
-    /// Boot time, in seconds since the epoch.
+    /// Boot time, in nanoseconds since the epoch.
     pub(crate) boot: u64,
     /// Clock ticks per second (`/proc/<pid>/stat` counts CPU time in them).
     pub(crate) ticks: u64,
@@ -95,7 +95,7 @@ pub(crate) fn process(
     let number = |field: usize| -> Option<u64> { fields.get(field - 3)?.parse().ok() };
     let ticks = host.ticks.max(1) as f64;
     let started_ticks = number(22).unwrap_or(0);
-    let started = host.boot * 1_000_000_000 + started_ticks * 1_000_000_000 / host.ticks.max(1);
+    let started = host.boot + started_ticks * 1_000_000_000 / host.ticks.max(1);
     if now.saturating_sub(started) < options.delay {
         return None;
     }

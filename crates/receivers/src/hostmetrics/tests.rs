@@ -275,7 +275,7 @@ fn a_process_from_fixed_files() {
         fds: Some(12),
     };
     let host = super::process::Host {
-        boot: 1_700_000_000,
+        boot: 1_700_000_000 * 1_000_000_000,
         ticks: 100,
         page: 4096,
         memory: Some(8 << 30),
