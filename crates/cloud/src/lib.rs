@@ -8,6 +8,13 @@
 //! on is [`Error::Unreachable`]: for a detector that means "not on this platform", not a
 //! failure.
 
+pub mod aws;
+pub mod azure;
+pub mod docker;
+pub mod gcp;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
+
 use std::{path::PathBuf, time::Duration};
 
 use bytes::Bytes;
@@ -15,6 +22,34 @@ use http::{Method, Request};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::rt::TokioIo;
 use serde::de::DeserializeOwned;
+
+/// What a detector found: attribute names and values, in the order found.
+pub type Attributes = Vec<(String, Value)>;
+
+/// An attribute's value: services answer text, and lists of it (ECS' log groups).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// One string.
+    Text(String),
+    /// A list of strings.
+    List(Vec<String>),
+}
+
+/// Reads an environment variable: the process' own in weir, a fixed table in tests (the
+/// platforms are told apart by variables such as `KUBERNETES_SERVICE_HOST` and `K_SERVICE`).
+pub type Env<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
+
+/// The process' environment, as [`Env`].
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn push(found: &mut Attributes, name: &str, value: impl Into<String>) {
+    let value = value.into();
+    if !value.is_empty() {
+        found.push((name.to_owned(), Value::Text(value)));
+    }
+}
 
 /// The largest answer read: metadata documents are a few kilobytes.
 pub const MAX_BODY: usize = 4 << 20;
@@ -162,6 +197,7 @@ async fn exchange(
         Endpoint::Http { authority, base } => (authority.as_str(), format!("{base}{path}")),
         Endpoint::Unix { .. } => ("localhost", path.to_owned()),
     };
+    let target = if target.is_empty() { "/".to_owned() } else { target };
     let mut builder = Request::builder().method(method).uri(target).header("host", host);
     for (name, value) in headers {
         builder = builder.header(*name, *value);
