@@ -108,6 +108,8 @@ struct State {
     history: Vec<Change>,
     forbidden: HashSet<Kind>,
     requests: Vec<String>,
+    /// What `/version` says (`gitVersion`).
+    git_version: Option<String>,
     /// Open watches end when this is cancelled (replaced by each expiry).
     watches: tokio_util::sync::CancellationToken,
 }
@@ -195,6 +197,12 @@ impl KubeApi {
         std::mem::take(&mut state.watches).cancel();
     }
 
+    /// Makes `/version` answer `git_version` (as EKS' `v1.33.5-eks-3025e55`); by default the
+    /// server is `v1.33.0`.
+    pub fn set_version(&self, git_version: &str) {
+        self.state.lock().unwrap().git_version = Some(git_version.to_owned());
+    }
+
     /// Refuses every request for `kind` with `403 Forbidden`, as RBAC does.
     pub fn forbid(&self, kind: Kind) {
         self.state.lock().unwrap().forbidden.insert(kind);
@@ -259,6 +267,13 @@ fn serve(
     params: &BTreeMap<String, String>,
     headers: &HeaderMap,
 ) -> Response {
+    if uri.path() == "/version" {
+        let locked = state.lock().unwrap();
+        let git = locked.git_version.clone().unwrap_or_else(|| "v1.33.0".to_owned());
+        let info =
+            json!({"major": "1", "minor": "33", "gitVersion": git, "platform": "linux/amd64"});
+        return json_response(StatusCode::OK, &info);
+    }
     let segments: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
     let rest = match segments.as_slice() {
         ["api", "v1", rest @ ..] => rest,

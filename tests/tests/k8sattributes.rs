@@ -456,3 +456,86 @@ service:
     assert!(!found.contains_key("k8s.node.uid"), "{found:?}");
     weir.stop();
 }
+
+/// The `eks` detector: a cluster whose API server says it is EKS, the instance from its
+/// metadata service (IMDSv2, served), or — where the pod cannot reach that service — the zone,
+/// region and instance id from the node's provider id.
+#[test]
+fn the_eks_detector_asks_the_api_server_then_the_instance() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let api = KubeApi::start(&runtime);
+    let imds = runtime.block_on(weir_cloud::testing::MetadataServer::start());
+    imds.serve(
+        "/latest/dynamic/instance-identity/document",
+        r#"{"accountId": "123456789012", "availabilityZone": "us-west-2b", "imageId": "ami-1", "instanceId": "i-0aaa", "instanceType": "m6i.large", "region": "us-west-2"}"#,
+    )
+    .serve("/latest/meta-data/hostname", "ip-10-1-2-3.us-west-2.compute.internal");
+    let node = env!("CARGO_PKG_NAME");
+    api.apply(&k8s_openapi::api::core::v1::Node {
+        metadata: ObjectMeta { name: Some(node.into()), ..Default::default() },
+        spec: Some(k8s_openapi::api::core::v1::NodeSpec {
+            provider_id: Some("aws:///us-west-2c/i-0bbb".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = api.kubeconfig(dir.path());
+    let detecting = |imds: &str| {
+        format!(
+            "
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:0
+processors:
+  resource_detection:
+    detectors: [eks]
+    eks:
+      auth_type: kubeConfig
+      kube_config_path: {}
+      endpoint: {imds}
+      node_from_env_var: CARGO_PKG_NAME
+      resource_attributes:
+        host.id: {{enabled: true}}
+        cloud.availability_zone: {{enabled: true}}
+exporters:
+  file:
+    path: {{output}}
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [resource_detection]
+      exporters: [file]
+",
+            kubeconfig.display()
+        )
+    };
+    let eks = |found: &BTreeMap<String, String>, key: &str| found.get(key).cloned();
+
+    // Not EKS: nothing added.
+    let weir = Weir::start_with(&detecting(&imds.endpoint));
+    let found = enriched(&weir, "127.0.0.1", &[], "plain-cluster");
+    assert_eq!(eks(&found, "cloud.platform"), None, "{found:?}");
+    weir.stop();
+
+    api.set_version("v1.33.5-eks-3025e55");
+    let weir = Weir::start_with(&detecting(&imds.endpoint));
+    let found = enriched(&weir, "127.0.0.1", &[], "eks-with-imds");
+    assert_eq!(eks(&found, "cloud.platform").as_deref(), Some("aws_eks"), "{found:?}");
+    assert_eq!(eks(&found, "cloud.provider").as_deref(), Some("aws"));
+    assert_eq!(eks(&found, "host.id").as_deref(), Some("i-0aaa"), "from the instance");
+    assert_eq!(eks(&found, "cloud.availability_zone").as_deref(), Some("us-west-2b"));
+    assert_eq!(eks(&found, "host.name"), None, "off by default");
+    assert!(imds.requests().iter().all(|r| r.contains("api/token") || r.ends_with("token=true")));
+    weir.stop();
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let weir = Weir::start_with(&detecting(&format!("http://{closed}")));
+    let found = enriched(&weir, "127.0.0.1", &[], "eks-without-imds");
+    assert_eq!(eks(&found, "host.id").as_deref(), Some("i-0bbb"), "from the node: {found:?}");
+    assert_eq!(eks(&found, "cloud.availability_zone").as_deref(), Some("us-west-2c"));
+    weir.stop();
+}

@@ -51,6 +51,16 @@ fn push(found: &mut Attributes, name: &str, value: impl Into<String>) {
     }
 }
 
+/// Waits `duration` (detectors retry and refresh on the runtime this crate brings).
+pub async fn sleep(duration: Duration) {
+    tokio::time::sleep(duration).await;
+}
+
+/// `work`'s output, or `None` when it takes longer than `within`.
+pub async fn within<F: std::future::Future>(within: Duration, work: F) -> Option<F::Output> {
+    tokio::time::timeout(within, work).await.ok()
+}
+
 /// The largest answer read: metadata documents are a few kilobytes.
 pub const MAX_BODY: usize = 4 << 20;
 

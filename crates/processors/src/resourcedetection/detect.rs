@@ -1,17 +1,19 @@
 //! The detectors: what they read (the environment, `/proc`, `/etc`) and how they turn it into
 //! attributes. Parsing is kept apart from reading so that it is tested on fixed inputs.
 
+use std::collections::BTreeMap;
+
 use weir_otlp::{attributes::kv, proto::common::v1::KeyValue};
 
 use super::Settings;
 
 /// Runs the detectors in order; the first to find an attribute wins. A failing detector is
-/// logged and skipped. `k8snode` asks the Kubernetes API, at start (`remote.rs`): its answer
-/// is `node`, or nothing yet.
+/// logged and skipped. The detectors that ask a remote service run beside the processor
+/// (`remote.rs`): what they found is `remote`, or nothing yet.
 pub(super) fn detect(
     settings: &Settings,
     id: &str,
-    node: Option<&Result<Vec<KeyValue>, String>>,
+    remote: Option<&BTreeMap<&'static str, Vec<KeyValue>>>,
 ) -> Vec<KeyValue> {
     let mut detected: Vec<KeyValue> = Vec::new();
     for detector in &settings.detectors {
@@ -21,15 +23,14 @@ pub(super) fn detect(
                 Err(_) => Ok(Vec::new()),
             },
             "system" => system(settings),
-            "k8snode" => match node {
-                Some(found) => found.clone(),
+            other => match remote.and_then(|found| found.get(other)) {
+                Some(found) => Ok(found.clone()),
                 None => continue,
             },
-            _ => Ok(Vec::new()),
         };
         match found {
             Ok(attributes) => {
-                tracing::info!(
+                tracing::debug!(
                     processor = id,
                     detector,
                     attributes = attributes.len(),
@@ -42,6 +43,7 @@ pub(super) fn detect(
                 }
             }
             Err(error) => {
+                metrics::counter!("weir_resource_detection_failures_total", "processor" => id.to_owned(), "detector" => detector.clone()).increment(1);
                 tracing::warn!(processor = id, detector, %error, "resource detection failed")
             }
         }
@@ -114,7 +116,7 @@ pub(super) fn system_attributes(
     facts: &Facts<'_>,
 ) -> Result<Vec<KeyValue>, String> {
     let mut out = Vec::new();
-    for name in &settings.system_attributes {
+    for name in settings.enabled.get("system").into_iter().flatten() {
         let value: Option<String> = match *name {
             "host.name" => Some(hostname(&settings.hostname_sources, facts)?),
             "os.type" => Some(std::env::consts::OS.to_owned()),

@@ -1,16 +1,18 @@
-//! The `resourcedetection` processor: attributes detected once, when weir starts, added to
-//! every resource, with the Collector's options — `detectors` (in order; the first detector to
-//! find an attribute wins), `override` (default `true`: detected values replace what a resource
-//! carries), `timeout`, and per detector `resource_attributes.<name>.enabled` with the
-//! Collector's defaults.
+//! The `resource_detection` processor (alias `resourcedetection`): attributes detected when
+//! weir starts, added to every resource, with the Collector's options — `detectors` (in
+//! order; the first detector to find an attribute wins), `override` (default `true`: detected
+//! values replace what a resource carries), `timeout`, `refresh_interval`,
+//! `fail_on_missing_metadata`, `retry`, and per detector `resource_attributes.<name>.enabled`
+//! with the Collector's defaults.
 //!
-//! Detectors so far: `env` (`OTEL_RESOURCE_ATTRIBUTES`, values percent-decoded), `system`
+//! Detectors: `env` (`OTEL_RESOURCE_ATTRIBUTES`, values percent-decoded), `system`
 //! (`hostname_sources` `os` and `dns`, `host.id` from the machine id, `host.arch`, `os.type`,
-//! `os.description`, `os.version`, `host.cpu.*` from `/proc/cpuinfo`) and `k8snode` (the
-//! node's name and uid from the Kubernetes API, asked at start: the receivers wait for it at
-//! most `timeout`). The cloud and container detectors (`gcp`, `ec2`, `azure`, `eks`, `aks`,
-//! `ecs`, `docker`) are a validation error until they are built. A detector that fails is
-//! logged and weir starts with what the others found.
+//! `os.description`, `os.version`, `host.cpu.*` from `/proc/cpuinfo`) read here; `k8snode`,
+//! `eks` (the Kubernetes API), `gcp`, `ec2`, `ecs`, `azure`, `aks` and `docker` (their
+//! metadata services, through `weir-cloud`) asked beside the processor at start
+//! (`remote.rs`): the receivers wait for them at most `timeout`. A detector whose service is
+//! not there adds nothing; one that fails is logged and counted
+//! (`weir_resource_detection_failures_total`), and weir starts with what the others found.
 //!
 //! Batches stay encoded: the attributes are applied to each resource on the wire.
 
@@ -20,7 +22,10 @@ mod remote;
 #[cfg(test)]
 mod tests;
 
-pub use config::{Config, Settings};
+pub use config::{
+    AzureConfig, CloudConfig, Config, Ec2Config, EksConfig, EnvConfig, GcpConfig, K8sNodeConfig,
+    RetryConfig, Settings, SystemConfig, Toggle, Toggles,
+};
 
 use weir_core::{Batch, Output, Processor};
 use weir_otlp::proto::{common::v1::KeyValue, resource::v1::Resource};
@@ -28,7 +33,7 @@ use weir_otlp::proto::{common::v1::KeyValue, resource::v1::Resource};
 /// The `resourcedetection` processor, with what its detectors found.
 pub struct ResourceDetection {
     detected: Vec<KeyValue>,
-    /// What every detector found, once the remote ones (`k8snode`) have answered.
+    /// What every detector found, once the remote ones have answered.
     late: Option<std::sync::Arc<arc_swap::ArcSwapOption<Vec<KeyValue>>>>,
     override_existing: bool,
 }

@@ -103,25 +103,73 @@ fn detected_attributes_reach_every_resource_without_decoding() {
 #[test]
 fn mistakes_are_reported_with_paths() {
     let errors = Settings::parse(
-        "detectors: [env, gcp, nope]
+        "detectors: [env, lambda, nope]
 timeout: 2 seconds
 system:
   hostname_sources: [os, magic]
   resource_attributes:
     host.mac: {enabled: true}
-    host.colour: {enabled: true}",
+    host.colour: {enabled: true}
+gcp:
+  labels: [team]
+ec2:
+  tags: ['^team$', '(']
+eks:
+  resource_attributes:
+    k8s.cluster.name: {enabled: true}
+azure:
+  endpoint: https://imds.example
+aks:
+  resource_attributes:
+    azure.vm.name: {enabled: true}",
     )
     .unwrap_err();
     let found: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
     assert_eq!(
         found,
         [
-            "detectors[1]: the gcp detector is not built in weir yet (env, system and k8snode are)",
+            "detectors[1]: the lambda detector is not built in weir (these are: env, system, k8snode, gcp, ec2, eks, ecs, azure, aks, docker)",
             "detectors[2]: unknown detector \"nope\"",
             "timeout: invalid duration \"2 seconds\": expected a number with a unit, like \"5s\" or \"200ms\"",
-            "system.hostname_sources[1]: unknown source \"magic\": expected dns, os, cname or lookup",
             "system.resource_attributes.host.mac: is not detected by weir yet",
             "system.resource_attributes.host.colour: is not an attribute of the system detector",
+            "eks.resource_attributes.k8s.cluster.name: needs the EC2 DescribeInstances API, which weir does not call (the instance's tags from its metadata are: ec2 with tags_from_imds)",
+            "aks.resource_attributes.azure.vm.name: is not an attribute of the aks detector",
+            "system.hostname_sources[1]: unknown source \"magic\": expected dns, os, cname or lookup",
+            "gcp.labels: instance labels come from the Compute API, which weir does not call",
+            "ec2.tags: weir reads tags from the instance metadata only: set tags_from_imds: true (and allow tags in the instance's metadata)",
+            "azure.endpoint: \"https://imds.example\": expected http://host[:port][/path] or unix:///path",
+            "ec2.tags[1]: invalid regular expression \"(\": regex parse error:\n    (\n    ^\nerror: unclosed group",
         ]
     );
+}
+
+#[test]
+fn each_detector_has_the_collectors_defaults() {
+    let defaults = settings("detectors: [gcp, ec2, eks, ecs, azure, aks, docker]");
+    let on = |detector: &str| defaults.enabled[detector].clone();
+    assert!(!on("gcp").contains(&"gcp.gce.instance.name"));
+    assert!(on("gcp").contains(&"k8s.cluster.name"));
+    assert_eq!(on("ec2").len(), 9);
+    assert_eq!(on("eks"), ["cloud.provider", "cloud.platform"]);
+    assert_eq!(on("ecs").len(), 15);
+    assert!(!on("azure").contains(&"cloud.availability_zone"));
+    assert_eq!(on("aks"), ["cloud.provider", "cloud.platform"]);
+    assert_eq!(on("docker"), ["host.name", "os.type"]);
+    assert!(!defaults.fail_on_missing_metadata);
+    assert_eq!(defaults.timeout, std::time::Duration::from_secs(5));
+    assert!(defaults.refresh_interval.is_zero());
+
+    let chosen = settings(
+        "detectors: [docker, aks]
+refresh_interval: 1m
+ec2: {fail_on_missing_metadata: true, tags: [^team$], tags_from_imds: true, max_attempts: 3, max_backoff: 20s}
+docker: {resource_attributes: {container.name: {enabled: true}, os.type: {enabled: false}}}
+aks: {resource_attributes: {k8s.cluster.name: {enabled: true}}}",
+    );
+    assert_eq!(chosen.enabled["docker"], ["host.name", "container.name"]);
+    assert_eq!(chosen.enabled["aks"], ["cloud.provider", "cloud.platform", "k8s.cluster.name"]);
+    assert!(chosen.fail_on_missing_metadata, "the ec2 detector's deprecated option still counts");
+    assert_eq!(chosen.refresh_interval, std::time::Duration::from_secs(60));
+    assert!(chosen.tags["ec2"][0].is_match("team"));
 }

@@ -342,7 +342,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     // Processors that read items may aggregate or drop them (the cardinality limiter's
     // overflow series) and send on fewer than they take: then delivery means that everything
     // exported reached the sink and no queue holds anything. Those that touch only resources
-    // (resource, k8s_attributes, resourcedetection) or batches keep every item.
+    // (resource, k8s_attributes, resource_detection) or batches keep every item.
     let reshapes = loaded.plan.processors.iter().any(|(_, p)| p.as_dyn().reads_items());
     std::fs::create_dir_all(&args.report)
         .with_context(|| format!("cannot create {}", args.report.display()))?;
