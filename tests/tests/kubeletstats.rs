@@ -18,6 +18,7 @@ fn summaries_become_metrics_and_failures_do_not_stop_the_scrapes() {
     let requests = Arc::new(AtomicUsize::new(0));
     let seen = requests.clone();
     let pods = r#"{"kind": "PodList", "apiVersion": "v1", "items": [{"metadata": {"uid": "0b1c2d3e"},
+        "spec": {"volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "api-data"}}]},
         "status": {"containerStatuses": [{"name": "api", "containerID": "containerd://c0ffee"}]}}]}"#;
     let app =
         axum::Router::new().route("/pods", axum::routing::get(move || async move { pods })).route(
@@ -46,7 +47,8 @@ receivers:
   kubeletstats:
     endpoint: http://{addr}
     auth_type: none
-    extra_metadata_labels: [container.id]
+    extra_metadata_labels: [container.id, k8s.volume.type]
+    metric_groups: [node, pod, container, volume]
     collection_interval: 150ms
     initial_delay: 0s
 exporters:
@@ -63,7 +65,7 @@ service:
         requests.load(Ordering::SeqCst) >= 5
     });
     assert!(polled, "the receiver kept scraping");
-    let (mut nodes, mut containers) = (0, 0);
+    let (mut nodes, mut containers, mut volumes) = (0, 0, 0);
     for batch in weir.stop() {
         let Decoded::Metrics(resources) = batch.into_decoded() else { panic!() };
         for rm in resources {
@@ -80,8 +82,15 @@ service:
                 assert_eq!(weir_otlp::attributes::text(id).as_deref(), Some("c0ffee"));
                 containers += 1;
             }
+            if weir_otlp::attributes::find(attributes, "k8s.volume.name").is_some() {
+                let claim =
+                    weir_otlp::attributes::find(attributes, "k8s.persistentvolumeclaim.name");
+                assert_eq!(weir_otlp::attributes::text(claim).as_deref(), Some("api-data"));
+                volumes += 1;
+            }
         }
     }
     assert!(nodes >= 2, "{nodes} node scrapes after the failures");
     assert!(containers >= 2, "containers carry their ids from /pods: {containers}");
+    assert!(volumes >= 2, "volumes carry their claims from /pods: {volumes}");
 }

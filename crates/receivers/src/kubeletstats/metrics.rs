@@ -113,7 +113,7 @@ fn resource(attributes: Vec<KeyValue>, scrape: &mut Scrape, out: &mut Vec<Resour
 pub(crate) fn convert(
     summary: &Summary,
     groups: Groups,
-    ids: &std::collections::HashMap<(String, String), String>,
+    facts: &super::PodFacts,
     scrape: &mut Scrape,
 ) -> Vec<ResourceMetrics> {
     let mut out = Vec::new();
@@ -157,7 +157,7 @@ pub(crate) fn convert(
                 let mut attributes = pod_attributes();
                 attributes.push(kv("k8s.container.name", &container.name));
                 let key = (pod.pod_ref.uid.clone(), container.name.clone());
-                if let Some(id) = ids.get(&key) {
+                if let Some(id) = facts.containers.get(&key) {
                     attributes.push(kv("container.id", id));
                 }
                 resource(attributes, scrape, &mut out);
@@ -179,6 +179,8 @@ pub(crate) fn convert(
                 }
                 let mut attributes = pod_attributes();
                 attributes.push(kv("k8s.volume.name", &volume.name));
+                let key = (pod.pod_ref.uid.clone(), volume.name.clone());
+                attributes.extend(facts.volumes.get(&key).into_iter().flatten().cloned());
                 resource(attributes, scrape, &mut out);
             }
         }

@@ -6,13 +6,19 @@
 //! `metrics.<name>.enabled`) and metric names. `serviceAccount` reads the pod's token afresh
 //! for every scrape (tokens rotate) and trusts the service account's CA.
 //!
-//! `extra_metadata_labels: [container.id]` reads the kubelet's `/pods` with each scrape and
-//! adds each container's id (without its runtime's prefix) to its resource.
+//! `extra_metadata_labels` reads the kubelet's `/pods` with each scrape: `container.id` adds
+//! each container's id (without its runtime's prefix) to its resource, `k8s.volume.type` each
+//! volume's type from the pod's spec (`configMap`, `downwardAPI`, `emptyDir`, `secret`,
+//! `hostPath`, `persistentVolumeClaim` with `k8s.persistentvolumeclaim.name`,
+//! `awsElasticBlockStore` with `aws.volume.id`, `fs.type`, `partition`, `gcePersistentDisk`
+//! with `gce.pd.name`, `fs.type`, `partition`, `glusterfs` with `glusterfs.endpoints.name`,
+//! `glusterfs.path`), as the Collector names them.
 //!
-//! Not built yet (validation errors): `auth_type: kubeConfig`, `k8s_api_config`,
-//! `extra_metadata_labels: [k8s.volume.type]`, and the metrics that need them.
+//! Not built (validation errors): `auth_type: kubeConfig`, and `k8s_api_config` (which the
+//! Collector uses to follow a claim to its persistent volume's type).
 
 mod metrics;
+mod pods;
 mod summary;
 #[cfg(test)]
 mod tests;
@@ -31,6 +37,8 @@ use weir_core::{
     Signals, Stability, declare::BuildReceiver, tls::ClientTlsOptions,
 };
 use weir_otlp::{Batch, Signal};
+
+pub(crate) use pods::{Labels, PodFacts, pod_facts};
 
 use crate::scrape::Scrape;
 
@@ -122,8 +130,10 @@ enum Auth {
 #[derive(Debug, Clone)]
 pub struct Settings {
     url: String,
-    /// The kubelet's `/pods`, read for `extra_metadata_labels: [container.id]`.
+    /// The kubelet's `/pods`, read for `extra_metadata_labels`.
     pods_url: Option<String>,
+    /// `extra_metadata_labels`: `container.id`, `k8s.volume.type`.
+    labels: Labels,
     auth: Auth,
     tls: ClientTlsOptions,
     collection_interval: Duration,
@@ -163,11 +173,12 @@ impl Component for Settings {
         if auth == Auth::Tls && (config.cert_file.is_none() || config.key_file.is_none()) {
             errors.push(ConfigError::new("auth_type", "tls needs cert_file and key_file"));
         }
+        let mut labels = Labels::default();
         for (i, label) in config.extra_metadata_labels.iter().enumerate() {
             let at = format!("extra_metadata_labels[{i}]");
             match label.as_str() {
-                "container.id" => {}
-                "k8s.volume.type" => errors.push(ConfigError::new(at, "is not built in weir yet")),
+                "container.id" => labels.container_id = true,
+                "k8s.volume.type" => labels.volume_type = true,
                 other => errors.push(ConfigError::new(
                     at,
                     format!("unknown label {other:?}: expected container.id or k8s.volume.type"),
@@ -175,7 +186,10 @@ impl Component for Settings {
             }
         }
         if config.k8s_api_config.is_some() {
-            errors.push(ConfigError::new("k8s_api_config", "is not built in weir yet"));
+            errors.push(ConfigError::new(
+                "k8s_api_config",
+                "is not built in weir yet (a claim's volume is typed persistentVolumeClaim, with its name)",
+            ));
         }
         let mut duration = |key: &str, text: &str| match weir_core::duration::parse(text) {
             Ok(d) => d,
@@ -233,11 +247,9 @@ impl Component for Settings {
         let toggles = config.metrics.iter().map(|(k, t)| (k.clone(), t.enabled)).collect();
         if errors.is_empty() {
             Ok(Settings {
-                pods_url: config
-                    .extra_metadata_labels
-                    .iter()
-                    .any(|l| l == "container.id")
+                pods_url: (labels.container_id || labels.volume_type)
                     .then(|| format!("{}/pods", url.trim_end_matches('/'))),
+                labels,
                 url: format!("{}/stats/summary", url.trim_end_matches('/')),
                 auth,
                 tls,
@@ -292,17 +304,17 @@ pub struct KubeletStats {
 }
 
 impl KubeletStats {
-    /// One scrape: the summary (and `/pods` for container ids), fetched and converted.
+    /// One scrape: the summary (and `/pods` for the extra labels), fetched and converted.
     async fn scrape(&self) -> Result<Batch, String> {
         let body = self.get(&self.settings.url).await?;
         let summary: summary::Summary = serde_json::from_slice(&body)
             .map_err(|e| format!("the summary does not parse: {e}"))?;
-        let ids = match &self.settings.pods_url {
-            Some(url) => container_ids(&self.get(url).await?)
+        let facts = match &self.settings.pods_url {
+            Some(url) => pod_facts(&self.get(url).await?, self.settings.labels)
                 .map_err(|e| format!("{url}: the pod list does not parse: {e}"))?,
-            None => Default::default(),
+            None => PodFacts::default(),
         };
-        Ok(convert(&self.settings, &summary, &ids, unix_nanos()))
+        Ok(convert(&self.settings, &summary, &facts, unix_nanos()))
     }
 
     /// The body of a `GET` of `url` from the kubelet, authenticated as configured.
@@ -330,41 +342,12 @@ impl KubeletStats {
     }
 }
 
-/// Container ids by pod uid and container name, from the kubelet's pod list (the runtime's
-/// `containerd://` prefix removed).
-pub(crate) fn container_ids(
-    pods: &[u8],
-) -> Result<std::collections::HashMap<(String, String), String>, serde_json::Error> {
-    let list: serde_json::Value = serde_json::from_slice(pods)?;
-    let mut ids = std::collections::HashMap::new();
-    for pod in list["items"].as_array().into_iter().flatten() {
-        let uid = pod["metadata"]["uid"].as_str().unwrap_or_default();
-        let status = &pod["status"];
-        let statuses = ["containerStatuses", "initContainerStatuses"];
-        for container in statuses.iter().filter_map(|k| status[k].as_array()).flatten() {
-            let (Some(name), Some(id)) =
-                (container["name"].as_str(), container["containerID"].as_str())
-            else {
-                continue;
-            };
-            let id = id.split_once("://").map_or(id, |(_, id)| id);
-            ids.insert((uid.to_owned(), name.to_owned()), id.to_owned());
-        }
-    }
-    Ok(ids)
-}
-
-/// A summary as a batch of metrics, with the containers' ids where known.
-fn convert(
-    settings: &Settings,
-    summary: &summary::Summary,
-    ids: &std::collections::HashMap<(String, String), String>,
-    now: u64,
-) -> Batch {
+/// A summary as a batch of metrics, with what the pod list adds.
+fn convert(settings: &Settings, summary: &summary::Summary, facts: &PodFacts, now: u64) -> Batch {
     let toggles = settings.toggles.clone();
     let enabled = move |name: &str| toggles.get(name).copied().unwrap_or(true);
     let mut scrape = Scrape { start: 0, now, enabled: Box::new(enabled), metrics: Vec::new() };
-    Batch::from(metrics::convert(summary, settings.groups, ids, &mut scrape))
+    Batch::from(metrics::convert(summary, settings.groups, facts, &mut scrape))
 }
 
 fn unix_nanos() -> u64 {

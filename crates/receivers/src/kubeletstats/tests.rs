@@ -1,10 +1,13 @@
 use weir_core::Component;
 use weir_otlp::{
     Decoded,
-    proto::metrics::v1::{ResourceMetrics, metric, number_data_point},
+    proto::{
+        common::v1::KeyValue,
+        metrics::v1::{ResourceMetrics, metric, number_data_point},
+    },
 };
 
-use super::{Settings, convert, summary::Summary};
+use super::{Labels, Settings, convert, summary::Summary};
 
 const SUMMARY: &str = include_str!("summary.json");
 
@@ -125,6 +128,7 @@ fn mistakes_are_reported_with_paths() {
         "auth_type: kubeConfig
 metric_groups: [node, gpus]
 extra_metadata_labels: [container.id, k8s.volume.type, colour]
+k8s_api_config: {auth_type: serviceAccount}
 collection_interval: often",
     )
     .unwrap_err();
@@ -133,8 +137,8 @@ collection_interval: often",
         found,
         [
             "auth_type: kubeConfig is not built in weir yet",
-            "extra_metadata_labels[1]: is not built in weir yet",
             "extra_metadata_labels[2]: unknown label \"colour\": expected container.id or k8s.volume.type",
+            "k8s_api_config: is not built in weir yet (a claim's volume is typed persistentVolumeClaim, with its name)",
             "collection_interval: invalid duration \"often\": expected a number with a unit, like \"5s\" or \"200ms\"",
             "metric_groups[1]: unknown group \"gpus\": expected node, pod, container or volume",
         ]
@@ -191,30 +195,97 @@ fn cumulative_sums_start_when_the_node_pod_or_container_started() {
     assert_eq!(start_of("container.cpu.time"), unix_nanos(Some("2026-12-02T00:00:01Z")));
 }
 
+const PODS: &[u8] = br#"{"kind": "PodList", "apiVersion": "v1", "items": [
+  {"metadata": {"name": "api-7d9", "namespace": "shop", "uid": "0b1c2d3e"},
+   "spec": {"volumes": [
+     {"name": "data", "persistentVolumeClaim": {"claimName": "api-data"}},
+     {"name": "config", "configMap": {"name": "api-config"}},
+     {"name": "ebs", "awsElasticBlockStore": {"volumeID": "vol-0abc", "fsType": "ext4"}},
+     {"name": "pd", "gcePersistentDisk": {"pdName": "disk-1", "fsType": "xfs", "partition": 2}},
+     {"name": "nfs", "nfs": {"server": "10.0.0.9", "path": "/exports"}}]},
+   "status": {"containerStatuses": [{"name": "api", "containerID": "containerd://c0ffee", "restartCount": 0}],
+              "initContainerStatuses": [{"name": "init", "containerID": "cri-o://beef"}]}},
+  {"metadata": {"uid": "other"}, "status": {}}]}"#;
+
+fn resource_with<'a>(r: &'a [ResourceMetrics], key: &str) -> &'a [KeyValue] {
+    let found = r.iter().find(|rm| {
+        weir_otlp::attributes::find(&rm.resource.as_ref().unwrap().attributes, key).is_some()
+    });
+    &found.unwrap_or_else(|| panic!("a resource with {key}")).resource.as_ref().unwrap().attributes
+}
+
+fn text_of(attributes: &[KeyValue], key: &str) -> Option<String> {
+    weir_otlp::attributes::text(weir_otlp::attributes::find(attributes, key))
+}
+
 #[test]
 fn container_ids_come_from_the_kubelets_pod_list() {
-    let pods = br#"{"kind": "PodList", "apiVersion": "v1", "items": [
-      {"metadata": {"name": "api-7d9", "namespace": "shop", "uid": "0b1c2d3e"},
-       "status": {"containerStatuses": [{"name": "api", "containerID": "containerd://c0ffee", "restartCount": 0}],
-                  "initContainerStatuses": [{"name": "init", "containerID": "cri-o://beef"}]}},
-      {"metadata": {"uid": "other"}, "status": {}}]}"#;
-    let ids = super::container_ids(pods).unwrap();
-    assert_eq!(ids.get(&("0b1c2d3e".into(), "api".into())).map(String::as_str), Some("c0ffee"));
-    assert_eq!(ids.get(&("0b1c2d3e".into(), "init".into())).map(String::as_str), Some("beef"));
-    assert_eq!(ids.len(), 2);
+    let ids = Labels { container_id: true, volume_type: false };
+    let facts = super::pod_facts(PODS, ids).unwrap();
+    let id = |pod: &str, name: &str| facts.containers.get(&(pod.into(), name.into())).cloned();
+    assert_eq!(id("0b1c2d3e", "api").as_deref(), Some("c0ffee"));
+    assert_eq!(id("0b1c2d3e", "init").as_deref(), Some("beef"));
+    assert_eq!(facts.containers.len(), 2);
+    assert!(facts.volumes.is_empty(), "not asked for");
     let summary: Summary = serde_json::from_str(SUMMARY).unwrap();
     let with = settings("auth_type: none\nextra_metadata_labels: [container.id]");
     assert!(with.pods_url.as_deref().is_some_and(|u| u.ends_with("/pods")));
-    let Decoded::Metrics(r) = convert(&with, &summary, &ids, 1).into_decoded() else { panic!() };
-    let container = r
-        .iter()
-        .find(|rm| {
-            let attributes = &rm.resource.as_ref().unwrap().attributes;
-            weir_otlp::attributes::find(attributes, "k8s.container.name").is_some()
-        })
-        .expect("a container's resource");
-    let attributes = &container.resource.as_ref().unwrap().attributes;
-    let id = weir_otlp::attributes::text(weir_otlp::attributes::find(attributes, "container.id"));
-    assert_eq!(id.as_deref(), Some("c0ffee"));
-    assert!(super::container_ids(b"{not json").is_err());
+    let Decoded::Metrics(r) = convert(&with, &summary, &facts, 1).into_decoded() else { panic!() };
+    let container = resource_with(&r, "k8s.container.name");
+    assert_eq!(text_of(container, "container.id").as_deref(), Some("c0ffee"));
+    assert!(super::pod_facts(b"{not json", ids).is_err());
+}
+
+#[test]
+fn volume_types_come_from_the_pods_spec() {
+    let labels = Labels { container_id: false, volume_type: true };
+    let facts = super::pod_facts(PODS, labels).unwrap();
+    assert!(facts.containers.is_empty(), "not asked for");
+    let volume = |name: &str| {
+        let attributes = facts.volumes.get(&("0b1c2d3e".into(), name.into())).unwrap();
+        attributes
+            .iter()
+            .map(|kv| (kv.key.clone(), text_of(attributes, &kv.key).unwrap()))
+            .collect::<Vec<_>>()
+    };
+    let pairs = |p: &[(&str, &str)]| {
+        p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        volume("data"),
+        pairs(&[
+            ("k8s.volume.type", "persistentVolumeClaim"),
+            ("k8s.persistentvolumeclaim.name", "api-data")
+        ])
+    );
+    assert_eq!(volume("config"), pairs(&[("k8s.volume.type", "configMap")]));
+    assert_eq!(
+        volume("ebs"),
+        pairs(&[
+            ("k8s.volume.type", "awsElasticBlockStore"),
+            ("aws.volume.id", "vol-0abc"),
+            ("fs.type", "ext4"),
+            ("partition", "0")
+        ])
+    );
+    assert_eq!(
+        volume("pd"),
+        pairs(&[
+            ("k8s.volume.type", "gcePersistentDisk"),
+            ("gce.pd.name", "disk-1"),
+            ("fs.type", "xfs"),
+            ("partition", "2")
+        ])
+    );
+    assert_eq!(volume("nfs"), pairs(&[]), "a type the Collector does not name");
+
+    let summary: Summary = serde_json::from_str(SUMMARY).unwrap();
+    let with = settings(
+        "auth_type: none\nmetric_groups: [volume]\nextra_metadata_labels: [k8s.volume.type]",
+    );
+    let Decoded::Metrics(r) = convert(&with, &summary, &facts, 1).into_decoded() else { panic!() };
+    let data = resource_with(&r, "k8s.volume.name");
+    assert_eq!(text_of(data, "k8s.volume.name").as_deref(), Some("data"));
+    assert_eq!(text_of(data, "k8s.volume.type").as_deref(), Some("persistentVolumeClaim"));
+    assert_eq!(text_of(data, "k8s.persistentvolumeclaim.name").as_deref(), Some("api-data"));
 }
