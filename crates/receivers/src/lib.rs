@@ -6,10 +6,14 @@
 
 pub mod decompress;
 pub mod hostmetrics;
+mod http_server;
+mod intake;
 pub mod kubeletstats;
+mod listen;
 pub mod nop;
 pub mod otlp;
 mod scrape;
+mod tls;
 
 weir_core::kind! {
     /// A validated receiver, by type.

@@ -22,7 +22,7 @@ use weir_otlp::{Batch, Signal, grpc::RawCodec};
 
 use weir_core::Metadata;
 
-use super::intake::{Intake, Refusal};
+use crate::intake::{Intake, Refusal};
 
 #[derive(Clone)]
 struct Service(Arc<Intake>);
@@ -181,7 +181,7 @@ impl UnaryService<Bytes> for Export {
 /// Only the services of signals that some pipeline takes are registered; the others answer
 /// UNIMPLEMENTED.
 pub(crate) async fn serve(
-    listener: Result<(super::tls::Incoming, std::net::SocketAddr), TcpListener>,
+    listener: Result<(crate::tls::Incoming, std::net::SocketAddr), TcpListener>,
     intake: Intake,
     config: &super::config::Grpc,
     shutdown: CancellationToken,
@@ -225,7 +225,7 @@ pub(crate) async fn serve(
         server = server.max_connection_age_grace(grace);
     }
     let router = server
-        .http2_max_header_list_size(Some(super::http::MAX_HEADER_BYTES as u32))
+        .http2_max_header_list_size(Some(crate::http_server::MAX_HEADER_BYTES as u32))
         .max_concurrent_streams((max_concurrent_streams > 0).then_some(max_concurrent_streams))
         .layer(tower::util::MapResponseLayer::new(bad_request_statuses))
         .add_optional_service(traces)
@@ -235,7 +235,7 @@ pub(crate) async fn serve(
     let served = async {
         match listener {
             Ok((incoming, _)) => {
-                let incoming = super::tls::stream(incoming);
+                let incoming = crate::tls::stream(incoming);
                 router.serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned()).await
             }
             Err(listener) => {
@@ -249,7 +249,7 @@ pub(crate) async fn serve(
     // nothing does not hold shutdown longer than that.
     let cut_off = async move {
         stopping.cancelled().await;
-        tokio::time::sleep(super::intake::DEFAULT_WAIT).await;
+        tokio::time::sleep(crate::intake::DEFAULT_WAIT).await;
     };
     let result = tokio::select! {
         served = served => served,

@@ -10,24 +10,23 @@ use std::sync::Arc;
 
 use axum::{
     Extension, Router,
-    body::{Body, Bytes},
+    body::Body,
     extract::State,
     http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{MethodRouter, post},
-    serve::ListenerExt,
 };
-use http_body_util::BodyExt;
 use prost::Message;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use weir_otlp::{Batch, Signal};
 
-use super::{
-    config::Http,
+use super::config::Http;
+use crate::decompress::{self, DecompressError, Encoding};
+use crate::{
+    http_server::{BodyError, Peer, read_body},
     intake::{Intake, Refusal},
 };
-use crate::decompress::{self, DecompressError, Encoding};
 
 /// Seconds a client is told to wait before retrying when the pipelines are full.
 const RETRY_AFTER_SECONDS: u64 = 1;
@@ -91,7 +90,7 @@ impl Failure {
 
 /// Serves OTLP/HTTP on `listener` until `shutdown`, then finishes requests in flight.
 pub(crate) async fn serve(
-    listener: Result<(super::tls::Incoming, std::net::SocketAddr), TcpListener>,
+    listener: Result<(crate::tls::Incoming, std::net::SocketAddr), TcpListener>,
     intake: Intake,
     config: &Http,
     shutdown: CancellationToken,
@@ -119,82 +118,8 @@ pub(crate) async fn serve(
         let cors = Arc::new(config.cors.clone());
         router = router.layer(axum::middleware::from_fn_with_state(cors, super::cors::handle));
     }
-    match listener {
-        Ok((incoming, local)) => {
-            let listener = super::tls::Listener { incoming, local };
-            serve_connections(listener, router, config, shutdown).await?
-        }
-        Err(listener) => {
-            let listener = listener.tap_io(|tcp| {
-                if let Err(error) = tcp.set_nodelay(true) {
-                    tracing::debug!(%error, "could not set TCP_NODELAY");
-                }
-            });
-            serve_connections(listener, router, config, shutdown).await?
-        }
-    }
+    crate::http_server::serve(listener, router, config.read_header_timeout, shutdown).await?;
     intake.close();
-    Ok(())
-}
-
-/// The most bytes of request headers a client may send (HTTP/1.1 buffer, HTTP/2 header
-/// list); more is refused (431, or the connection closed).
-pub(crate) const MAX_HEADER_BYTES: usize = 64 * 1024;
-
-/// The most connections one HTTP receiver serves at once; more wait in the kernel's backlog.
-const MAX_CONNECTIONS: usize = 4096;
-
-/// Serves HTTP/1.1 and HTTP/2 connections from `listener`, each in its own task: headers
-/// bounded to [`MAX_HEADER_BYTES`] and to `read_header_timeout`, at most [`MAX_CONNECTIONS`]
-/// at once. On `shutdown` it stops accepting and lets requests in flight finish.
-async fn serve_connections<L>(
-    mut listener: L,
-    router: Router,
-    config: &Http,
-    shutdown: CancellationToken,
-) -> std::io::Result<()>
-where
-    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
-{
-    use hyper_util::{
-        rt::{TokioExecutor, TokioIo, TokioTimer},
-        server::{conn::auto::Builder, graceful::GracefulShutdown},
-        service::TowerToHyperService,
-    };
-    let mut builder = Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(config.read_header_timeout)
-        .max_buf_size(MAX_HEADER_BYTES);
-    builder.http2().timer(TokioTimer::new()).max_header_list_size(MAX_HEADER_BYTES as u32);
-    let graceful = GracefulShutdown::new();
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let slot = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            slot = slots.clone().acquire_owned() => slot.expect("never closed"),
-        };
-        let (io, peer) = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            accepted = listener.accept() => accepted,
-        };
-        let service = TowerToHyperService::new(router.clone().layer(Extension(Peer(peer))));
-        let connection =
-            builder.serve_connection_with_upgrades(TokioIo::new(io), service).into_owned();
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "HTTP connection ended with an error");
-            }
-            drop(slot);
-        });
-    }
-    drop(listener);
-    // as for gRPC: requests in flight finish within their wait; silent connections are cut
-    if tokio::time::timeout(super::intake::DEFAULT_WAIT, graceful.shutdown()).await.is_err() {
-        tracing::debug!("HTTP connections still open at the end of shutdown's grace: closed");
-    }
     Ok(())
 }
 
@@ -211,10 +136,6 @@ async fn not_found(uri: axum::http::Uri) -> Response {
     let message = format!("no OTLP endpoint at {}", uri.path());
     Failure::new(StatusCode::NOT_FOUND, tonic::Code::NotFound, message).into_response(None)
 }
-
-/// The address of the client of a connection.
-#[derive(Clone, Copy)]
-struct Peer(std::net::SocketAddr);
 
 async fn export(
     shared: Arc<Shared>,
@@ -287,49 +208,6 @@ async fn decode(
         Format::Json => weir_otlp::json::decode(signal, &bytes).map_err(|e| invalid(e.to_string())),
     }
 }
-
-enum BodyError {
-    TooLarge,
-    Read(String),
-}
-
-/// Reads the body into memory, at most `limit` bytes. A body over the limit is read to its
-/// end and discarded (up to [`DISCARD_LIMIT`] more bytes), so that the client, still sending,
-/// reads the 413 answer instead of a broken connection.
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, BodyError> {
-    let mut body = body;
-    // a body that arrives in one frame is kept as it is; more frames are joined
-    let mut first: Option<Bytes> = None;
-    let mut buffer = bytes::BytesMut::new();
-    let mut discarded = 0usize;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| BodyError::Read(e.to_string()))?;
-        let Ok(data) = frame.into_data() else { continue };
-        let held = first.as_ref().map_or(0, Bytes::len) + buffer.len();
-        if discarded == 0 && held + data.len() <= limit {
-            if first.is_none() && buffer.is_empty() {
-                first = Some(data);
-            } else {
-                if let Some(first) = first.take() {
-                    buffer.extend_from_slice(&first);
-                }
-                buffer.extend_from_slice(&data);
-            }
-            continue;
-        }
-        discarded = discarded.saturating_add(data.len()).max(1);
-        if discarded > DISCARD_LIMIT {
-            break;
-        }
-    }
-    if discarded > 0 {
-        return Err(BodyError::TooLarge);
-    }
-    Ok(first.unwrap_or_else(|| buffer.freeze()))
-}
-
-/// How much of an oversized body is read and thrown away before answering.
-const DISCARD_LIMIT: usize = 64 << 20;
 
 fn refusal_failure(refusal: Refusal) -> Failure {
     match refusal {

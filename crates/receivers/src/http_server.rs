@@ -1,0 +1,146 @@
+//! Serving a receiver's HTTP routes: HTTP/1.1 and HTTP/2, plaintext or TLS, connections and
+//! request headers bounded, each request told its client's address ([`Peer`]), bodies read
+//! up to a limit; on shutdown, requests in flight finish.
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{Extension, Router, body::Body, serve::ListenerExt};
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Serves `router` on `listener` (TLS connections, or a plain TCP listener) until `shutdown`.
+pub(crate) async fn serve(
+    listener: Result<(crate::tls::Incoming, std::net::SocketAddr), TcpListener>,
+    router: Router,
+    read_header_timeout: Duration,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    match listener {
+        Ok((incoming, local)) => {
+            let listener = crate::tls::Listener { incoming, local };
+            serve_connections(listener, router, read_header_timeout, shutdown).await?
+        }
+        Err(listener) => {
+            let listener = listener.tap_io(|tcp| {
+                if let Err(error) = tcp.set_nodelay(true) {
+                    tracing::debug!(%error, "could not set TCP_NODELAY");
+                }
+            });
+            serve_connections(listener, router, read_header_timeout, shutdown).await?
+        }
+    }
+    Ok(())
+}
+
+/// The most bytes of request headers a client may send (HTTP/1.1 buffer, HTTP/2 header
+/// list); more is refused (431, or the connection closed).
+pub(crate) const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// The most connections one HTTP receiver serves at once; more wait in the kernel's backlog.
+const MAX_CONNECTIONS: usize = 4096;
+
+/// Serves HTTP/1.1 and HTTP/2 connections from `listener`, each in its own task: headers
+/// bounded to [`MAX_HEADER_BYTES`] and to `read_header_timeout`, at most [`MAX_CONNECTIONS`]
+/// at once. On `shutdown` it stops accepting and lets requests in flight finish.
+async fn serve_connections<L>(
+    mut listener: L,
+    router: Router,
+    read_header_timeout: Duration,
+    shutdown: CancellationToken,
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
+{
+    use hyper_util::{
+        rt::{TokioExecutor, TokioIo, TokioTimer},
+        server::{conn::auto::Builder, graceful::GracefulShutdown},
+        service::TowerToHyperService,
+    };
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(read_header_timeout)
+        .max_buf_size(MAX_HEADER_BYTES);
+    builder.http2().timer(TokioTimer::new()).max_header_list_size(MAX_HEADER_BYTES as u32);
+    let graceful = GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let slot = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            slot = slots.clone().acquire_owned() => slot.expect("never closed"),
+        };
+        let (io, peer) = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let service = TowerToHyperService::new(router.clone().layer(Extension(Peer(peer))));
+        let connection =
+            builder.serve_connection_with_upgrades(TokioIo::new(io), service).into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "HTTP connection ended with an error");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    // as for gRPC: requests in flight finish within their wait; silent connections are cut
+    if tokio::time::timeout(crate::intake::DEFAULT_WAIT, graceful.shutdown()).await.is_err() {
+        tracing::debug!("HTTP connections still open at the end of shutdown's grace: closed");
+    }
+    Ok(())
+}
+
+/// The address of the client of a connection.
+#[derive(Clone, Copy)]
+pub(crate) struct Peer(pub(crate) std::net::SocketAddr);
+
+/// Why a body was not read.
+pub(crate) enum BodyError {
+    /// Over the limit.
+    TooLarge,
+    /// The connection failed.
+    Read(String),
+}
+
+/// Reads the body into memory, at most `limit` bytes. A body over the limit is read to its
+/// end and discarded (up to [`DISCARD_LIMIT`] more bytes), so that the client, still sending,
+/// reads the 413 answer instead of a broken connection.
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, BodyError> {
+    let mut body = body;
+    // a body that arrives in one frame is kept as it is; more frames are joined
+    let mut first: Option<Bytes> = None;
+    let mut buffer = bytes::BytesMut::new();
+    let mut discarded = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| BodyError::Read(e.to_string()))?;
+        let Ok(data) = frame.into_data() else { continue };
+        let held = first.as_ref().map_or(0, Bytes::len) + buffer.len();
+        if discarded == 0 && held + data.len() <= limit {
+            if first.is_none() && buffer.is_empty() {
+                first = Some(data);
+            } else {
+                if let Some(first) = first.take() {
+                    buffer.extend_from_slice(&first);
+                }
+                buffer.extend_from_slice(&data);
+            }
+            continue;
+        }
+        discarded = discarded.saturating_add(data.len()).max(1);
+        if discarded > DISCARD_LIMIT {
+            break;
+        }
+    }
+    if discarded > 0 {
+        return Err(BodyError::TooLarge);
+    }
+    Ok(first.unwrap_or_else(|| buffer.freeze()))
+}
+
+/// How much of an oversized body is read and thrown away before answering.
+const DISCARD_LIMIT: usize = 64 << 20;
