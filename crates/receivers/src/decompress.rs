@@ -47,7 +47,7 @@ impl Encoding {
         match value.to_ascii_lowercase().as_str() {
             "" | "identity" => Ok(Encoding::Identity),
             "gzip" | "x-gzip" => Ok(Encoding::Gzip),
-            "deflate" => Ok(Encoding::Deflate),
+            "deflate" | "zlib" => Ok(Encoding::Deflate),
             "zstd" => Ok(Encoding::Zstd),
             _ => Err(DecompressError::Unsupported(value.to_owned())),
         }

@@ -7,8 +7,80 @@ use std::{sync::Arc, time::Duration};
 use axum::{Extension, Router, body::Body, serve::ListenerExt};
 use bytes::Bytes;
 use http_body_util::BodyExt;
+use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use weir_core::{auth::AuthConfig, tls::ServerTls};
+
+/// An HTTP server's options, as the Collector's `confighttp` server names them: the
+/// `zipkin` receiver's and the `jaeger` receiver's `thrift_http`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// `endpoint`: `host:port` to listen on.
+    pub endpoint: String,
+    /// `max_request_body_size`: the largest body accepted, in bytes, after decompression
+    /// (default 20 MiB).
+    pub max_request_body_size: usize,
+    /// `read_header_timeout`: how long a client may take to send a request's headers.
+    #[serde(with = "weir_core::duration")]
+    pub read_header_timeout: Duration,
+    /// `include_metadata`: keep the request's headers with its data.
+    pub include_metadata: bool,
+    /// `auth.authenticator`: the extension that must accept each request.
+    pub auth: Option<AuthConfig>,
+    /// `tls`: serve over TLS (mTLS with `client_ca_file`).
+    pub tls: Option<ServerTls>,
+    /// `cors`: which browser origins may send.
+    #[serde(deserialize_with = "weir_core::options::or_default")]
+    pub cors: crate::otlp::cors::Cors,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            endpoint: String::new(),
+            max_request_body_size: 20 << 20,
+            read_header_timeout: Duration::from_secs(60),
+            include_metadata: false,
+            auth: None,
+            tls: None,
+            cors: crate::otlp::cors::Cors::default(),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The defaults, listening on `endpoint`.
+    pub fn on(endpoint: &str) -> ServerConfig {
+        ServerConfig { endpoint: endpoint.to_owned(), ..ServerConfig::default() }
+    }
+
+    /// Every problem, as `(path below `at`, message)`.
+    pub fn problems(&self, at: &str) -> Vec<(String, String)> {
+        let mut errors = Vec::new();
+        crate::otlp::check_endpoint(&format!("{at}endpoint"), &self.endpoint, &mut errors);
+        for (path, message) in self.tls.iter().flat_map(ServerTls::validate) {
+            errors.push((format!("{at}tls.{path}"), message));
+        }
+        for (path, message) in self.cors.problems() {
+            errors.push((format!("{at}cors.{path}"), message));
+        }
+        if self.max_request_body_size == 0 {
+            errors.push((format!("{at}max_request_body_size"), "must be > 0".into()));
+        }
+        errors
+    }
+
+    /// `router` with the CORS answers, when `cors` allows origins.
+    pub(crate) fn with_cors(&self, router: Router) -> Router {
+        if !self.cors.enabled() {
+            return router;
+        }
+        let cors = Arc::new(self.cors.clone());
+        router.layer(axum::middleware::from_fn_with_state(cors, crate::otlp::cors::handle))
+    }
+}
 
 /// Serves `router` on `listener` (TLS connections, or a plain TCP listener) until `shutdown`.
 pub(crate) async fn serve(

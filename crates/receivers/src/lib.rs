@@ -6,7 +6,7 @@
 
 pub mod decompress;
 pub mod hostmetrics;
-mod http_server;
+pub mod http_server;
 mod intake;
 pub mod kubeletstats;
 mod listen;
@@ -14,6 +14,7 @@ pub mod nop;
 pub mod otlp;
 mod scrape;
 mod tls;
+pub mod zipkin;
 
 weir_core::kind! {
     /// A validated receiver, by type.
@@ -26,5 +27,7 @@ weir_core::kind! {
         HostMetrics(hostmetrics::config::Settings),
         /// `kubelet_stats`: node, pod and container figures from the kubelet's Summary API.
         KubeletStats(kubeletstats::Settings),
+        /// `zipkin`: Zipkin spans over HTTP.
+        Zipkin(zipkin::Config),
     }
 }

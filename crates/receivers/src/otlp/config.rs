@@ -230,7 +230,7 @@ impl Config {
     }
 }
 
-fn check_endpoint(path: &str, endpoint: &str, errors: &mut Vec<(String, String)>) {
+pub(crate) fn check_endpoint(path: &str, endpoint: &str, errors: &mut Vec<(String, String)>) {
     let valid = endpoint
         .rsplit_once(':')
         .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());

@@ -13,6 +13,7 @@ mod http;
 
 use std::net::SocketAddr;
 
+pub(crate) use config::check_endpoint;
 pub use config::{Config, Grpc, Http, Protocols};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;

@@ -1,0 +1,224 @@
+//! The `zipkin` receiver: Zipkin's HTTP API as the Collector serves it — `POST /api/v2/spans`
+//! with a JSON list of spans or (`Content-Type: application/x-protobuf`) a protobuf
+//! `ListOfSpans`, and `POST /api/v1/spans` with v1 JSON — answering `202 Accepted` once the
+//! spans are in the pipelines. Bodies may be gzip, deflate/zlib or zstd compressed. A body that
+//! does not decode is `400` with what is wrong and where (`span 3: id is zero`); full pipelines
+//! are `503` with `Retry-After`; v1 thrift is `415` (not built).
+
+mod config;
+mod model;
+#[cfg(test)]
+mod tests;
+mod translate;
+mod v1;
+mod v2;
+
+use std::{net::SocketAddr, sync::Arc};
+
+use axum::{
+    Extension, Router,
+    body::Body,
+    extract::State,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::post,
+};
+pub use config::{Config, Protocols};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use weir_core::{BoxFuture, Receiver, ReceiverError, ReceiverOutput, auth::Authenticators};
+use weir_otlp::Batch;
+
+use crate::{
+    decompress::{self, DecompressError, Encoding},
+    http_server::{BodyError, Peer, ServerConfig, read_body},
+    intake::{Intake, Refusal},
+    listen::{Buffers, Security, bind},
+};
+
+/// A `zipkin` receiver whose socket is bound.
+pub struct ZipkinReceiver {
+    id: String,
+    listener: TcpListener,
+    server: ServerConfig,
+    security: Security,
+    parse_string_tags: bool,
+}
+
+impl ZipkinReceiver {
+    /// Binds the configured endpoint.
+    pub async fn bind(
+        id: &str,
+        config: &Config,
+        auth: &Authenticators,
+    ) -> std::io::Result<ZipkinReceiver> {
+        let server = config.server();
+        let security = Security::new(server.auth.as_ref(), server.tls.as_ref(), auth)?;
+        let listener = bind(&server.endpoint, id, "http", Buffers::default()).await?;
+        Ok(ZipkinReceiver {
+            id: id.to_owned(),
+            listener,
+            server,
+            security,
+            parse_string_tags: config.parse_string_tags,
+        })
+    }
+}
+
+/// Which API and encoding a request uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    V2Json,
+    V2Protobuf,
+    V1Json,
+}
+
+struct Shared {
+    intake: Intake,
+    limit: usize,
+    parse_string_tags: bool,
+}
+
+impl Receiver for ZipkinReceiver {
+    fn local_addrs(&self) -> Vec<(&'static str, SocketAddr)> {
+        self.listener.local_addr().map(|a| vec![("http", a)]).unwrap_or_default()
+    }
+
+    fn run(
+        self: Box<Self>,
+        output: ReceiverOutput,
+        shutdown: CancellationToken,
+    ) -> BoxFuture<'static, Result<(), ReceiverError>> {
+        Box::pin(async move {
+            let ZipkinReceiver { id, listener, server, security, parse_string_tags } = *self;
+            let intake =
+                Intake::new(&id, "http", output, server.include_metadata, security.auth.clone());
+            let shared =
+                Arc::new(Shared { intake, limit: server.max_request_body_size, parse_string_tags });
+            let router = Router::new()
+                .route("/api/v2/spans", post(v2_spans))
+                .route("/api/v1/spans", post(v1_spans))
+                .fallback(not_found)
+                .with_state(shared.clone());
+            let router = server.with_cors(router);
+            let listener = security.accept(listener, &shutdown);
+            let served =
+                crate::http_server::serve(listener, router, server.read_header_timeout, shutdown)
+                    .await;
+            shared.intake.close();
+            served.map_err(|e| ReceiverError(format!("receiver {id}: {e}")))
+        })
+    }
+}
+
+async fn not_found(uri: axum::http::Uri) -> Response {
+    let message =
+        format!("no Zipkin endpoint at {}: POST to /api/v2/spans or /api/v1/spans", uri.path());
+    (StatusCode::NOT_FOUND, message).into_response()
+}
+
+async fn v2_spans(
+    State(shared): State<Arc<Shared>>,
+    Extension(Peer(peer)): Extension<Peer>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let format = if essence(&headers) == "application/x-protobuf" {
+        Format::V2Protobuf
+    } else {
+        Format::V2Json
+    };
+    spans(&shared, format, peer, headers, body).await
+}
+
+async fn v1_spans(
+    State(shared): State<Arc<Shared>>,
+    Extension(Peer(peer)): Extension<Peer>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if essence(&headers) == "application/x-thrift" {
+        let message =
+            "Zipkin v1 thrift is not accepted by weir: send v1 or v2 JSON, or v2 protobuf";
+        return (StatusCode::UNSUPPORTED_MEDIA_TYPE, message).into_response();
+    }
+    spans(&shared, Format::V1Json, peer, headers, body).await
+}
+
+/// The media type of the request's `Content-Type`, lowercase, without parameters.
+fn essence(headers: &HeaderMap) -> String {
+    let value = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    value.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+}
+
+async fn spans(
+    shared: &Shared,
+    format: Format,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Ok(authenticated) = shared.intake.authenticate(&headers) else {
+        return (StatusCode::UNAUTHORIZED, "unauthenticated").into_response();
+    };
+    let batch = match decode(shared, format, &headers, body).await {
+        Ok(batch) => batch,
+        Err(failure) => {
+            tracing::debug!(?format, status = %failure.status(), "zipkin request refused");
+            return failure;
+        }
+    };
+    let metadata = shared.intake.metadata(&headers, authenticated, Some(peer));
+    match shared.intake.accept(batch, metadata, None).await {
+        Ok(()) => StatusCode::ACCEPTED.into_response(),
+        Err(refusal) => refused(refusal),
+    }
+}
+
+async fn decode(
+    shared: &Shared,
+    format: Format,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Batch, Response> {
+    let bad = |message: String| (StatusCode::BAD_REQUEST, message).into_response();
+    let too_large = |message: String| (StatusCode::PAYLOAD_TOO_LARGE, message).into_response();
+    let encoding = headers.get(header::CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("?"));
+    let encoding = Encoding::parse(encoding).map_err(|e| bad(e.to_string()))?;
+    let raw = read_body(body, shared.limit).await.map_err(|e| match e {
+        BodyError::TooLarge => too_large(format!("request body exceeds {} bytes", shared.limit)),
+        BodyError::Read(message) => bad(format!("could not read request body: {message}")),
+    })?;
+    let bytes = decompress::decompress(encoding, raw, shared.limit).map_err(|e| match e {
+        DecompressError::TooLarge { .. } => too_large(e.to_string()),
+        other => bad(other.to_string()),
+    })?;
+    let spans = match format {
+        Format::V2Json => v2::json(&bytes),
+        Format::V2Protobuf => v2::protobuf(&bytes),
+        Format::V1Json => v1::json(&bytes),
+    }
+    .map_err(bad)?;
+    Ok(Batch::from(translate::to_otlp(spans, shared.parse_string_tags)))
+}
+
+fn refused(refusal: Refusal) -> Response {
+    match refusal {
+        Refusal::Invalid(message) => (StatusCode::BAD_REQUEST, message).into_response(),
+        Refusal::Unavailable(message) => {
+            let mut response = (StatusCode::SERVICE_UNAVAILABLE, message).into_response();
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1u64));
+            response
+        }
+        Refusal::Exhausted(message, retry_after) => {
+            let mut response = (StatusCode::TOO_MANY_REQUESTS, message).into_response();
+            let seconds = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            response
+        }
+        Refusal::Unsupported(signal) => {
+            (StatusCode::NOT_FOUND, format!("this receiver feeds no {signal} pipeline"))
+                .into_response()
+        }
+    }
+}
