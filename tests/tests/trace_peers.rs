@@ -212,3 +212,279 @@ service:
         "{metrics}"
     );
 }
+
+fn jaeger_weir() -> Weir {
+    Weir::start_with(
+        "
+receivers:
+  jaeger:
+    protocols:
+      grpc: {endpoint: 127.0.0.1:0}
+      thrift_http: {endpoint: 127.0.0.1:0}
+      thrift_compact: {endpoint: 127.0.0.1:0}
+      thrift_binary: {endpoint: 127.0.0.1:0}
+exporters:
+  file:
+    path: {output}
+service:
+  pipelines:
+    traces:
+      receivers: [jaeger]
+      exporters: [file]
+",
+    )
+}
+
+/// Waits until the receiver took `count` spans over `transport` (UDP has no answer to wait
+/// for).
+fn wait_accepted(weir: &Weir, transport: &str, count: usize) {
+    let line = format!(
+        "otelcol_receiver_accepted_spans_total{{receiver=\"jaeger\",transport=\"{transport}\"}} {count}"
+    );
+    let seen = weir_core::testing::wait_until(std::time::Duration::from_secs(10), || {
+        weir.metrics().contains(&line)
+    });
+    assert!(seen, "{line}\n{}", weir.metrics());
+}
+
+#[test]
+fn jaeger_thrift_exporter_of_the_python_sdk_over_http_and_udp() {
+    let weir = jaeger_weir();
+    let endpoint =
+        format!("http://{}/api/traces?format=jaeger.thrift", weir.addr("jaeger", "thrift_http"));
+    let sent = send("python-legacy-venv", "jaeger-http", &endpoint);
+    wait_accepted(&weir, "collector_http", 2 * COUNT);
+    check("jaeger-http", &sent, weir);
+
+    let weir = jaeger_weir();
+    let sent = send(
+        "python-legacy-venv",
+        "jaeger-udp",
+        &weir.addr("jaeger", "thrift_compact").to_string(),
+    );
+    wait_accepted(&weir, "udp_thrift_compact", 2 * COUNT);
+    check("jaeger-udp", &sent, weir);
+}
+
+/// `jaeger.api_v2` messages, the fields a client sets, to make a `PostSpans` request.
+mod api_v2 {
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(crate) struct PostSpansRequest {
+        #[prost(message, optional, tag = "1")]
+        pub(crate) batch: Option<Batch>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(crate) struct Batch {
+        #[prost(message, repeated, tag = "1")]
+        pub(crate) spans: Vec<Span>,
+        #[prost(message, optional, tag = "2")]
+        pub(crate) process: Option<Process>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(crate) struct Process {
+        #[prost(string, tag = "1")]
+        pub(crate) service_name: String,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(crate) struct Span {
+        #[prost(bytes = "vec", tag = "1")]
+        pub(crate) trace_id: Vec<u8>,
+        #[prost(bytes = "vec", tag = "2")]
+        pub(crate) span_id: Vec<u8>,
+        #[prost(string, tag = "3")]
+        pub(crate) operation_name: String,
+        #[prost(message, repeated, tag = "4")]
+        pub(crate) references: Vec<SpanRef>,
+        #[prost(message, optional, tag = "6")]
+        pub(crate) start_time: Option<Timestamp>,
+        #[prost(message, optional, tag = "7")]
+        pub(crate) duration: Option<Timestamp>,
+        #[prost(message, repeated, tag = "8")]
+        pub(crate) tags: Vec<KeyValue>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(crate) struct SpanRef {
+        #[prost(bytes = "vec", tag = "1")]
+        pub(crate) trace_id: Vec<u8>,
+        #[prost(bytes = "vec", tag = "2")]
+        pub(crate) span_id: Vec<u8>,
+        #[prost(int32, tag = "3")]
+        pub(crate) ref_type: i32,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(crate) struct Timestamp {
+        #[prost(int64, tag = "1")]
+        pub(crate) seconds: i64,
+        #[prost(int32, tag = "2")]
+        pub(crate) nanos: i32,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(crate) struct KeyValue {
+        #[prost(string, tag = "1")]
+        pub(crate) key: String,
+        #[prost(int32, tag = "2")]
+        pub(crate) v_type: i32,
+        #[prost(string, tag = "3")]
+        pub(crate) v_str: String,
+        #[prost(bool, tag = "4")]
+        pub(crate) v_bool: bool,
+        #[prost(int64, tag = "5")]
+        pub v_int64: i64,
+    }
+}
+
+/// gRPC `PostSpans` with the api_v2 protobuf: spans arrive with ids, parent (a CHILD_OF
+/// reference), kind, attributes and status; a request that breaks the format is
+/// INVALID_ARGUMENT and the receiver goes on.
+#[test]
+fn jaeger_grpc_post_spans() {
+    use prost::Message as _;
+    let weir = jaeger_weir();
+    let addr = weir.addr("jaeger", "grpc");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let trace: Vec<u8> = (1..=16).collect();
+    let kv = |key: &str, v_type: i32, v_str: &str, v_bool: bool, v_int64: i64| api_v2::KeyValue {
+        key: key.into(),
+        v_type,
+        v_str: v_str.into(),
+        v_bool,
+        v_int64,
+    };
+    let span = |id: u8, name: &str, parent: Option<u8>, tags: Vec<api_v2::KeyValue>| api_v2::Span {
+        trace_id: trace.clone(),
+        span_id: vec![0, 0, 0, 0, 0, 0, 0, id],
+        operation_name: name.into(),
+        references: parent
+            .map(|p| api_v2::SpanRef {
+                trace_id: trace.clone(),
+                span_id: vec![0, 0, 0, 0, 0, 0, 0, p],
+                ref_type: 0,
+            })
+            .into_iter()
+            .collect(),
+        start_time: Some(api_v2::Timestamp { seconds: 1_700_000_000, nanos: 0 }),
+        duration: Some(api_v2::Timestamp { seconds: 0, nanos: 2_000_000 }),
+        tags,
+    };
+    let request = api_v2::PostSpansRequest {
+        batch: Some(api_v2::Batch {
+            spans: vec![
+                span(
+                    1,
+                    "serve",
+                    None,
+                    vec![kv("span.kind", 0, "server", false, 0), kv("index", 2, "", false, 7)],
+                ),
+                span(
+                    2,
+                    "query",
+                    Some(1),
+                    vec![
+                        kv("span.kind", 0, "client", false, 0),
+                        kv("error", 1, "", true, 0),
+                        kv("otel.status_description", 0, "timeout", false, 0),
+                    ],
+                ),
+            ],
+            process: Some(api_v2::Process { service_name: "grpc-peer".into() }),
+        }),
+    };
+    let path = "/jaeger.api_v2.CollectorService/PostSpans";
+    let answer =
+        runtime.block_on(weir_tests::grpc_raw(addr, path, request.encode_to_vec().into(), &[]));
+    assert_eq!(answer.code, 0, "{answer:?}");
+    let bad = runtime.block_on(weir_tests::grpc_raw(
+        addr,
+        path,
+        vec![0x0a, 0x03, 0x0a, 0x01].into(),
+        &[],
+    ));
+    assert_eq!(bad.code, 3, "INVALID_ARGUMENT: {bad:?}");
+    let spans: Vec<Span> = weir
+        .stop()
+        .into_iter()
+        .filter_map(|b| match b.into_decoded() {
+            weir_otlp::Decoded::Traces(r) => Some(r),
+            _ => None,
+        })
+        .flatten()
+        .flat_map(|r| r.scope_spans)
+        .flat_map(|s| s.spans)
+        .collect();
+    assert_eq!(spans.len(), 2);
+    assert_eq!(spans[0].kind, SpanKind::Server as i32);
+    assert_eq!(int_attribute(&spans[0], "index"), Some(7));
+    assert_eq!(spans[1].parent_span_id, vec![0, 0, 0, 0, 0, 0, 0, 1]);
+    assert_eq!(spans[1].trace_id, trace);
+    let status = spans[1].status.as_ref().unwrap();
+    assert_eq!((status.code, status.message.as_str()), (StatusCode::Error as i32, "timeout"));
+    assert_eq!(spans[1].end_time_unix_nano - spans[1].start_time_unix_nano, 2_000_000);
+}
+
+/// Bad datagrams on the agent's ports are dropped and counted, and the port keeps reading
+/// (good ones arrive: the Python agent-mode test).
+#[test]
+fn jaeger_udp_drops_bad_datagrams_and_goes_on() {
+    let weir = Weir::start_with(
+        "
+receivers:
+  jaeger:
+    protocols:
+      thrift_compact: {endpoint: 127.0.0.1:0, max_packet_size: 1000}
+exporters:
+  file:
+    path: {output}
+service:
+  pipelines:
+    traces:
+      receivers: [jaeger]
+      exporters: [file]
+",
+    );
+    let addr = weir.addr("jaeger", "thrift_compact");
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..2 {
+        socket.send_to(b"\x82\x81\x00\x09emitBat", addr).unwrap();
+        socket.send_to(&[0x82; 1500], addr).unwrap();
+    }
+    let dropped = |reason: &str, n: usize| {
+        format!(
+            "weir_receiver_udp_dropped_packets_total{{receiver=\"jaeger\",transport=\"udp_thrift_compact\",reason=\"{reason}\"}} {n}"
+        )
+    };
+    let counted = weir_core::testing::wait_until(std::time::Duration::from_secs(10), || {
+        let page = weir.metrics();
+        page.contains(&dropped("invalid", 2)) && page.contains(&dropped("oversized", 2))
+    });
+    assert!(counted, "{}", weir.metrics());
+    weir.stop();
+}
+
+/// `POST /api/traces` refuses what is not a thrift batch, saying why.
+#[test]
+fn jaeger_thrift_http_refuses_bad_bodies() {
+    let weir = jaeger_weir();
+    let url = format!("http://{}/api/traces", weir.addr("jaeger", "thrift_http"));
+    let client = reqwest::blocking::Client::new();
+    let post = |content_type: &str, body: &[u8]| {
+        let response = client
+            .post(&url)
+            .header("content-type", content_type)
+            .body(body.to_vec())
+            .send()
+            .unwrap();
+        (response.status().as_u16(), response.text().unwrap())
+    };
+    let (status, text) = post("application/x-thrift", &[0x0c, 0x00, 0x01, 0x0b, 0x00]);
+    assert_eq!(status, 400);
+    assert!(text.starts_with("Unable to process request body: truncated"), "{text}");
+    let (status, text) = post("application/x-thrift", &[0x00]);
+    assert_eq!(
+        (status, text.as_str()),
+        (400, "Unable to process request body: Batch: required field process is not set")
+    );
+    let (status, text) = post("application/json", b"{}");
+    assert_eq!(status, 400);
+    assert!(text.starts_with("Unsupported content type"), "{text}");
+    weir.stop();
+}

@@ -8,11 +8,13 @@ pub mod decompress;
 pub mod hostmetrics;
 pub mod http_server;
 mod intake;
+pub mod jaeger;
 pub mod kubeletstats;
 mod listen;
 pub mod nop;
 pub mod otlp;
 mod scrape;
+mod thrift;
 mod tls;
 pub mod zipkin;
 
@@ -29,5 +31,7 @@ weir_core::kind! {
         KubeletStats(kubeletstats::Settings),
         /// `zipkin`: Zipkin spans over HTTP.
         Zipkin(zipkin::Config),
+        /// `jaeger`: Jaeger spans over gRPC, thrift HTTP and the agent's UDP.
+        Jaeger(jaeger::Config),
     }
 }

@@ -1,4 +1,4 @@
-//! OTLP/gRPC: the three export services on one tonic server.
+//! gRPC receivers on tonic: OTLP's three export services, or Jaeger's `PostSpans`.
 
 use std::{
     sync::Arc,
@@ -92,34 +92,24 @@ fn deadline<T>(request: &Request<T>) -> Option<Instant> {
     Instant::now().checked_add(timeout.saturating_sub(margin))
 }
 
-/// One signal's OTLP export service. The request's bytes are taken from tonic as they came
-/// (decompressed, within the size limit) and walked, not decoded; the response is the empty
-/// export response, whose encoding is the same for every signal.
+/// A unary export method served from the request's raw bytes (as they came: decompressed,
+/// within the size limit) and answered with an empty message: OTLP's three export services and
+/// Jaeger's `PostSpans`.
+pub(crate) trait Export: Clone + Send + Sync + 'static {
+    /// The gRPC service's full name.
+    const NAME: &'static str;
+    /// The method's path.
+    const PATH: &'static str;
+    /// The signal it carries.
+    const SIGNAL: Signal;
+    /// The request as a batch, or why it is invalid.
+    fn batch(intake: &Intake, bytes: Bytes) -> Result<Batch, String>;
+}
+
+/// OTLP's export service of `SIGNAL` (an index into [`Signal::ALL`]): the request is walked,
+/// not decoded, unless a pipeline reads the items.
 #[derive(Clone)]
-struct ExportServer<const SIGNAL: usize> {
-    service: Service,
-    max_message_size: usize,
-    /// The request encodings accepted: gzip, zstd and deflate.
-    accept: EnabledCompressionEncodings,
-}
-
-impl<const SIGNAL: usize> ExportServer<SIGNAL> {
-    const SIGNAL: Signal = Signal::ALL[SIGNAL];
-
-    fn new(service: Service, max_message_size: usize) -> Self {
-        let mut accept = EnabledCompressionEncodings::default();
-        for encoding in
-            [CompressionEncoding::Gzip, CompressionEncoding::Zstd, CompressionEncoding::Deflate]
-        {
-            accept.enable(encoding);
-        }
-        ExportServer { service, max_message_size, accept }
-    }
-}
-
-impl<const SIGNAL: usize> NamedService for ExportServer<SIGNAL> {
-    const NAME: &'static str = SERVICE_NAMES[SIGNAL];
-}
+pub(crate) struct Otlp<const SIGNAL: usize>;
 
 /// The gRPC service names of the export services, in [`Signal::ALL`]'s order.
 const SERVICE_NAMES: [&str; 3] = [
@@ -128,7 +118,50 @@ const SERVICE_NAMES: [&str; 3] = [
     "opentelemetry.proto.collector.logs.v1.LogsService",
 ];
 
-impl<const SIGNAL: usize, B> tower::Service<http::Request<B>> for ExportServer<SIGNAL>
+/// The export methods' paths, in [`Signal::ALL`]'s order.
+const EXPORT_PATHS: [&str; 3] = [
+    "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+    "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+    "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+];
+
+impl<const SIGNAL: usize> Export for Otlp<SIGNAL> {
+    const NAME: &'static str = SERVICE_NAMES[SIGNAL];
+    const PATH: &'static str = EXPORT_PATHS[SIGNAL];
+    const SIGNAL: Signal = Signal::ALL[SIGNAL];
+
+    fn batch(intake: &Intake, bytes: Bytes) -> Result<Batch, String> {
+        intake.protobuf(Self::SIGNAL, bytes)
+    }
+}
+
+/// One export service on tonic.
+#[derive(Clone)]
+struct ExportServer<E> {
+    service: Service,
+    max_message_size: usize,
+    /// The request encodings accepted: gzip, zstd and deflate.
+    accept: EnabledCompressionEncodings,
+    export: std::marker::PhantomData<E>,
+}
+
+impl<E: Export> ExportServer<E> {
+    fn new(service: Service, max_message_size: usize) -> Self {
+        let mut accept = EnabledCompressionEncodings::default();
+        for encoding in
+            [CompressionEncoding::Gzip, CompressionEncoding::Zstd, CompressionEncoding::Deflate]
+        {
+            accept.enable(encoding);
+        }
+        ExportServer { service, max_message_size, accept, export: std::marker::PhantomData }
+    }
+}
+
+impl<E: Export> NamedService for ExportServer<E> {
+    const NAME: &'static str = E::NAME;
+}
+
+impl<E: Export, B> tower::Service<http::Request<B>> for ExportServer<E>
 where
     B: Body + Send + 'static,
     B::Error: Into<StdError> + Send + 'static,
@@ -142,39 +175,47 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let signal = Self::SIGNAL;
-        if request.uri().path() != signal.grpc_export_path() {
+        if request.uri().path() != E::PATH {
             return Box::pin(async { Ok(Status::unimplemented("").into_http()) });
         }
         let mut grpc = tonic::server::Grpc::new(RawCodec)
             .apply_compression_config(self.accept, EnabledCompressionEncodings::default())
             .apply_max_message_size_config(Some(self.max_message_size), None);
-        let export = Export { service: self.service.clone(), signal };
-        Box::pin(async move { Ok(grpc.unary(export, request).await) })
+        let call = Call::<E> { service: self.service.clone(), export: std::marker::PhantomData };
+        Box::pin(async move { Ok(grpc.unary(call, request).await) })
     }
 }
 
-/// One export call: the request's bytes in, the empty export response out.
-struct Export {
+/// One export call: the request's bytes in, the empty response out.
+struct Call<E> {
     service: Service,
-    signal: Signal,
+    export: std::marker::PhantomData<E>,
 }
 
-impl UnaryService<Bytes> for Export {
+impl<E: Export> UnaryService<Bytes> for Call<E> {
     type Response = Vec<Bytes>;
     type Future = BoxFuture<Response<Vec<Bytes>>, Status>;
 
     fn call(&mut self, request: Request<Bytes>) -> Self::Future {
-        let (service, signal) = (self.service.clone(), self.signal);
+        let service = self.service.clone();
         Box::pin(async move {
             let deadline = deadline(&request);
             let metadata = service.metadata(&request);
-            let batch = service.0.protobuf(signal, request.into_inner());
+            let batch = E::batch(&service.0, request.into_inner());
             let batch = batch.map_err(Status::invalid_argument)?;
             service.accept(batch, metadata, deadline).await?;
             Ok(Response::new(Vec::new()))
         })
     }
+}
+
+/// The services a gRPC server offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Services {
+    /// OTLP's export services, of the signals some pipeline takes.
+    Otlp,
+    /// Jaeger's `CollectorService`.
+    Jaeger,
 }
 
 /// Serves OTLP/gRPC on `listener` until `shutdown`, then finishes requests in flight.
@@ -185,6 +226,7 @@ pub(crate) async fn serve(
     intake: Intake,
     config: &super::config::Grpc,
     shutdown: CancellationToken,
+    services: Services,
 ) -> Result<(), tonic::transport::Error> {
     let max_message_size = config.max_recv_msg_size();
     let max_concurrent_streams = config.max_concurrent_streams;
@@ -197,21 +239,28 @@ pub(crate) async fn serve(
         let service = service.clone();
         move |request| service.authenticate(request)
     };
-    let traces = accepts(Signal::Traces).then(|| {
+    let otlp = services == Services::Otlp;
+    let traces = (otlp && accepts(Signal::Traces)).then(|| {
         InterceptedService::new(
-            ExportServer::<0>::new(service.clone(), max_message_size),
+            ExportServer::<Otlp<0>>::new(service.clone(), max_message_size),
             check.clone(),
         )
     });
-    let metrics = accepts(Signal::Metrics).then(|| {
+    let metrics = (otlp && accepts(Signal::Metrics)).then(|| {
         InterceptedService::new(
-            ExportServer::<1>::new(service.clone(), max_message_size),
+            ExportServer::<Otlp<1>>::new(service.clone(), max_message_size),
             check.clone(),
         )
     });
-    let logs = accepts(Signal::Logs).then(|| {
+    let logs = (otlp && accepts(Signal::Logs)).then(|| {
         InterceptedService::new(
-            ExportServer::<2>::new(service.clone(), max_message_size),
+            ExportServer::<Otlp<2>>::new(service.clone(), max_message_size),
+            check.clone(),
+        )
+    });
+    let jaeger = (services == Services::Jaeger).then(|| {
+        InterceptedService::new(
+            ExportServer::<crate::jaeger::PostSpans>::new(service.clone(), max_message_size),
             check.clone(),
         )
     });
@@ -230,7 +279,8 @@ pub(crate) async fn serve(
         .layer(tower::util::MapResponseLayer::new(bad_request_statuses))
         .add_optional_service(traces)
         .add_optional_service(metrics)
-        .add_optional_service(logs);
+        .add_optional_service(logs)
+        .add_optional_service(jaeger);
     let stopping = shutdown.clone();
     let served = async {
         match listener {

@@ -8,7 +8,7 @@
 
 mod config;
 pub mod cors;
-mod grpc;
+pub(crate) mod grpc;
 mod http;
 
 use std::net::SocketAddr;
@@ -92,7 +92,7 @@ impl Receiver for OtlpReceiver {
                 let shutdown = shutdown.clone();
                 tokio::spawn(async move {
                     let listener = security.accept(listener, &shutdown);
-                    grpc::serve(listener, intake, &config, shutdown)
+                    grpc::serve(listener, intake, &config, shutdown, grpc::Services::Otlp)
                         .await
                         .map_err(|e| e.to_string())
                 })

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::model::{self, Endpoint, Kind, Span};
 
 mod proto {
-    #![allow(missing_docs, unreachable_pub, clippy::all)]
+    #![allow(missing_docs, unreachable_pub, dead_code, clippy::all)]
     include!(concat!(env!("OUT_DIR"), "/zipkin.proto3.rs"));
 }
 
