@@ -35,13 +35,37 @@ use weir_core::{BoxFuture, Receiver, ReceiverError, ReceiverOutput, auth::Authen
 use weir_otlp::Batch;
 
 use crate::{
-    decompress::{self, DecompressError, Encoding},
+    decompress::{self, DecompressError},
     http_server::{BodyError, Peer, ServerConfig, read_body},
     intake::{Intake, Refusal},
     listen::{Buffers, Security, bind},
     otlp::Grpc,
     thrift::Protocol,
 };
+
+/// How a Jaeger request is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// A bare thrift `Batch`, binary protocol (`thrift_http`).
+    ThriftBatch,
+    /// `Agent.emitBatch`, compact protocol (`thrift_compact`).
+    AgentCompact,
+    /// `Agent.emitBatch`, binary protocol (`thrift_binary`).
+    AgentBinary,
+    /// A protobuf `PostSpansRequest` (`grpc`).
+    Protobuf,
+}
+
+/// A request or datagram as OTLP spans: what the receiver does with each.
+pub fn decode(bytes: &[u8], encoding: Encoding) -> Result<Batch, String> {
+    let batch = match encoding {
+        Encoding::ThriftBatch => thrift::batch(bytes, Protocol::Binary),
+        Encoding::AgentCompact => thrift::emit_batch(bytes, Protocol::Compact),
+        Encoding::AgentBinary => thrift::emit_batch(bytes, Protocol::Binary),
+        Encoding::Protobuf => proto::post_spans(bytes),
+    }?;
+    Ok(Batch::from(translate::to_otlp(batch)))
+}
 
 /// Jaeger's `PostSpans` on the shared gRPC server.
 #[derive(Clone)]
@@ -53,8 +77,7 @@ impl crate::otlp::grpc::Export for PostSpans {
     const SIGNAL: weir_otlp::Signal = weir_otlp::Signal::Traces;
 
     fn batch(_intake: &Intake, bytes: Bytes) -> Result<Batch, String> {
-        let batch = proto::post_spans(&bytes)?;
-        Ok(Batch::from(translate::to_otlp(batch)))
+        decode(&bytes, Encoding::Protobuf)
     }
 }
 
@@ -251,7 +274,7 @@ async fn traces(
         return (StatusCode::UNAUTHORIZED, "unauthenticated").into_response();
     };
     let encoding = headers.get(header::CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("?"));
-    let encoding = match Encoding::parse(encoding) {
+    let encoding = match decompress::Encoding::parse(encoding) {
         Ok(encoding) => encoding,
         Err(e) => return bad(e.to_string()),
     };
@@ -272,8 +295,8 @@ async fn traces(
         }
         Err(e) => return bad(e.to_string()),
     };
-    let batch = match thrift::batch(&bytes, Protocol::Binary) {
-        Ok(batch) => Batch::from(translate::to_otlp(batch)),
+    let batch = match decode(&bytes, Encoding::ThriftBatch) {
+        Ok(batch) => batch,
         Err(e) => {
             tracing::debug!(error = %e, "jaeger thrift_http request refused");
             return bad(format!("Unable to process request body: {e}"));

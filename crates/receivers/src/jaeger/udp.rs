@@ -11,9 +11,8 @@ use bytes::Bytes;
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 use weir_core::Metadata;
-use weir_otlp::Batch;
 
-use super::{Udp, thrift, translate};
+use super::Udp;
 use crate::{intake::Intake, thrift::Protocol};
 
 /// Binds `config.endpoint`, with the receive buffer `socket_buffer_size` asks for.
@@ -80,8 +79,12 @@ pub(super) async fn serve(
             loop {
                 let next = receiver.lock().await.recv().await;
                 let Some((datagram, peer)) = next else { break };
-                let batch = match thrift::emit_batch(&datagram, protocol) {
-                    Ok(batch) => Batch::from(translate::to_otlp(batch)),
+                let encoding = match protocol {
+                    Protocol::Compact => super::Encoding::AgentCompact,
+                    Protocol::Binary => super::Encoding::AgentBinary,
+                };
+                let batch = match super::decode(&datagram, encoding) {
+                    Ok(batch) => batch,
                     Err(error) => {
                         invalid.drop_one(&id, &error);
                         continue;

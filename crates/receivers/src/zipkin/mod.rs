@@ -67,10 +67,23 @@ impl ZipkinReceiver {
 
 /// Which API and encoding a request uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub enum Format {
+    /// `/api/v2/spans`, JSON.
     V2Json,
+    /// `/api/v2/spans`, protobuf `ListOfSpans`.
     V2Protobuf,
+    /// `/api/v1/spans`, JSON.
     V1Json,
+}
+
+/// A request body of `format` as OTLP spans: what the receiver does with each request.
+pub fn decode(body: &[u8], format: Format, parse_string_tags: bool) -> Result<Batch, String> {
+    let spans = match format {
+        Format::V2Json => v2::json(body),
+        Format::V2Protobuf => v2::protobuf(body),
+        Format::V1Json => v1::json(body),
+    }?;
+    Ok(Batch::from(translate::to_otlp(spans, parse_string_tags)))
 }
 
 struct Shared {
@@ -161,7 +174,7 @@ async fn spans(
     let Ok(authenticated) = shared.intake.authenticate(&headers) else {
         return (StatusCode::UNAUTHORIZED, "unauthenticated").into_response();
     };
-    let batch = match decode(shared, format, &headers, body).await {
+    let batch = match read(shared, format, &headers, body).await {
         Ok(batch) => batch,
         Err(failure) => {
             tracing::debug!(?format, status = %failure.status(), "zipkin request refused");
@@ -175,7 +188,7 @@ async fn spans(
     }
 }
 
-async fn decode(
+async fn read(
     shared: &Shared,
     format: Format,
     headers: &HeaderMap,
@@ -193,13 +206,7 @@ async fn decode(
         DecompressError::TooLarge { .. } => too_large(e.to_string()),
         other => bad(other.to_string()),
     })?;
-    let spans = match format {
-        Format::V2Json => v2::json(&bytes),
-        Format::V2Protobuf => v2::protobuf(&bytes),
-        Format::V1Json => v1::json(&bytes),
-    }
-    .map_err(bad)?;
-    Ok(Batch::from(translate::to_otlp(spans, shared.parse_string_tags)))
+    self::decode(&bytes, format, shared.parse_string_tags).map_err(bad)
 }
 
 fn refused(refusal: Refusal) -> Response {

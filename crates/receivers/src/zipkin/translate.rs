@@ -22,88 +22,89 @@ use weir_otlp::proto::{
 
 use super::model::{Kind, Span};
 
-/// Tags that are resource attributes (the semantic conventions' resource attributes), as the
-/// Collector's translator lists them.
-const RESOURCE_KEYS: &[&str] = &[
-    "service.name",
-    "service.namespace",
-    "service.instance.id",
-    "service.version",
-    "telemetry.sdk.name",
-    "telemetry.sdk.language",
-    "telemetry.sdk.version",
-    "telemetry.auto.version",
-    "cloud.provider",
-    "cloud.account.id",
-    "cloud.region",
-    "cloud.availability_zone",
-    "cloud.platform",
-    "aws.eks.cluster.arn",
-    "container.name",
-    "container.id",
-    "container.runtime",
-    "container.image.name",
-    "container.image.tag",
-    "deployment.environment",
-    "deployment.environment.name",
-    "device.id",
-    "device.model.identifier",
-    "device.model.name",
-    "faas.name",
-    "faas.id",
-    "faas.version",
-    "faas.instance",
-    "faas.max_memory",
-    "host.id",
-    "host.name",
-    "host.type",
-    "host.arch",
-    "host.image.name",
-    "host.image.id",
-    "host.image.version",
-    "k8s.cluster.name",
-    "k8s.node.name",
-    "k8s.node.uid",
-    "k8s.namespace.name",
-    "k8s.pod.uid",
-    "k8s.pod.name",
-    "k8s.container.name",
-    "k8s.replicaset.uid",
-    "k8s.replicaset.name",
-    "k8s.deployment.uid",
-    "k8s.deployment.name",
-    "k8s.statefulset.uid",
-    "k8s.statefulset.name",
-    "k8s.daemonset.uid",
-    "k8s.daemonset.name",
-    "k8s.job.uid",
-    "k8s.job.name",
-    "k8s.cronjob.uid",
-    "k8s.cronjob.name",
-    "os.type",
-    "os.description",
-    "os.name",
-    "os.version",
-    "process.pid",
-    "process.executable.name",
-    "process.executable.path",
-    "process.command",
-    "process.command_line",
-    "process.command_args",
-    "process.owner",
-    "process.runtime.name",
-    "process.runtime.version",
-    "process.runtime.description",
-    "webengine.name",
-    "webengine.version",
-    "webengine.description",
-    "opencensus.starttime",
-    "opencensus.exporterversion",
-    "opencensus.resourcetype",
-];
-
+/// Whether a tag is a resource attribute (the semantic conventions' resource attributes, as
+/// the Collector's translator lists them). A `match` compiles to a switch on the length and a
+/// comparison, not a scan of the list: this runs for every tag of every span.
 fn is_resource_key(key: &str) -> bool {
-    RESOURCE_KEYS.contains(&key) || key.starts_with("aws.ecs.") || key.starts_with("aws.log.")
+    matches!(
+        key,
+        "service.name"
+            | "service.namespace"
+            | "service.instance.id"
+            | "service.version"
+            | "telemetry.sdk.name"
+            | "telemetry.sdk.language"
+            | "telemetry.sdk.version"
+            | "telemetry.auto.version"
+            | "cloud.provider"
+            | "cloud.account.id"
+            | "cloud.region"
+            | "cloud.availability_zone"
+            | "cloud.platform"
+            | "aws.eks.cluster.arn"
+            | "container.name"
+            | "container.id"
+            | "container.runtime"
+            | "container.image.name"
+            | "container.image.tag"
+            | "deployment.environment"
+            | "deployment.environment.name"
+            | "device.id"
+            | "device.model.identifier"
+            | "device.model.name"
+            | "faas.name"
+            | "faas.id"
+            | "faas.version"
+            | "faas.instance"
+            | "faas.max_memory"
+            | "host.id"
+            | "host.name"
+            | "host.type"
+            | "host.arch"
+            | "host.image.name"
+            | "host.image.id"
+            | "host.image.version"
+            | "k8s.cluster.name"
+            | "k8s.node.name"
+            | "k8s.node.uid"
+            | "k8s.namespace.name"
+            | "k8s.pod.uid"
+            | "k8s.pod.name"
+            | "k8s.container.name"
+            | "k8s.replicaset.uid"
+            | "k8s.replicaset.name"
+            | "k8s.deployment.uid"
+            | "k8s.deployment.name"
+            | "k8s.statefulset.uid"
+            | "k8s.statefulset.name"
+            | "k8s.daemonset.uid"
+            | "k8s.daemonset.name"
+            | "k8s.job.uid"
+            | "k8s.job.name"
+            | "k8s.cronjob.uid"
+            | "k8s.cronjob.name"
+            | "os.type"
+            | "os.description"
+            | "os.name"
+            | "os.version"
+            | "process.pid"
+            | "process.executable.name"
+            | "process.executable.path"
+            | "process.command"
+            | "process.command_line"
+            | "process.command_args"
+            | "process.owner"
+            | "process.runtime.name"
+            | "process.runtime.version"
+            | "process.runtime.description"
+            | "webengine.name"
+            | "webengine.version"
+            | "webengine.description"
+            | "opencensus.starttime"
+            | "opencensus.exporterversion"
+            | "opencensus.resourcetype"
+    ) || key.starts_with("aws.ecs.")
+        || key.starts_with("aws.log.")
 }
 
 /// One resource's key: its service and resource tags.
@@ -194,7 +195,7 @@ fn convert(span: Span, parse: bool) -> (ResourceKey, ScopeKey, OtlpSpan) {
         } else if parse {
             attributes.push(typed(&key, &value));
         } else {
-            attributes.push(text(&key, value));
+            attributes.push(owned(key, value));
         }
     }
     resource_tags.sort();
@@ -295,6 +296,14 @@ fn json_attribute(key: String, value: serde_json::Value) -> KeyValue {
         other => Value::StringValue(other.to_string()),
     };
     KeyValue { key, value: Some(AnyValue { value: Some(value) }), ..Default::default() }
+}
+
+fn owned(key: String, value: String) -> KeyValue {
+    KeyValue {
+        key,
+        value: Some(AnyValue { value: Some(Value::StringValue(value)) }),
+        ..Default::default()
+    }
 }
 
 fn text(key: &str, value: String) -> KeyValue {
