@@ -16,8 +16,11 @@ fn data(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// A receiver's decoding of one request.
+type Decode = Box<dyn Fn(&[u8]) -> weir_otlp::Batch>;
+
 fn receivers(c: &mut Criterion) {
-    let cases: [(&str, &str, Box<dyn Fn(&[u8]) -> weir_otlp::Batch>); 4] = [
+    let cases: [(&str, &str, Decode); 4] = [
         (
             "zipkin_v2_json",
             "zipkin-v2.json",
