@@ -13,6 +13,7 @@ pub mod kubeletstats;
 mod listen;
 pub mod nop;
 pub mod otlp;
+pub mod prometheus;
 mod scrape;
 mod thrift;
 mod tls;
@@ -33,5 +34,7 @@ weir_core::kind! {
         Zipkin(zipkin::Config),
         /// `jaeger`: Jaeger spans over gRPC, thrift HTTP and the agent's UDP.
         Jaeger(jaeger::Config),
+        /// `prometheus`: Prometheus scrapes.
+        Prometheus(prometheus::Settings),
     }
 }
