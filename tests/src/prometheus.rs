@@ -38,14 +38,23 @@ fn spawn(args: &[String]) -> Child {
 /// Starts Prometheus scraping `target` every second (if any), with extra `flags`.
 pub fn start_prometheus(target: Option<std::net::SocketAddr>, flags: &[&str]) -> Prometheus {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("prometheus.yml");
     let scrape = match target {
         Some(target) => format!(
             "scrape_configs:\n  - job_name: weir\n    static_configs: [{{targets: ['{target}']}}]\n"
         ),
         None => String::new(),
     };
-    std::fs::write(&config, format!("global: {{scrape_interval: 1s}}\n{scrape}")).unwrap();
+    start_with_config(&format!("global: {{scrape_interval: 1s}}\n{scrape}"), flags, dir)
+}
+
+/// Starts Prometheus on `config` (a whole `prometheus.yml`).
+pub fn start_prometheus_with(config: &str) -> Prometheus {
+    start_with_config(config, &[], tempfile::tempdir().unwrap())
+}
+
+fn start_with_config(text: &str, flags: &[&str], dir: tempfile::TempDir) -> Prometheus {
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(&config, text).unwrap();
     let address = format!("127.0.0.1:{}", free_port());
     let mut args = vec![
         format!("--config.file={}", config.display()),

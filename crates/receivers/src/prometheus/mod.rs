@@ -58,7 +58,7 @@ impl BuildReceiver for Settings {
         Box::pin(async move {
             let mut clients = Vec::new();
             for job in &self.jobs {
-                let tls = job.tls.client_config(&[b"http/1.1"])?;
+                let tls = job.tls.client_config(&[])?;
                 let connector = hyper_rustls::HttpsConnectorBuilder::new()
                     .with_tls_config(tls)
                     .https_or_http()
@@ -267,11 +267,19 @@ async fn scrape(
         synthetic.push(("scrape_timeout_seconds", job.timeout.as_secs_f64()));
     }
     let metrics = &mut resource_metrics.scope_metrics[0].metrics;
+    // as Prometheus labels them: with the target's labels
+    let attributes: Vec<_> = target
+        .labels
+        .iter()
+        .filter(|(k, _)| k != "job" && k != "instance")
+        .map(|(k, v)| weir_otlp::attributes::kv(k, v))
+        .collect();
     for (name, value) in synthetic {
         metrics.push(Metric {
             name: name.to_owned(),
             data: Some(metric::Data::Gauge(Gauge {
                 data_points: vec![NumberDataPoint {
+                    attributes: attributes.clone(),
                     time_unix_nano: now,
                     value: Some(number_data_point::Value::AsDouble(value)),
                     ..Default::default()
