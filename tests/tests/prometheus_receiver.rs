@@ -56,10 +56,11 @@ fn scrape_config(target: &str, dollar: &str) -> String {
     lines.iter().map(|line| format!("\n        {line}")).collect()
 }
 
+/// Series by name and labels: data type and last value.
+type Series = BTreeMap<(String, BTreeMap<String, String>), (&'static str, f64)>;
+
 /// Every series weir wrote: `(name, attributes) → (data type, last value)`.
-fn weir_series(
-    resources: &[ResourceMetrics],
-) -> BTreeMap<(String, BTreeMap<String, String>), (&'static str, f64)> {
+fn weir_series(resources: &[ResourceMetrics]) -> Series {
     let mut series = BTreeMap::new();
     for metric in resources.iter().flat_map(|r| &r.scope_metrics).flat_map(|s| &s.metrics) {
         let points: Vec<(&'static str, &[weir_otlp::proto::common::v1::KeyValue], f64, u32)> =
