@@ -174,14 +174,26 @@ async fn scrape_loop(
     let mut ticker = tokio::time::interval(job.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut state = State::default();
+    let labels = [
+        (weir_core::telemetry::RECEIVER, id.to_owned()),
+        (weir_core::telemetry::TRANSPORT, "http".to_owned()),
+    ];
+    let signal = weir_otlp::Signal::Metrics;
+    let accepted = metrics::counter!(weir_core::telemetry::receiver_accepted(signal), &labels);
+    let refused = metrics::counter!(weir_core::telemetry::receiver_refused(signal), &labels);
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = ticker.tick() => {}
         }
         let batch = scrape(id, settings, job, &target, &client, &mut state).await;
-        if let Err(error) = output.send(batch, Instant::now() + job.interval).await {
-            tracing::warn!(receiver = id, target = %target.url, %error, "a scrape was not taken by the pipelines");
+        let points = batch.item_count() as u64;
+        match output.send(batch, Instant::now() + job.interval).await {
+            Ok(()) => accepted.increment(points),
+            Err(error) => {
+                refused.increment(points);
+                tracing::warn!(receiver = id, target = %target.url, %error, "a scrape was not taken by the pipelines");
+            }
         }
     }
 }
