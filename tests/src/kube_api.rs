@@ -41,6 +41,12 @@ pub enum Kind {
     ReplicaSet,
     /// `batch/v1` jobs.
     Job,
+    /// `v1` services.
+    Service,
+    /// `v1` endpoints.
+    Endpoints,
+    /// `discovery.k8s.io/v1` endpointslices.
+    EndpointSlice,
 }
 
 impl Kind {
@@ -51,6 +57,9 @@ impl Kind {
             "Node" => Kind::Node,
             "ReplicaSet" => Kind::ReplicaSet,
             "Job" => Kind::Job,
+            "Service" => Kind::Service,
+            "Endpoints" => Kind::Endpoints,
+            "EndpointSlice" => Kind::EndpointSlice,
             other => panic!("the test API server does not serve {other}"),
         }
     }
@@ -62,6 +71,9 @@ impl Kind {
             Kind::Node => "nodes",
             Kind::ReplicaSet => "replicasets",
             Kind::Job => "jobs",
+            Kind::Service => "services",
+            Kind::Endpoints => "endpoints",
+            Kind::EndpointSlice => "endpointslices",
         }
     }
 
@@ -72,6 +84,9 @@ impl Kind {
             Kind::Node => "Node",
             Kind::ReplicaSet => "ReplicaSet",
             Kind::Job => "Job",
+            Kind::Service => "Service",
+            Kind::Endpoints => "Endpoints",
+            Kind::EndpointSlice => "EndpointSlice",
         }
     }
 
@@ -79,14 +94,24 @@ impl Kind {
         match self {
             Kind::ReplicaSet => "apps/v1",
             Kind::Job => "batch/v1",
+            Kind::EndpointSlice => "discovery.k8s.io/v1",
             _ => "v1",
         }
     }
 
     fn by_plural(plural: &str) -> Option<Kind> {
-        [Kind::Pod, Kind::Namespace, Kind::Node, Kind::ReplicaSet, Kind::Job]
-            .into_iter()
-            .find(|k| k.plural() == plural)
+        [
+            Kind::Pod,
+            Kind::Namespace,
+            Kind::Node,
+            Kind::ReplicaSet,
+            Kind::Job,
+            Kind::Service,
+            Kind::Endpoints,
+            Kind::EndpointSlice,
+        ]
+        .into_iter()
+        .find(|k| k.plural() == plural)
     }
 }
 

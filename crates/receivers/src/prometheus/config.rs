@@ -92,8 +92,8 @@ pub struct ScrapeConfig {
     pub static_configs: Vec<StaticConfig>,
     /// `file_sd_configs`.
     pub file_sd_configs: Vec<FileSdConfig>,
-    /// `kubernetes_sd_configs` (not built yet).
-    pub kubernetes_sd_configs: Option<serde_json::Value>,
+    /// `kubernetes_sd_configs`: roles node, service, pod, endpoints, endpointslice.
+    pub kubernetes_sd_configs: Vec<super::kubernetes::KubernetesSdConfig>,
     /// `relabel_configs`: on each target's labels before it is scraped.
     pub relabel_configs: Vec<RelabelConfig>,
     /// `metric_relabel_configs`: on each scraped sample.
@@ -135,7 +135,7 @@ impl Default for ScrapeConfig {
             honor_timestamps: true,
             static_configs: Vec::new(),
             file_sd_configs: Vec::new(),
-            kubernetes_sd_configs: None,
+            kubernetes_sd_configs: Vec::new(),
             relabel_configs: Vec::new(),
             metric_relabel_configs: Vec::new(),
             basic_auth: None,
@@ -244,6 +244,7 @@ pub(crate) struct Job {
     pub(crate) honor_timestamps: bool,
     pub(crate) static_targets: Vec<StaticConfig>,
     pub(crate) file_sd: Vec<(Vec<String>, Duration)>,
+    pub(crate) kubernetes: Vec<super::kubernetes::KubernetesSd>,
     pub(crate) relabel: Vec<Rule>,
     pub(crate) metric_relabel: Vec<Rule>,
     pub(crate) credentials: Option<Credentials>,
@@ -365,11 +366,16 @@ impl weir_core::Component for Settings {
             if !scrape.metrics_path.starts_with('/') {
                 error(at("metrics_path"), format!("{:?} must start with '/'", scrape.metrics_path));
             }
-            if scrape.kubernetes_sd_configs.is_some() {
-                error(
-                    at("kubernetes_sd_configs"),
-                    "is not built in weir yet (static_configs and file_sd_configs are)".into(),
-                );
+            let mut kubernetes = Vec::new();
+            for (j, sd) in scrape.kubernetes_sd_configs.iter().enumerate() {
+                match super::kubernetes::KubernetesSd::new(sd) {
+                    Ok(sd) => kubernetes.push(sd),
+                    Err(problems) => {
+                        for (field, message) in problems {
+                            error(format!("{}[{j}].{field}", at("kubernetes_sd_configs")), message);
+                        }
+                    }
+                }
             }
             let mut rules = |list: &[RelabelConfig], field: &str| {
                 let mut out = Vec::new();
@@ -477,6 +483,7 @@ impl weir_core::Component for Settings {
                 honor_timestamps: scrape.honor_timestamps,
                 static_targets: scrape.static_configs.clone(),
                 file_sd,
+                kubernetes,
                 relabel,
                 metric_relabel,
                 credentials,

@@ -1,25 +1,39 @@
-//! A job's targets: its `static_configs` and the groups in its `file_sd_configs` files (JSON
-//! or YAML lists of `{targets, labels}`, `*` allowed in a file's name, read at each refresh),
-//! each with Prometheus' reserved labels, through `relabel_configs`.
+//! A job's targets: its `static_configs`, the groups in its `file_sd_configs` files (JSON or
+//! YAML lists of `{targets, labels}`, `*` allowed in a file's name, read at each refresh) and
+//! those `kubernetes_sd_configs` found, each with Prometheus' reserved labels, through
+//! `relabel_configs`.
 
-use std::path::Path;
+use std::{collections::BTreeMap, path::Path};
 
 use super::{
     config::{Job, StaticConfig},
+    kubernetes::Group,
     relabel,
     translate::Target,
 };
 
-/// The job's targets now.
-pub(crate) fn targets(job: &Job) -> Vec<Target> {
-    let mut groups: Vec<(StaticConfig, Option<String>)> =
-        job.static_targets.iter().map(|g| (g.clone(), None)).collect();
+/// The job's targets now: its static ones, those in its `file_sd_configs` files, and the
+/// groups its `kubernetes_sd_configs` found (`kubernetes`, one list per entry).
+pub(crate) fn targets(job: &Job, kubernetes: &[Vec<Group>]) -> Vec<Target> {
+    let mut discovered: Vec<BTreeMap<String, String>> = Vec::new();
+    let mut add = |group: &StaticConfig, file: Option<&Path>| {
+        for address in &group.targets {
+            let mut labels = group.labels.clone();
+            labels.insert("__address__".into(), address.clone());
+            if let Some(file) = file {
+                labels.insert("__meta_filepath".into(), file.display().to_string());
+            }
+            discovered.push(labels);
+        }
+    };
+    for group in &job.static_targets {
+        add(group, None);
+    }
     for (patterns, _) in &job.file_sd {
         for pattern in patterns {
             for path in matching(pattern) {
                 match read_groups(&path) {
-                    Ok(found) => groups
-                        .extend(found.into_iter().map(|g| (g, Some(path.display().to_string())))),
+                    Ok(found) => found.iter().for_each(|g| add(g, Some(&path))),
                     Err(error) => {
                         tracing::warn!(job = %job.name, file = %path.display(), %error, "file_sd: cannot read targets")
                     }
@@ -27,14 +41,20 @@ pub(crate) fn targets(job: &Job) -> Vec<Target> {
             }
         }
     }
+    for group in kubernetes.iter().flatten() {
+        for own in &group.targets {
+            // a target's own label wins over its group's
+            let mut labels = group.labels.clone();
+            labels.extend(own.clone());
+            discovered.push(labels);
+        }
+    }
     let mut out = Vec::new();
-    for (group, file) in groups {
-        for address in &group.targets {
-            if let Some(target) = target(job, address, &group, file.as_deref())
-                && !out.contains(&target)
-            {
-                out.push(target);
-            }
+    for labels in discovered {
+        if let Some(target) = target(job, labels)
+            && !out.contains(&target)
+        {
+            out.push(target);
         }
     }
     out
@@ -73,14 +93,16 @@ fn read_groups(path: &Path) -> Result<Vec<StaticConfig>, String> {
     }
 }
 
-/// One target: its labels with the reserved ones, relabeled; `None` when dropped.
-fn target(job: &Job, address: &str, group: &StaticConfig, file: Option<&str>) -> Option<Target> {
-    let mut labels: Vec<(String, String)> = Vec::new();
-    let mut set = |name: &str, value: String| relabel::set(&mut labels, name, value);
-    for (name, value) in &group.labels {
-        set(name, value.clone());
-    }
-    set("__address__", address.to_owned());
+/// One target: its discovered labels with the job's (where discovery set none), relabeled;
+/// `None` when dropped.
+fn target(job: &Job, discovered: BTreeMap<String, String>) -> Option<Target> {
+    let mut labels: Vec<(String, String)> =
+        discovered.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+    let mut set = |name: &str, value: String| {
+        if labels.binary_search_by(|(k, _)| k.as_str().cmp(name)).is_err() {
+            relabel::set(&mut labels, name, value);
+        }
+    };
     set("job", job.name.clone());
     set("__scheme__", job.scheme.clone());
     set("__metrics_path__", job.metrics_path.clone());
@@ -90,9 +112,6 @@ fn target(job: &Job, address: &str, group: &StaticConfig, file: Option<&str>) ->
         if let Some(first) = values.first() {
             set(&format!("__param_{name}"), first.clone());
         }
-    }
-    if let Some(file) = file {
-        set("__meta_filepath", file.to_owned());
     }
     if !relabel::apply(&job.relabel, &mut labels) {
         return None;

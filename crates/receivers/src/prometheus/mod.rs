@@ -10,6 +10,7 @@
 mod config;
 mod discovery;
 mod exposition;
+mod kubernetes;
 mod relabel;
 #[cfg(test)]
 mod tests;
@@ -120,9 +121,24 @@ async fn run_job(
 ) {
     let job = &settings.jobs[index];
     let refresh = job.file_sd.iter().map(|(_, every)| *every).min();
+    let changed = Arc::new(tokio::sync::Notify::new());
+    let mut found = Vec::new();
+    for sd in &job.kubernetes {
+        let (sender, mut receiver) = tokio::sync::watch::channel(Vec::new());
+        tokio::spawn(kubernetes::discover(job.name.clone(), sd.clone(), sender, shutdown.clone()));
+        found.push(receiver.clone());
+        let changed = changed.clone();
+        tokio::spawn(async move {
+            while receiver.changed().await.is_ok() {
+                changed.notify_one();
+            }
+        });
+    }
     let mut running: HashMap<Target, CancellationToken> = HashMap::new();
     loop {
-        let targets = discovery::targets(job);
+        let groups: Vec<Vec<kubernetes::Group>> =
+            found.iter().map(|r| r.borrow().clone()).collect();
+        let targets = discovery::targets(job, &groups);
         running.retain(|target, stop| {
             let keep = targets.contains(target);
             if !keep {
@@ -138,42 +154,64 @@ async fn run_job(
             running.insert(target.clone(), stop.clone());
             let (id, settings, client, output) =
                 (id.to_owned(), settings.clone(), client.clone(), output.clone());
+            let shutdown = shutdown.clone();
             tokio::spawn(async move {
-                scrape_loop(&id, &settings, index, target, client, &output, stop).await;
+                let state =
+                    scrape_loop(&id, &settings, index, &target, client, &output, stop).await;
+                if !shutdown.is_cancelled() {
+                    gone(&id, &target, state, &output).await;
+                }
             });
         }
-        let Some(refresh) = refresh else {
-            shutdown.cancelled().await;
-            return;
+        let timer = async {
+            match refresh {
+                Some(refresh) => tokio::time::sleep(refresh).await,
+                None => std::future::pending().await,
+            }
         };
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(refresh) => {}
+            () = timer => {}
+            () = changed.notified() => {}
         }
     }
 }
 
-/// Scrapes `target` every interval, at an offset fixed by its URL.
+/// A target discovery no longer finds: its series go stale, as Prometheus marks them.
+async fn gone(id: &str, target: &Target, mut state: State, output: &ReceiverOutput) {
+    let stale = translate::all_stale(&mut state, unix_nanos());
+    if stale.is_empty() {
+        return;
+    }
+    let batch =
+        Batch::from(vec![translate::resource_metrics(translate::resource_of(target), stale)]);
+    if let Err(error) = output.send(batch, Instant::now() + Duration::from_secs(5)).await {
+        tracing::warn!(receiver = id, target = %target.url, %error, "the stale markers of a target gone were not taken");
+    }
+}
+
+/// Scrapes `target` every interval, at an offset fixed by its URL, until `stop`; returns
+/// what it knew of the target's series.
 async fn scrape_loop(
     id: &str,
     settings: &Settings,
     index: usize,
-    target: Target,
+    target: &Target,
     client: HttpClient,
     output: &ReceiverOutput,
     stop: CancellationToken,
-) {
+) -> State {
     let job = &settings.jobs[index];
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     target.url.hash(&mut hasher);
     let offset = Duration::from_nanos(hasher.finish() % job.interval.as_nanos().max(1) as u64);
+    let mut state = State::default();
     tokio::select! {
-        _ = stop.cancelled() => return,
+        _ = stop.cancelled() => return state,
         _ = tokio::time::sleep(offset) => {}
     }
     let mut ticker = tokio::time::interval(job.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut state = State::default();
     let labels = [
         (weir_core::telemetry::RECEIVER, id.to_owned()),
         (weir_core::telemetry::TRANSPORT, "http".to_owned()),
@@ -183,10 +221,10 @@ async fn scrape_loop(
     let refused = metrics::counter!(weir_core::telemetry::receiver_refused(signal), &labels);
     loop {
         tokio::select! {
-            _ = stop.cancelled() => return,
+            _ = stop.cancelled() => return state,
             _ = ticker.tick() => {}
         }
-        let batch = scrape(id, settings, job, &target, &client, &mut state).await;
+        let batch = scrape(id, settings, job, target, &client, &mut state).await;
         let points = batch.item_count() as u64;
         match output.send(batch, Instant::now() + job.interval).await {
             Ok(()) => accepted.increment(points),

@@ -163,7 +163,7 @@ fn scrapes_become_otlp_with_start_times_resets_and_staleness() {
         - {source_labels: [__name__], regex: 'untyped_.*', action: drop}",
     );
     let job = &settings.jobs[0];
-    let targets = discovery::targets(job);
+    let targets = discovery::targets(job, &[]);
     assert_eq!(targets.len(), 1);
     let target = &targets[0];
     assert_eq!(target.url, "http://10.0.0.1:9100/metrics");
@@ -248,7 +248,7 @@ fn honor_labels_decides_clashes() {
             "config:\n  scrape_configs:\n    - job_name: j\n      honor_labels: {honor}\n      static_configs: [{{targets: ['h:1'], labels: {{env: prod}}}}]"
         ));
         let job = &settings.jobs[0];
-        let target = &discovery::targets(job)[0];
+        let target = &discovery::targets(job, &[])[0];
         let (metrics, _) = translate::convert(
             target,
             job,
@@ -293,7 +293,7 @@ fn targets_are_relabeled_with_prometheus_reserved_labels() {
         - {{target_label: __param_module, replacement: memory}}",
         dir.path().display()
     ));
-    let targets = discovery::targets(&settings.jobs[0]);
+    let targets = discovery::targets(&settings.jobs[0], &[]);
     assert_eq!(targets.len(), 1, "{targets:?}");
     assert_eq!(targets[0].url, "https://10.0.0.2:9100/metrics?module=memory");
     let names: Vec<&str> = targets[0].labels.iter().map(|(k, _)| k.as_str()).collect();
@@ -310,7 +310,7 @@ fn mistakes_are_reported_with_paths() {
       scrape_interval: 10s
       scrape_timeout: 30s
       scheme: ftp
-      kubernetes_sd_configs: [{role: pod}]
+      kubernetes_sd_configs: [{role: pods, api_server: 'https://k8s'}]
       relabel_configs: [{action: hashmod, target_label: x}]
       body_size_limit: lots
     - job_name: a
@@ -324,7 +324,8 @@ target_allocator: {endpoint: http://ta}",
             "target_allocator: is not built in weir yet",
             "config.scrape_configs[0].scrape_timeout: 30s is longer than scrape_interval (10s)",
             "config.scrape_configs[0].scheme: \"ftp\": expected http or https",
-            "config.scrape_configs[0].kubernetes_sd_configs: is not built in weir yet (static_configs and file_sd_configs are)",
+            "config.scrape_configs[0].kubernetes_sd_configs[0].role: \"pods\": expected node, service, pod, endpoints or endpointslice",
+            "config.scrape_configs[0].kubernetes_sd_configs[0].api_server: is not built in weir yet: use kubeconfig_file, or run in the cluster",
             "config.scrape_configs[0].relabel_configs[0].modulus: must be > 0 with action hashmod",
             "config.scrape_configs[0].body_size_limit: \"lots\": expected a size like 100MB or 512KiB",
             "config.scrape_configs[1].job_name: \"a\" is used by another scrape config",
