@@ -1,4 +1,5 @@
 //! The cost per span of the `zipkin` and `jaeger` receivers' decoding and translation to OTLP,
+//! and per sample of the `prometheus` receiver's parsing and translation of a scraped page,
 //! on requests captured from the OpenTelemetry Python SDK's exporters (`benches/data/`, made by
 //! `benches/data/capture.py`: 100 spans each, a server span with five attributes and its client
 //! child with four, resource and scope copied as the SDKs copy them). Run with
@@ -58,5 +59,23 @@ fn receivers(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, receivers);
+/// A real `prometheus-node-exporter` page (1.5.0, 507 samples), parsed and translated to
+/// OTLP as one scrape.
+fn prometheus(c: &mut Criterion) {
+    use weir_core::Component as _;
+    let page = String::from_utf8(data("node-exporter.txt")).unwrap();
+    let settings = weir_receivers::prometheus::Settings::parse(
+        "config:\n  scrape_configs:\n    - job_name: node\n      static_configs: [{targets: ['127.0.0.1:9100']}]",
+    )
+    .unwrap();
+    let samples = page.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).count();
+    let mut group = c.benchmark_group("prometheus_receiver");
+    group.throughput(Throughput::Elements(samples as u64));
+    group.bench_function("node_exporter_page", |b| {
+        b.iter(|| weir_receivers::prometheus::convert_page(&settings, &page, false).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, receivers, prometheus);
 criterion_main!(benches);

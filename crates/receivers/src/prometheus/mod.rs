@@ -341,6 +341,25 @@ async fn scrape(
     Batch::from(vec![resource_metrics])
 }
 
+/// One scrape's page of the first target of the first job, parsed and translated as the
+/// receiver does (a fresh target: every series is new): the cost of a scrape without the
+/// network, for benchmarks.
+pub fn convert_page(settings: &Settings, page: &str, openmetrics: bool) -> Result<Batch, String> {
+    let job = settings.jobs.first().ok_or("no job")?;
+    let target = discovery::targets(job, &[]).into_iter().next().ok_or("no static target")?;
+    let families = exposition::parse(page, openmetrics)?;
+    let mut state = State::default();
+    let (metrics, _) = translate::convert(
+        &target,
+        job,
+        &families,
+        unix_nanos(),
+        &mut state,
+        settings.trim_metric_suffixes,
+    );
+    Ok(Batch::from(vec![metrics]))
+}
+
 /// The page of `target` and whether it is OpenMetrics, read up to the job's limit.
 async fn fetch(job: &Job, target: &Target, client: &HttpClient) -> Result<(Vec<u8>, bool), String> {
     let mut request = hyper::Request::get(&target.url)
