@@ -209,6 +209,15 @@ impl<'a> Reader<'a> {
         })
     }
 
+    pub(crate) fn i16(&mut self) -> Result<i16> {
+        match self.protocol {
+            Protocol::Binary => Ok(i16::from_be_bytes(self.be()?)),
+            Protocol::Compact => {
+                i16::try_from(self.zigzag()?).map_err(|_| "i16 out of range".to_owned())
+            }
+        }
+    }
+
     pub(crate) fn i32(&mut self) -> Result<i32> {
         match self.protocol {
             Protocol::Binary => Ok(i32::from_be_bytes(self.be()?)),
@@ -399,6 +408,7 @@ pub(crate) mod write {
         fn ids(kind: &str) -> (u8, u8) {
             match kind {
                 "bool" => (2, 1),
+                "i16" => (6, 4),
                 "double" => (4, 7),
                 "i32" => (8, 5),
                 "i64" => (10, 6),
@@ -476,6 +486,23 @@ pub(crate) mod write {
                     self.varint(len as u64);
                 }
             }
+        }
+
+        pub(crate) fn i16(&mut self, value: i16) {
+            match self.protocol {
+                Protocol::Binary => self.bytes.extend_from_slice(&value.to_be_bytes()),
+                Protocol::Compact => self.varint(zigzag(i64::from(value))),
+            }
+        }
+
+        pub(crate) fn binary(&mut self, value: &[u8]) {
+            match self.protocol {
+                Protocol::Binary => {
+                    self.bytes.extend_from_slice(&(value.len() as i32).to_be_bytes())
+                }
+                Protocol::Compact => self.varint(value.len() as u64),
+            }
+            self.bytes.extend_from_slice(value);
         }
 
         pub(crate) fn i32(&mut self, value: i32) {

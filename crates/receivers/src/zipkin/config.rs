@@ -99,7 +99,7 @@ weir_core::checked_component!(
         aliases: &[],
         signals: weir_core::Signals::Pipeline(&[weir_core::Signal::Traces]),
         stability: weir_core::Stability::Beta,
-        summary: "Zipkin spans over HTTP: API v2 (JSON, protobuf) and v1 (JSON)",
+        summary: "Zipkin spans over HTTP: API v2 (JSON, protobuf) and v1 (JSON, thrift)",
     }
 );
 

@@ -3,7 +3,7 @@
 //! `ListOfSpans`, and `POST /api/v1/spans` with v1 JSON — answering `202 Accepted` once the
 //! spans are in the pipelines. Bodies may be gzip, deflate/zlib or zstd compressed. A body that
 //! does not decode is `400` with what is wrong and where (`span 3: id is zero`); full pipelines
-//! are `503` with `Retry-After`; v1 thrift is `415` (not built).
+//! are `503` with `Retry-After`.
 
 mod config;
 mod model;
@@ -74,6 +74,8 @@ pub enum Format {
     V2Protobuf,
     /// `/api/v1/spans`, JSON.
     V1Json,
+    /// `/api/v1/spans`, thrift (`application/x-thrift`).
+    V1Thrift,
 }
 
 /// A request body of `format` as OTLP spans: what the receiver does with each request.
@@ -82,6 +84,7 @@ pub fn decode(body: &[u8], format: Format, parse_string_tags: bool) -> Result<Ba
         Format::V2Json => v2::json(body),
         Format::V2Protobuf => v2::protobuf(body),
         Format::V1Json => v1::json(body),
+        Format::V1Thrift => v1::thrift(body),
     }?;
     Ok(Batch::from(translate::to_otlp(spans, parse_string_tags)))
 }
@@ -150,12 +153,9 @@ async fn v1_spans(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if essence(&headers) == "application/x-thrift" {
-        let message =
-            "Zipkin v1 thrift is not accepted by weir: send v1 or v2 JSON, or v2 protobuf";
-        return (StatusCode::UNSUPPORTED_MEDIA_TYPE, message).into_response();
-    }
-    spans(&shared, Format::V1Json, peer, headers, body).await
+    let format =
+        if essence(&headers) == "application/x-thrift" { Format::V1Thrift } else { Format::V1Json };
+    spans(&shared, format, peer, headers, body).await
 }
 
 /// The media type of the request's `Content-Type`, lowercase, without parameters.

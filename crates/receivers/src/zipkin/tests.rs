@@ -205,3 +205,84 @@ fn bad_spans_are_named_with_their_place() {
     let v1 = v1::json(br#"[{"traceId": "123", "id": "00f067aa0ba902b7"}]"#).unwrap_err();
     assert_eq!(v1, "span 0: traceId \"123\": expected 16 or 32 hex digits");
 }
+
+/// A thrift v1 body as Zipkin's v1 instrumentation sends it: a binary-protocol list of spans.
+#[test]
+fn v1_thrift_decodes_like_v1_json() {
+    use crate::thrift::{Protocol, write::Writer};
+    let mut w = Writer::new(Protocol::Binary);
+    let endpoint = |w: &mut Writer, service: &str, ipv4: i32, port: i16| {
+        w.struct_begin();
+        w.field(1, "i32", None);
+        w.i32(ipv4);
+        w.field(2, "i16", None);
+        w.i16(port);
+        w.field(3, "binary", None);
+        w.string(service);
+        w.stop();
+    };
+    w.list("struct", 1);
+    w.struct_begin();
+    w.field(1, "i64", None);
+    w.i64(0x4bf9_2f35_77b3_4da6);
+    w.field(3, "binary", None);
+    w.string("get");
+    w.field(4, "i64", None);
+    w.i64(0x00f0_67aa_0ba9_02b7);
+    w.field(5, "i64", None);
+    w.i64(0x0b7a_d6b7_1692_0333);
+    w.field(6, "list", None);
+    w.list("struct", 2);
+    for (at, value) in [(100i64, "sr"), (400, "ss")] {
+        w.struct_begin();
+        w.field(1, "i64", None);
+        w.i64(at);
+        w.field(2, "binary", None);
+        w.string(value);
+        w.field(3, "struct", None);
+        endpoint(&mut w, "cart", 0x0a00_0007, 8080);
+        w.stop();
+    }
+    w.field(8, "list", None);
+    w.list("struct", 3);
+    for (key, value, kind) in [
+        ("http.path", b"/cart".to_vec(), 6),
+        ("retries", 3i32.to_be_bytes().to_vec(), 3),
+        ("ca", vec![1], 0),
+    ] {
+        w.struct_begin();
+        w.field(1, "binary", None);
+        w.string(key);
+        w.field(2, "binary", None);
+        w.binary(&value);
+        w.field(3, "i32", None);
+        w.i32(kind);
+        if key == "ca" {
+            w.field(4, "struct", None);
+            endpoint(&mut w, "web", 0x0a00_0009, -1);
+        }
+        w.stop();
+    }
+    w.stop();
+    let resources = to_otlp(v1::thrift(&w.bytes).unwrap(), false);
+    let resource = &resources[0].resource.as_ref().unwrap().attributes;
+    assert_eq!(attribute(resource, "service.name"), text("cart"));
+    let span = &resources[0].scope_spans[0].spans[0];
+    assert_eq!(hex(&span.trace_id), "00000000000000004bf92f3577b34da6");
+    assert_eq!(hex(&span.parent_span_id), "0b7ad6b716920333");
+    assert_eq!(span.kind, SpanKind::Server as i32);
+    assert_eq!((span.start_time_unix_nano, span.end_time_unix_nano), (100_000, 400_000));
+    assert_eq!(attribute(&span.attributes, "http.path"), text("/cart"));
+    assert_eq!(attribute(&span.attributes, "retries"), text("3"));
+    assert_eq!(attribute(&span.attributes, "network.local.address"), text("10.0.0.7"));
+    assert_eq!(attribute(&span.attributes, "network.peer.address"), text("10.0.0.9"));
+    assert_eq!(
+        attribute(&span.attributes, "network.peer.port"),
+        Some(Value::IntValue(65535)),
+        "ports are unsigned"
+    );
+    assert_eq!(attribute(&span.attributes, "service.peer.name"), text("web"));
+    for cut in 0..w.bytes.len() {
+        assert!(v1::thrift(&w.bytes[..cut]).is_err(), "cut at {cut}");
+    }
+}
