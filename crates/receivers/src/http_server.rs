@@ -171,8 +171,32 @@ where
 #[derive(Clone, Copy)]
 pub(crate) struct Peer(pub(crate) std::net::SocketAddr);
 
+/// A request's body, decompressed as its `Content-Encoding` says, at most `limit` bytes
+/// before and after; else the status to answer (400, or 413 over the limit) and why.
+pub(crate) async fn read_request(
+    headers: &axum::http::HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, (axum::http::StatusCode, String)> {
+    use axum::http::{StatusCode, header};
+
+    use crate::decompress::{self, DecompressError, Encoding};
+    let bad = |message: String| (StatusCode::BAD_REQUEST, message);
+    let too_large = |message: String| (StatusCode::PAYLOAD_TOO_LARGE, message);
+    let encoding = headers.get(header::CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("?"));
+    let encoding = Encoding::parse(encoding).map_err(|e| bad(e.to_string()))?;
+    let raw = read_body(body, limit).await.map_err(|e| match e {
+        BodyError::TooLarge => too_large(format!("request body exceeds {limit} bytes")),
+        BodyError::Read(message) => bad(format!("could not read request body: {message}")),
+    })?;
+    decompress::decompress(encoding, raw, limit).map_err(|e| match e {
+        DecompressError::TooLarge { .. } => too_large(e.to_string()),
+        other => bad(other.to_string()),
+    })
+}
+
 /// Why a body was not read.
-pub(crate) enum BodyError {
+enum BodyError {
     /// Over the limit.
     TooLarge,
     /// The connection failed.
@@ -182,7 +206,7 @@ pub(crate) enum BodyError {
 /// Reads the body into memory, at most `limit` bytes. A body over the limit is read to its
 /// end and discarded (up to [`DISCARD_LIMIT`] more bytes), so that the client, still sending,
 /// reads the 413 answer instead of a broken connection.
-pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, BodyError> {
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, BodyError> {
     let mut body = body;
     // a body that arrives in one frame is kept as it is; more frames are joined
     let mut first: Option<Bytes> = None;

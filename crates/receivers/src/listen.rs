@@ -13,6 +13,26 @@ use weir_core::{
 
 use crate::tls;
 
+/// Waits for a receiver's transports (`(name, task)`), and reports every one that failed.
+pub(crate) async fn join(
+    id: &str,
+    tasks: Vec<(&str, tokio::task::JoinHandle<Result<(), String>>)>,
+) -> Result<(), weir_core::ReceiverError> {
+    let mut errors = Vec::new();
+    for (name, task) in tasks {
+        match task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => errors.push(format!("{name}: {error}")),
+            Err(join) => errors.push(format!("{name}: {join}")),
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(weir_core::ReceiverError(format!("receiver {id}: {}", errors.join("; "))))
+    }
+}
+
 /// A transport's authenticator and TLS.
 #[derive(Clone, Default)]
 pub(crate) struct Security {

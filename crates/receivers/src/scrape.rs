@@ -17,6 +17,23 @@ use weir_otlp::{
     },
 };
 
+/// The HTTP(S) client of a scraping receiver.
+pub(crate) type HttpClient = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    http_body_util::Full<bytes::Bytes>,
+>;
+
+/// A client for `http://` and `https://` targets, trusting and presenting what `tls` says.
+pub(crate) fn http_client(tls: &weir_core::tls::ClientTlsOptions) -> std::io::Result<HttpClient> {
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls.client_config(&[])?)
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(connector))
+}
+
 /// A number, integer or floating point.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Number {

@@ -35,8 +35,7 @@ use weir_core::{BoxFuture, Receiver, ReceiverError, ReceiverOutput, auth::Authen
 use weir_otlp::Batch;
 
 use crate::{
-    decompress::{self, DecompressError},
-    http_server::{BodyError, Peer, ServerConfig, read_body},
+    http_server::{Peer, ServerConfig},
     intake::{Intake, Refusal},
     listen::{Buffers, Security, bind},
     otlp::Grpc,
@@ -225,19 +224,7 @@ impl Receiver for JaegerReceiver {
                 ));
             }
             drop(output);
-            let mut errors = Vec::new();
-            for (name, task) in tasks {
-                match task.await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(error)) => errors.push(format!("{name}: {error}")),
-                    Err(join) => errors.push(format!("{name}: {join}")),
-                }
-            }
-            if errors.is_empty() {
-                Ok(())
-            } else {
-                Err(ReceiverError(format!("receiver {id}: {}", errors.join("; "))))
-            }
+            crate::listen::join(&id, tasks).await
         })
     }
 }
@@ -273,27 +260,9 @@ async fn traces(
     let Ok(authenticated) = shared.intake.authenticate(&headers) else {
         return (StatusCode::UNAUTHORIZED, "unauthenticated").into_response();
     };
-    let encoding = headers.get(header::CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("?"));
-    let encoding = match decompress::Encoding::parse(encoding) {
-        Ok(encoding) => encoding,
-        Err(e) => return bad(e.to_string()),
-    };
-    let raw = match read_body(body, shared.limit).await {
-        Ok(raw) => raw,
-        Err(BodyError::TooLarge) => {
-            let message = format!("request body exceeds {} bytes", shared.limit);
-            return (StatusCode::PAYLOAD_TOO_LARGE, message).into_response();
-        }
-        Err(BodyError::Read(message)) => {
-            return bad(format!("could not read request body: {message}"));
-        }
-    };
-    let bytes = match decompress::decompress(encoding, raw, shared.limit) {
+    let bytes = match crate::http_server::read_request(&headers, body, shared.limit).await {
         Ok(bytes) => bytes,
-        Err(e @ DecompressError::TooLarge { .. }) => {
-            return (StatusCode::PAYLOAD_TOO_LARGE, e.to_string()).into_response();
-        }
-        Err(e) => return bad(e.to_string()),
+        Err(failure) => return failure.into_response(),
     };
     let batch = match decode(&bytes, Encoding::ThriftBatch) {
         Ok(batch) => batch,

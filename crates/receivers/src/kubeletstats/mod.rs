@@ -29,7 +29,6 @@ use std::{
 };
 
 use http_body_util::{BodyExt, Full};
-use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 use weir_core::{
@@ -264,10 +263,7 @@ impl Component for Settings {
     }
 }
 
-type HttpClient = Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-    Full<bytes::Bytes>,
->;
+use crate::scrape::HttpClient;
 
 impl BuildReceiver for Settings {
     fn build<'a>(
@@ -276,16 +272,7 @@ impl BuildReceiver for Settings {
         _auth: &'a weir_core::auth::Authenticators,
     ) -> BoxFuture<'a, std::io::Result<Box<dyn Receiver>>> {
         Box::pin(async move {
-            let connector = hyper_rustls::HttpsConnectorBuilder::new();
-            let connector = if self.url.starts_with("https://") {
-                connector.with_tls_config(self.tls.client_config(&[])?).https_only()
-            } else {
-                connector
-                    .with_tls_config(ClientTlsOptions::default().client_config(&[])?)
-                    .https_or_http()
-            };
-            let client: HttpClient =
-                Client::builder(TokioExecutor::new()).build(connector.enable_http1().build());
+            let client = crate::scrape::http_client(&self.tls)?;
             Ok(Box::new(KubeletStats { id: id.to_owned(), settings: self.clone(), client })
                 as Box<dyn Receiver>)
         })

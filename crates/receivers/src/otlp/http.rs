@@ -22,9 +22,8 @@ use tokio_util::sync::CancellationToken;
 use weir_otlp::{Batch, Signal};
 
 use super::config::Http;
-use crate::decompress::{self, DecompressError, Encoding};
 use crate::{
-    http_server::{BodyError, Peer, read_body},
+    http_server::Peer,
     intake::{Intake, Refusal},
 };
 
@@ -193,16 +192,12 @@ async fn decode(
     let too_large = |message: String| {
         Failure::new(StatusCode::PAYLOAD_TOO_LARGE, tonic::Code::ResourceExhausted, message)
     };
-    let encoding_header = headers.get(header::CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("?"));
-    let encoding = Encoding::parse(encoding_header).map_err(|e| invalid(e.to_string()))?;
-    let raw = read_body(body, shared.limit).await.map_err(|e| match e {
-        BodyError::TooLarge => too_large(format!("request body exceeds {} bytes", shared.limit)),
-        BodyError::Read(message) => invalid(format!("could not read request body: {message}")),
-    })?;
-    let bytes = decompress::decompress(encoding, raw, shared.limit).map_err(|e| match e {
-        DecompressError::TooLarge { .. } => too_large(e.to_string()),
-        other => invalid(other.to_string()),
-    })?;
+    let bytes = crate::http_server::read_request(headers, body, shared.limit).await.map_err(
+        |(status, message)| match status {
+            StatusCode::PAYLOAD_TOO_LARGE => too_large(message),
+            _ => invalid(message),
+        },
+    )?;
     match format {
         Format::Protobuf => shared.intake.protobuf(signal, bytes).map_err(invalid),
         Format::Json => weir_otlp::json::decode(signal, &bytes).map_err(|e| invalid(e.to_string())),

@@ -114,20 +114,9 @@ impl Receiver for OtlpReceiver {
                 })
             });
             drop(output);
-            let mut errors = Vec::new();
-            for (transport, task) in [("grpc", grpc), ("http", http)] {
-                let Some(task) = task else { continue };
-                match task.await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(error)) => errors.push(format!("{transport}: {error}")),
-                    Err(join) => errors.push(format!("{transport}: {join}")),
-                }
-            }
-            if errors.is_empty() {
-                Ok(())
-            } else {
-                Err(ReceiverError(format!("receiver {id}: {}", errors.join("; "))))
-            }
+            let tasks = [("grpc", grpc), ("http", http)];
+            let tasks = tasks.into_iter().filter_map(|(name, task)| Some((name, task?))).collect();
+            crate::listen::join(&id, tasks).await
         })
     }
 }

@@ -28,7 +28,6 @@ pub use config::{
     Settings, StaticConfig, TlsConfig,
 };
 use http_body_util::{BodyExt, Full};
-use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 pub use relabel::RelabelConfig;
 use tokio_util::sync::CancellationToken;
 use weir_core::{BoxFuture, Receiver, ReceiverError, ReceiverOutput, declare::BuildReceiver};
@@ -45,10 +44,7 @@ use self::{
 /// What Prometheus asks for: OpenMetrics first, then the text format.
 const ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
-type HttpClient = Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-    Full<bytes::Bytes>,
->;
+use crate::scrape::HttpClient;
 
 impl BuildReceiver for Settings {
     fn build<'a>(
@@ -59,13 +55,7 @@ impl BuildReceiver for Settings {
         Box::pin(async move {
             let mut clients = Vec::new();
             for job in &self.jobs {
-                let tls = job.tls.client_config(&[])?;
-                let connector = hyper_rustls::HttpsConnectorBuilder::new()
-                    .with_tls_config(tls)
-                    .https_or_http()
-                    .enable_http1()
-                    .build();
-                clients.push(Client::builder(TokioExecutor::new()).build(connector));
+                clients.push(crate::scrape::http_client(&job.tls)?);
             }
             Ok(Box::new(PrometheusReceiver { id: id.to_owned(), settings: self.clone(), clients })
                 as Box<dyn Receiver>)

@@ -30,8 +30,7 @@ use weir_core::{BoxFuture, Receiver, ReceiverError, ReceiverOutput, auth::Authen
 use weir_otlp::Batch;
 
 use crate::{
-    decompress::{self, DecompressError, Encoding},
-    http_server::{BodyError, Peer, ServerConfig, read_body},
+    http_server::{Peer, ServerConfig},
     intake::{Intake, Refusal},
     listen::{Buffers, Security, bind},
 };
@@ -194,18 +193,10 @@ async fn read(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Batch, Response> {
+    let bytes = crate::http_server::read_request(headers, body, shared.limit)
+        .await
+        .map_err(IntoResponse::into_response)?;
     let bad = |message: String| (StatusCode::BAD_REQUEST, message).into_response();
-    let too_large = |message: String| (StatusCode::PAYLOAD_TOO_LARGE, message).into_response();
-    let encoding = headers.get(header::CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("?"));
-    let encoding = Encoding::parse(encoding).map_err(|e| bad(e.to_string()))?;
-    let raw = read_body(body, shared.limit).await.map_err(|e| match e {
-        BodyError::TooLarge => too_large(format!("request body exceeds {} bytes", shared.limit)),
-        BodyError::Read(message) => bad(format!("could not read request body: {message}")),
-    })?;
-    let bytes = decompress::decompress(encoding, raw, shared.limit).map_err(|e| match e {
-        DecompressError::TooLarge { .. } => too_large(e.to_string()),
-        other => bad(other.to_string()),
-    })?;
     self::decode(&bytes, format, shared.parse_string_tags).map_err(bad)
 }
 
