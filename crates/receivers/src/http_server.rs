@@ -240,3 +240,40 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, BodyError> {
 
 /// How much of an oversized body is read and thrown away before answering.
 const DISCARD_LIMIT: usize = 64 << 20;
+
+/// The media type of the request's `Content-Type`, lowercase, without parameters.
+pub(crate) fn media_type(headers: &axum::http::HeaderMap) -> String {
+    let value =
+        headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    value.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+}
+
+/// The plain-text answer of the HTTP receivers that are not OTLP (zipkin, jaeger) to a
+/// request the pipelines refused: 400, 503 or 429 with `Retry-After`, 404 for a signal no
+/// pipeline takes.
+pub(crate) fn refusal(refusal: crate::intake::Refusal) -> axum::response::Response {
+    use axum::{
+        http::{HeaderValue, StatusCode, header},
+        response::IntoResponse,
+    };
+
+    use crate::intake::Refusal;
+    match refusal {
+        Refusal::Invalid(message) => (StatusCode::BAD_REQUEST, message).into_response(),
+        Refusal::Unavailable(message) => {
+            let mut response = (StatusCode::SERVICE_UNAVAILABLE, message).into_response();
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1u64));
+            response
+        }
+        Refusal::Exhausted(message, retry_after) => {
+            let mut response = (StatusCode::TOO_MANY_REQUESTS, message).into_response();
+            let seconds = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            response
+        }
+        Refusal::Unsupported(signal) => {
+            (StatusCode::NOT_FOUND, format!("this receiver feeds no {signal} pipeline"))
+                .into_response()
+        }
+    }
+}

@@ -36,7 +36,7 @@ use weir_otlp::Batch;
 
 use crate::{
     http_server::{Peer, ServerConfig},
-    intake::{Intake, Refusal},
+    intake::Intake,
     listen::{Buffers, Security, bind},
     otlp::Grpc,
     thrift::Protocol,
@@ -248,8 +248,7 @@ async fn traces(
 ) -> Response {
     let bad = |message: String| (StatusCode::BAD_REQUEST, message).into_response();
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let essence = content_type.unwrap_or("").split(';').next().unwrap_or("").trim();
-    let essence = essence.to_ascii_lowercase();
+    let essence = crate::http_server::media_type(&headers);
     if !matches!(essence.as_str(), "application/x-thrift" | "application/vnd.apache.thrift.binary")
     {
         return bad(format!(
@@ -274,13 +273,6 @@ async fn traces(
     let metadata = shared.intake.metadata(&headers, authenticated, Some(peer));
     match shared.intake.accept(batch, metadata, None).await {
         Ok(()) => StatusCode::ACCEPTED.into_response(),
-        Err(Refusal::Invalid(message)) => bad(message),
-        Err(Refusal::Unavailable(message) | Refusal::Exhausted(message, _)) => {
-            (StatusCode::SERVICE_UNAVAILABLE, message).into_response()
-        }
-        Err(Refusal::Unsupported(signal)) => {
-            (StatusCode::NOT_FOUND, format!("this receiver feeds no {signal} pipeline"))
-                .into_response()
-        }
+        Err(refusal) => crate::http_server::refusal(refusal),
     }
 }

@@ -19,7 +19,7 @@ use axum::{
     Extension, Router,
     body::Body,
     extract::State,
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::post,
 };
@@ -31,7 +31,7 @@ use weir_otlp::Batch;
 
 use crate::{
     http_server::{Peer, ServerConfig},
-    intake::{Intake, Refusal},
+    intake::Intake,
     listen::{Buffers, Security, bind},
 };
 
@@ -138,7 +138,7 @@ async fn v2_spans(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let format = if essence(&headers) == "application/x-protobuf" {
+    let format = if crate::http_server::media_type(&headers) == "application/x-protobuf" {
         Format::V2Protobuf
     } else {
         Format::V2Json
@@ -152,15 +152,12 @@ async fn v1_spans(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let format =
-        if essence(&headers) == "application/x-thrift" { Format::V1Thrift } else { Format::V1Json };
+    let format = if crate::http_server::media_type(&headers) == "application/x-thrift" {
+        Format::V1Thrift
+    } else {
+        Format::V1Json
+    };
     spans(&shared, format, peer, headers, body).await
-}
-
-/// The media type of the request's `Content-Type`, lowercase, without parameters.
-fn essence(headers: &HeaderMap) -> String {
-    let value = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    value.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
 }
 
 async fn spans(
@@ -183,7 +180,7 @@ async fn spans(
     let metadata = shared.intake.metadata(&headers, authenticated, Some(peer));
     match shared.intake.accept(batch, metadata, None).await {
         Ok(()) => StatusCode::ACCEPTED.into_response(),
-        Err(refusal) => refused(refusal),
+        Err(refusal) => crate::http_server::refusal(refusal),
     }
 }
 
@@ -198,25 +195,4 @@ async fn read(
         .map_err(IntoResponse::into_response)?;
     let bad = |message: String| (StatusCode::BAD_REQUEST, message).into_response();
     self::decode(&bytes, format, shared.parse_string_tags).map_err(bad)
-}
-
-fn refused(refusal: Refusal) -> Response {
-    match refusal {
-        Refusal::Invalid(message) => (StatusCode::BAD_REQUEST, message).into_response(),
-        Refusal::Unavailable(message) => {
-            let mut response = (StatusCode::SERVICE_UNAVAILABLE, message).into_response();
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1u64));
-            response
-        }
-        Refusal::Exhausted(message, retry_after) => {
-            let mut response = (StatusCode::TOO_MANY_REQUESTS, message).into_response();
-            let seconds = retry_after.as_secs_f64().ceil().max(1.0) as u64;
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-            response
-        }
-        Refusal::Unsupported(signal) => {
-            (StatusCode::NOT_FOUND, format!("this receiver feeds no {signal} pipeline"))
-                .into_response()
-        }
-    }
 }
