@@ -174,13 +174,16 @@ service:
         expected.keys().filter(|(n, _)| !synthetic.contains(&n.as_str())).cloned().collect();
     assert!(theirs_names.len() > 10, "a real page: {theirs_names:?}");
     assert_eq!(ours_names, theirs_names, "the same series with the same labels");
+    // the types Prometheus read from the page's metadata
+    let metadata = prometheus.api("/api/v1/metadata").unwrap();
+    let type_of = |name: &str| {
+        let kind = metadata["data"][name][0]["type"].as_str().unwrap_or("unknown");
+        if kind == "counter" { "counter" } else { "gauge" }
+    };
     for ((name, labels), value) in &expected {
         let (kind, ours_value) = ours[&(name.clone(), labels.clone())];
-        match name.as_str() {
-            "node_cpu_seconds_total" | "node_network_receive_bytes_total" => {
-                assert_eq!(kind, "counter", "{name}")
-            }
-            _ => assert_eq!(kind, "gauge", "{name}"),
+        if !synthetic.contains(&name.as_str()) {
+            assert_eq!(kind, type_of(name), "{name}: the type Prometheus read");
         }
         if matches!(
             name.as_str(),
