@@ -5,6 +5,7 @@
 //! that list.
 
 pub mod decompress;
+pub mod filelog;
 pub mod hostmetrics;
 pub mod http_server;
 mod intake;
@@ -36,5 +37,7 @@ weir_core::kind! {
         Jaeger(jaeger::Config),
         /// `prometheus`: Prometheus scrapes.
         Prometheus(prometheus::Settings),
+        /// `filelog`: log files followed through rotation.
+        FileLog(filelog::Settings),
     }
 }
