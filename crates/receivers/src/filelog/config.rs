@@ -50,7 +50,7 @@ pub struct Config {
     pub storage: Option<String>,
     /// `retry_on_failure` (accepted: weir waits for the pipelines instead of dropping).
     pub retry_on_failure: Option<serde_json::Value>,
-    /// `operators` (not built yet).
+    /// `operators`: `container` (the others are not built yet).
     pub operators: Vec<serde_json::Value>,
     /// `header` (not built yet).
     pub header: Option<serde_json::Value>,
@@ -128,6 +128,9 @@ pub struct Settings {
     pub(crate) delete_after_read: bool,
     pub(crate) attributes: BTreeMap<String, String>,
     pub(crate) resource: BTreeMap<String, String>,
+    /// The `container` operator: its format (else told per line), whether the path's
+    /// Kubernetes attributes are added, and the most bytes of a recombined entry.
+    pub(crate) container: Option<(Option<super::container::Format>, bool, usize)>,
 }
 
 /// `1kb`, `1KiB`, `16MB`, `1024` (bytes), as the Collector writes sizes.
@@ -239,9 +242,41 @@ impl weir_core::Component for Settings {
         if config.multiline.as_ref().is_some_and(|m| m.omit_pattern) {
             error("multiline.omit_pattern", "is not built in weir yet".into());
         }
+        let mut container = None;
+        for (i, operator) in config.operators.iter().enumerate() {
+            let kind = operator.get("type").and_then(|t| t.as_str()).unwrap_or("");
+            match kind {
+                "container" => match serde_json::from_value::<super::container::ContainerConfig>(
+                    operator.clone(),
+                ) {
+                    Ok(options) => {
+                        let format = match options.format.as_deref() {
+                            None | Some("") => None,
+                            Some("docker") => Some(super::container::Format::Docker),
+                            Some("crio" | "containerd") => Some(super::container::Format::Cri),
+                            Some(other) => {
+                                error(
+                                    &format!("operators[{i}].format"),
+                                    format!("{other:?}: expected docker, crio or containerd"),
+                                );
+                                None
+                            }
+                        };
+                        let max =
+                            options.max_log_size.as_deref().and_then(size).unwrap_or(max_log_size);
+                        container = Some((format, options.add_metadata_from_filepath, max));
+                    }
+                    Err(e) => error(&format!("operators[{i}]"), e.to_string()),
+                },
+                "" => error(&format!("operators[{i}].type"), "is required".into()),
+                other => error(
+                    &format!("operators[{i}].type"),
+                    format!("the {other} operator is not built in weir yet (container is)"),
+                ),
+            }
+        }
         for (field, set) in [
             ("storage", config.storage.is_some()),
-            ("operators", !config.operators.is_empty()),
             ("header", config.header.is_some()),
             ("compression", config.compression.is_some()),
         ] {
@@ -275,6 +310,7 @@ impl weir_core::Component for Settings {
             delete_after_read: config.delete_after_read,
             attributes: config.attributes,
             resource: config.resource,
+            container,
         })
     }
 }

@@ -13,9 +13,11 @@
 //! `max_log_size` is cut there and counted in `weir_receiver_filelog_truncated_entries_total`.
 //! When the pipelines are full, reading waits: nothing is buffered beyond one poll's read.
 //!
-//! Not built yet: `operators`, `storage` checkpoints, `header`, `compression`.
+//! The `container` operator reads container runtimes' log lines (`container.rs`). Not built
+//! yet: the other operators, `storage` checkpoints, `header`, `compression`.
 
 mod config;
+mod container;
 mod reader;
 #[cfg(test)]
 mod tests;
@@ -27,6 +29,7 @@ use std::{
 };
 
 pub use config::{Config, Multiline, Settings};
+pub use container::ContainerConfig;
 use tokio_util::sync::CancellationToken;
 use weir_core::{BoxFuture, Receiver, ReceiverError, ReceiverOutput, declare::BuildReceiver};
 use weir_otlp::{
@@ -172,8 +175,14 @@ fn unix_nanos() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
-/// The records of one file's entries.
-pub(crate) fn batch(settings: &Settings, path: &Path, entries: Vec<String>) -> Batch {
+/// The records of one file's entries (through the `container` operator, with the file's
+/// partial lines in `partial`).
+pub(crate) fn batch(
+    settings: &Settings,
+    path: &Path,
+    entries: Vec<String>,
+    partial: &mut container::Partial,
+) -> Batch {
     let now = unix_nanos();
     let [name, full, name_resolved, full_resolved] = settings.names;
     let mut attributes = Vec::new();
@@ -198,16 +207,55 @@ pub(crate) fn batch(settings: &Settings, path: &Path, entries: Vec<String>) -> B
     for (key, value) in &settings.attributes {
         attributes.push(kv(key, value));
     }
-    let log_records = entries
-        .into_iter()
-        .map(|body| LogRecord {
-            observed_time_unix_nano: now,
-            body: Some(AnyValue { value: Some(any_value::Value::StringValue(body)) }),
-            attributes: attributes.clone(),
-            ..Default::default()
-        })
-        .collect();
-    let resource = settings.resource.iter().map(|(k, v)| kv(k, v)).collect();
+    let text = |body: String| Some(AnyValue { value: Some(any_value::Value::StringValue(body)) });
+    let mut log_records = Vec::with_capacity(entries.len());
+    let mut resource: Vec<_> = settings.resource.iter().map(|(k, v)| kv(k, v)).collect();
+    match settings.container {
+        None => {
+            for body in entries {
+                log_records.push(LogRecord {
+                    observed_time_unix_nano: now,
+                    body: text(body),
+                    attributes: attributes.clone(),
+                    ..Default::default()
+                });
+            }
+        }
+        Some((format, from_path, max)) => {
+            if from_path {
+                resource.extend(container::path_attributes(path).iter().map(|(k, v)| kv(k, v)));
+            }
+            for line in entries {
+                match container::parse(&line, format, partial, max) {
+                    Ok(None) => {}
+                    Ok(Some(record)) => {
+                        let mut attributes = attributes.clone();
+                        attributes.push(kv("log.iostream", &record.stream));
+                        if let Some(tag) = &record.logtag {
+                            attributes.push(kv("logtag", tag));
+                        }
+                        log_records.push(LogRecord {
+                            time_unix_nano: record.time_unix_nano,
+                            observed_time_unix_nano: now,
+                            body: text(record.body),
+                            attributes,
+                            ..Default::default()
+                        });
+                    }
+                    Err(error) => {
+                        // as the Collector's default on_error (send): the line as it is
+                        tracing::debug!(file = %path.display(), %error, "container: line not parsed");
+                        log_records.push(LogRecord {
+                            observed_time_unix_nano: now,
+                            body: text(line),
+                            attributes: attributes.clone(),
+                            ..Default::default()
+                        });
+                    }
+                }
+            }
+        }
+    }
     Batch::from(vec![ResourceLogs {
         resource: Some(Resource { attributes: resource, ..Default::default() }),
         scope_logs: vec![ScopeLogs { log_records, ..Default::default() }],
@@ -233,6 +281,8 @@ impl Receiver for FileLog {
             let truncated = metrics::counter!("weir_receiver_filelog_truncated_entries_total",
                 "receiver" => id.clone());
             let mut tracker = Tracker::default();
+            let mut partials: std::collections::HashMap<PathBuf, container::Partial> =
+                std::collections::HashMap::new();
             loop {
                 let mut cut = 0;
                 let poll = tracker.poll(&settings, &mut cut);
@@ -241,8 +291,12 @@ impl Receiver for FileLog {
                     tracing::warn!(receiver = %id, entries = cut, max_log_size = settings.max_log_size, "log entries cut at max_log_size");
                 }
                 for (path, entries) in poll.entries {
-                    let count = entries.len() as u64;
-                    let batch = batch(&settings, &path, entries);
+                    let partial = partials.entry(path.clone()).or_default();
+                    let batch = batch(&settings, &path, entries, partial);
+                    let count = batch.item_count() as u64;
+                    if count == 0 {
+                        continue;
+                    }
                     // Full pipelines: reading waits until they take this batch.
                     loop {
                         let deadline = Instant::now() + Duration::from_secs(1);

@@ -143,7 +143,7 @@ fn settings_lines(dir: &Path) -> Settings {
 #[test]
 fn mistakes_are_reported_with_paths() {
     let errors = Settings::parse(
-        "include: ['[']\nstart_at: middle\nmax_log_size: huge\nencoding: utf-16le\nmultiline: {line_start_pattern: a, line_end_pattern: b}\noperators: [{type: container}]",
+        "include: ['[']\nstart_at: middle\nmax_log_size: huge\nencoding: utf-16le\nmultiline: {line_start_pattern: a, line_end_pattern: b}\nstorage: file_storage",
     )
     .unwrap_err();
     let found: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
@@ -155,7 +155,88 @@ fn mistakes_are_reported_with_paths() {
             "max_log_size: \"huge\": expected a size like 1kb or 1MiB",
             "encoding: \"utf-16le\" is not built in weir yet (utf-8 is)",
             "multiline: give exactly one of line_start_pattern and line_end_pattern",
-            "operators: is not built in weir yet",
+            "storage: is not built in weir yet",
         ]
     );
+}
+
+#[test]
+fn container_lines_of_each_runtime_become_records() {
+    use super::container::{Format, Partial, parse, path_attributes, rfc3339_nanos};
+    assert_eq!(rfc3339_nanos("2026-12-03T10:10:38.123456789Z"), Some(1_796_292_638_123_456_789));
+    assert_eq!(rfc3339_nanos("2024-02-29T23:59:59+01:00"), Some(1_709_247_599_000_000_000));
+    assert_eq!(rfc3339_nanos("yesterday"), None);
+    let mut partial = Partial::default();
+    let docker = parse(
+        r#"{"log":"GET /cart 200\n","stream":"stdout","time":"2026-12-03T10:10:38.5Z"}"#,
+        None,
+        &mut partial,
+        1 << 20,
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        (docker.body.as_str(), docker.stream.as_str(), docker.logtag),
+        ("GET /cart 200", "stdout", None)
+    );
+    assert_eq!(docker.time_unix_nano, 1_796_292_638_500_000_000);
+    assert_eq!(
+        parse(
+            r#"{"log":"a long ","stream":"stderr","time":"2026-12-03T10:10:38Z"}"#,
+            Some(Format::Docker),
+            &mut partial,
+            1 << 20
+        )
+        .unwrap(),
+        None
+    );
+    let joined = parse(
+        r#"{"log":"line\n","stream":"stderr","time":"2026-12-03T10:10:39Z"}"#,
+        None,
+        &mut partial,
+        1 << 20,
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(joined.body, "a long line", "Docker's partial lines recombined");
+    assert_eq!(
+        parse("2026-12-03T10:10:40.000000001Z stdout P first half, ", None, &mut partial, 1 << 20)
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        parse("2026-12-03T10:10:40.5Z stderr F other stream", None, &mut partial, 1 << 20)
+            .unwrap()
+            .unwrap()
+            .body,
+        "other stream"
+    );
+    let cri = parse("2026-12-03T10:10:41+00:00 stdout F second half", None, &mut partial, 1 << 20)
+        .unwrap()
+        .unwrap();
+    assert_eq!(cri.body, "first half, second half", "CRI's P lines until an F, per stream");
+    assert_eq!(cri.logtag.as_deref(), Some("F"));
+    assert_eq!(cri.time_unix_nano, 1_796_292_640_000_000_001, "the first part's time");
+    assert!(parse("plain text", None, &mut partial, 1 << 20).is_err());
+    let path = Path::new("/var/log/pods/shop_api-7d9_0b1c2d3e-aa/api/3.log");
+    let found: Vec<(&str, String)> = path_attributes(path);
+    assert_eq!(
+        found,
+        [
+            ("k8s.namespace.name", "shop".to_owned()),
+            ("k8s.pod.name", "api-7d9".to_owned()),
+            ("k8s.pod.uid", "0b1c2d3e-aa".to_owned()),
+            ("k8s.container.name", "api".to_owned()),
+            ("k8s.container.restart_count", "3".to_owned()),
+        ]
+    );
+    assert!(path_attributes(Path::new("/tmp/app.log")).is_empty());
+    let errors = Settings::parse("include: [a]\noperators: [{type: container, format: podman}, {type: regex_parser, regex: x}, {type: container, colour: red}]").unwrap_err();
+    let found: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    assert_eq!(found[0], "operators[0].format: \"podman\": expected docker, crio or containerd");
+    assert_eq!(
+        found[1],
+        "operators[1].type: the regex_parser operator is not built in weir yet (container is)"
+    );
+    assert!(found[2].starts_with("operators[2]: unknown field `colour`"), "{found:?}");
 }
