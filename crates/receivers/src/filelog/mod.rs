@@ -171,6 +171,51 @@ impl Tracker {
     }
 }
 
+/// The files of a `filelog` receiver followed and turned into batches: what the receiver does
+/// at each poll, and what a benchmark measures.
+pub struct Follower {
+    settings: Settings,
+    tracker: Tracker,
+    /// Each file's partial container lines.
+    partials: std::collections::HashMap<PathBuf, container::Partial>,
+}
+
+/// What one poll read.
+pub struct Read {
+    /// A batch per file with new records.
+    pub batches: Vec<Batch>,
+    /// Entries cut at `max_log_size`.
+    pub cut: u64,
+    /// Files to delete once their batches are sent (`delete_after_read`).
+    pub done: Vec<PathBuf>,
+}
+
+impl Follower {
+    /// Follows what `settings` names; nothing is read before the first [`Follower::poll`].
+    pub fn new(settings: Settings) -> Follower {
+        Follower { settings, tracker: Tracker::default(), partials: Default::default() }
+    }
+
+    /// Finds the files and reads what is new.
+    pub fn poll(&mut self) -> Read {
+        let mut cut = 0;
+        let poll = self.tracker.poll(&self.settings, &mut cut);
+        let mut batches = Vec::new();
+        for (path, entries) in poll.entries {
+            let partial = self.partials.entry(path.clone()).or_default();
+            let batch = batch(&self.settings, &path, entries, partial);
+            if batch.item_count() > 0 {
+                batches.push(batch);
+            }
+        }
+        // the partial lines of files no longer followed are let go
+        let followed: std::collections::HashSet<&Path> =
+            self.tracker.readers.iter().map(|r| r.path.as_path()).collect();
+        self.partials.retain(|path, _| followed.contains(path.as_path()));
+        Read { batches, cut, done: poll.done }
+    }
+}
+
 fn unix_nanos() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
@@ -280,23 +325,17 @@ impl Receiver for FileLog {
                 metrics::counter!(weir_core::telemetry::receiver_accepted(signal), &labels);
             let truncated = metrics::counter!("weir_receiver_filelog_truncated_entries_total",
                 "receiver" => id.clone());
-            let mut tracker = Tracker::default();
-            let mut partials: std::collections::HashMap<PathBuf, container::Partial> =
-                std::collections::HashMap::new();
+            let poll_interval = settings.poll_interval;
+            let max_log_size = settings.max_log_size;
+            let mut follower = Follower::new(settings);
             loop {
-                let mut cut = 0;
-                let poll = tracker.poll(&settings, &mut cut);
-                if cut > 0 {
-                    truncated.increment(cut);
-                    tracing::warn!(receiver = %id, entries = cut, max_log_size = settings.max_log_size, "log entries cut at max_log_size");
+                let read = follower.poll();
+                if read.cut > 0 {
+                    truncated.increment(read.cut);
+                    tracing::warn!(receiver = %id, entries = read.cut, max_log_size, "log entries cut at max_log_size");
                 }
-                for (path, entries) in poll.entries {
-                    let partial = partials.entry(path.clone()).or_default();
-                    let batch = batch(&settings, &path, entries, partial);
+                for batch in read.batches {
                     let count = batch.item_count() as u64;
-                    if count == 0 {
-                        continue;
-                    }
                     // Full pipelines: reading waits until they take this batch.
                     loop {
                         let deadline = Instant::now() + Duration::from_secs(1);
@@ -313,14 +352,14 @@ impl Receiver for FileLog {
                     }
                     accepted.increment(count);
                 }
-                for path in poll.done {
+                for path in read.done {
                     if let Err(error) = std::fs::remove_file(&path) {
                         tracing::warn!(receiver = %id, file = %path.display(), %error, "delete_after_read: cannot delete");
                     }
                 }
                 tokio::select! {
                     _ = shutdown.cancelled() => return Ok(()),
-                    _ = tokio::time::sleep(settings.poll_interval) => {}
+                    _ = tokio::time::sleep(poll_interval) => {}
                 }
             }
         })

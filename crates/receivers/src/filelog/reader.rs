@@ -131,8 +131,9 @@ impl Reader {
                 self.emit(text, entries);
             }
         }
-        let quiet = self.last_data.elapsed() >= settings.force_flush_period;
-        if quiet {
+        // at the end of what is written, an unfinished line waits for force_flush_period
+        let at_end = self.offset >= length;
+        if at_end && self.last_data.elapsed() >= settings.force_flush_period {
             self.flush(entries);
         }
         Ok(read > 0 && (self.offset as usize) < length as usize)

@@ -240,3 +240,22 @@ fn container_lines_of_each_runtime_become_records() {
     );
     assert!(found[2].starts_with("operators[2]: unknown field `colour`"), "{found:?}");
 }
+
+#[test]
+fn a_line_across_two_reads_is_one_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings(dir.path(), "start_at: beginning\nforce_flush_period: 0s");
+    // 20,000 lines of 100 bytes: more than one read's megabyte, so lines straddle reads
+    let line = "x".repeat(99);
+    let text: String = (0..20_000).map(|_| format!("{line}\n")).collect();
+    append(&dir.path().join("big.log"), &text);
+    let mut tracker = Tracker::default();
+    let mut count = 0;
+    for _ in 0..5 {
+        count += poll(&mut tracker, &settings)
+            .iter()
+            .inspect(|e| assert_eq!(e.len(), "big.log: ".len() + 99, "{e}"))
+            .count();
+    }
+    assert_eq!(count, 20_000);
+}
