@@ -38,7 +38,6 @@ use crate::{
     http_server::{Peer, ServerConfig},
     intake::Intake,
     listen::{Buffers, Security, bind},
-    otlp::Grpc,
     thrift::Protocol,
 };
 
@@ -83,7 +82,7 @@ impl crate::otlp::grpc::Export for PostSpans {
 /// A `jaeger` receiver whose sockets are bound.
 pub struct JaegerReceiver {
     id: String,
-    grpc: Option<(TcpListener, Grpc, Security)>,
+    grpc: Option<crate::otlp::grpc::BoundGrpc>,
     http: Option<(TcpListener, ServerConfig, Security)>,
     udp: Vec<(UdpSocket, Udp, Protocol)>,
 }
@@ -96,13 +95,8 @@ impl JaegerReceiver {
         auth: &Authenticators,
     ) -> std::io::Result<JaegerReceiver> {
         let protocols = config.resolved();
-        let grpc = match protocols.grpc {
-            Some(grpc) => {
-                let security = Security::new(grpc.auth.as_ref(), grpc.tls.as_ref(), auth)?;
-                let buffers =
-                    Buffers { read: grpc.read_buffer_size, write: grpc.write_buffer_size };
-                Some((bind(&grpc.endpoint, id, "grpc", buffers).await?, grpc, security))
-            }
+        let grpc = match &protocols.grpc {
+            Some(grpc) => Some(crate::otlp::grpc::bind(id, grpc, auth).await?),
             None => None,
         };
         let http = match protocols.thrift_http {
@@ -158,25 +152,16 @@ impl Receiver for JaegerReceiver {
         Box::pin(async move {
             let JaegerReceiver { id, grpc, http, udp } = *self;
             let mut tasks = Vec::new();
-            if let Some((listener, config, security)) = grpc {
-                let intake = Intake::new(
+            if let Some(bound) = grpc {
+                let services = crate::otlp::grpc::Services::Jaeger;
+                let served = crate::otlp::grpc::spawn(
                     &id,
-                    "grpc",
+                    bound,
                     output.clone(),
-                    config.include_metadata,
-                    security.auth.clone(),
+                    services,
+                    shutdown.clone(),
                 );
-                let shutdown = shutdown.clone();
-                tasks.push((
-                    "grpc",
-                    tokio::spawn(async move {
-                        let listener = security.accept(listener, &shutdown);
-                        let services = crate::otlp::grpc::Services::Jaeger;
-                        crate::otlp::grpc::serve(listener, intake, &config, shutdown, services)
-                            .await
-                            .map_err(|e| e.to_string())
-                    }),
-                ));
+                tasks.push(("grpc", served));
             }
             if let Some((listener, config, security)) = http {
                 let intake = Intake::new(

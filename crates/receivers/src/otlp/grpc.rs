@@ -326,3 +326,34 @@ fn bad_request_statuses(
     headers.insert("grpc-status", http::HeaderValue::from_static(replacement));
     response
 }
+
+/// A gRPC transport bound: its socket, options and security.
+pub(crate) type BoundGrpc = (TcpListener, super::config::Grpc, crate::listen::Security);
+
+/// Binds a gRPC transport with its kernel buffers, authenticator and TLS.
+pub(crate) async fn bind(
+    id: &str,
+    grpc: &super::config::Grpc,
+    auth: &weir_core::auth::Authenticators,
+) -> std::io::Result<BoundGrpc> {
+    let security = crate::listen::Security::new(grpc.auth.as_ref(), grpc.tls.as_ref(), auth)?;
+    let buffers =
+        crate::listen::Buffers { read: grpc.read_buffer_size, write: grpc.write_buffer_size };
+    let listener = crate::listen::bind(&grpc.endpoint, id, "grpc", buffers).await?;
+    Ok((listener, grpc.clone(), security))
+}
+
+/// Serves `services` on a bound transport, in a task of its own, until `shutdown`.
+pub(crate) fn spawn(
+    id: &str,
+    (listener, config, security): BoundGrpc,
+    output: weir_core::ReceiverOutput,
+    services: Services,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<Result<(), String>> {
+    let intake = Intake::new(id, "grpc", output, config.include_metadata, security.auth.clone());
+    tokio::spawn(async move {
+        let listener = security.accept(listener, &shutdown);
+        serve(listener, intake, &config, shutdown, services).await.map_err(|e| e.to_string())
+    })
+}

@@ -42,12 +42,7 @@ impl OtlpReceiver {
         auth: &Authenticators,
     ) -> std::io::Result<OtlpReceiver> {
         let grpc = match &config.protocols.grpc {
-            Some(grpc) => {
-                let security = Security::new(grpc.auth.as_ref(), grpc.tls.as_ref(), auth)?;
-                let buffers =
-                    Buffers { read: grpc.read_buffer_size, write: grpc.write_buffer_size };
-                Some((bind(&grpc.endpoint, id, "grpc", buffers).await?, grpc.clone(), security))
-            }
+            Some(grpc) => Some(grpc::bind(id, grpc, auth).await?),
             None => None,
         };
         let http = match &config.protocols.http {
@@ -81,21 +76,8 @@ impl Receiver for OtlpReceiver {
     ) -> BoxFuture<'static, Result<(), ReceiverError>> {
         Box::pin(async move {
             let OtlpReceiver { id, grpc, http } = *self;
-            let grpc = grpc.map(|(listener, config, security)| {
-                let intake = Intake::new(
-                    &id,
-                    "grpc",
-                    output.clone(),
-                    config.include_metadata,
-                    security.auth.clone(),
-                );
-                let shutdown = shutdown.clone();
-                tokio::spawn(async move {
-                    let listener = security.accept(listener, &shutdown);
-                    grpc::serve(listener, intake, &config, shutdown, grpc::Services::Otlp)
-                        .await
-                        .map_err(|e| e.to_string())
-                })
+            let grpc = grpc.map(|bound| {
+                grpc::spawn(&id, bound, output.clone(), grpc::Services::Otlp, shutdown.clone())
             });
             let http = http.map(|(listener, config, security)| {
                 let intake = Intake::new(
