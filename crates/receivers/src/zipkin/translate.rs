@@ -307,11 +307,7 @@ fn owned(key: String, value: String) -> KeyValue {
 }
 
 fn text(key: &str, value: String) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue { value: Some(Value::StringValue(value)) }),
-        ..Default::default()
-    }
+    owned(key.to_owned(), value)
 }
 
 fn int(key: &str, value: i64) -> KeyValue {
